@@ -1,0 +1,43 @@
+# tastemaker — the two commands a self-hoster needs: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install system-deps demo test check lint bench bench-quick clean
+
+install: system-deps $(STAMP)
+
+# What pip cannot install: a Java 17+ runtime for Spark and a native BLAS for ALS.
+# Idempotent and quiet when everything is already there.
+system-deps:
+	@./.ci/system-deps
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	@$(VENV)/bin/tastemaker demo
+
+lint: install
+	@$(VENV)/bin/ruff check bot engine storage config tests bench
+	@$(VENV)/bin/mypy
+
+test: install lint
+	@$(VENV)/bin/pytest -q
+
+check: test
+
+bench-quick: install
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@$(PY) bench/run.py --quick
+
+bench: install
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache .ruff_cache

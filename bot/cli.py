@@ -1,0 +1,151 @@
+"""The ``tastemaker`` command line. Commands build settings, a database and a service, then call
+into the service, the engine's job registry or an adapter; no logic of their own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config.settings import Settings, load_settings
+from storage.db import Database, open_database
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="tastemaker: a music bot for Discord and Slack."
+)
+import_app = typer.Typer(no_args_is_help=True, help="Import listening history.")
+export_app = typer.Typer(no_args_is_help=True, help="Export computed data.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate recommendation quality.")
+discord_app = typer.Typer(no_args_is_help=True, help="Discord administration.")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+app.add_typer(eval_app, name="eval")
+app.add_typer(discord_app, name="discord")
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: $TASTEMAKER_DATABASE_URL or sqlite:///var/tastemaker.db)."
+    ),
+]
+CommunityOpt = Annotated[
+    str,
+    typer.Option(
+        "--community",
+        help="Community as [platform:]id, e.g. `mycrew` or `slack:T0123` (default platform: local).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
+
+
+def _settings(db: str | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(database_url=db, **overrides)
+    except Exception as exc:  # pydantic's message names the bad setting
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _database(settings: Settings) -> Database:
+    try:
+        return open_database(settings.database_url)
+    except Exception as exc:
+        typer.echo(f"error: cannot open database {settings.database_url}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def community_ref(spec: str) -> tuple[str, str]:
+    """``[platform:]id`` → ``(platform, id)``; the default platform is ``local``."""
+    spec = spec.strip()
+    if not spec:
+        raise typer.BadParameter("community must not be empty")
+    platform, sep, ext = spec.partition(":")
+    if sep and platform in ("local", "slack", "discord") and ext:
+        return platform, ext
+    return "local", spec
+
+
+@app.command()
+def chat(
+    community: CommunityOpt = "local",
+    member: Annotated[str, typer.Option("--member", help="Your member id in that community.")] = "me",
+    db: DbOpt = None,
+) -> None:
+    """Talk to the bot on the console: /played, /recommend, /trending, /digest, /help (one per line)."""
+    from bot.console import run_chat
+    from bot.service import Service, Who
+
+    settings = _settings(db)
+    database = _database(settings)
+    platform, ext = community_ref(community)
+    who = Who(platform, ext, member, community_name=ext, member_name=member)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        typer.echo("tastemaker console — type /help, Ctrl-D to leave.")
+    run_chat(Service(database, settings), who, sys.stdin, typer.echo)
+
+
+@import_app.command("csv")
+def import_csv_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="UTF-8 CSV file.")],
+    community: CommunityOpt = "local",
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import plays from a CSV with header user,artist,track,played_at,count (track, played_at, count optional)."""
+    from storage import catalog
+    from storage.importers import Rejected, import_csv
+
+    settings = _settings(db)
+    database = _database(settings)
+    platform, ext = community_ref(community)
+    with database.write() as conn:
+        cid = catalog.community_id(conn, platform, ext, ext)
+    try:
+        with _progress(file) as bar:
+            summary = import_csv(
+                database, cid, file, now=dt.datetime.now(dt.UTC).replace(tzinfo=None), progress=bar.update
+            )
+    except Rejected as exc:
+        typer.echo(f"error: {file}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _report(summary, json_out)
+
+
+def _progress(path: Path):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(unit=" rows", desc=path.name, disable=not sys.stderr.isatty(), leave=False)
+
+
+def _report(summary, json_out: bool) -> None:  # type: ignore[no-untyped-def]
+    if json_out:
+        typer.echo(summary.to_json())
+        return
+    typer.echo(summary.line())
+    for line, reason in summary.first_rejects:
+        typer.echo(f"  line {line}: {reason}", err=True)
+    if summary.rejected > len(summary.first_rejects):
+        typer.echo(f"  … and {summary.rejected - len(summary.first_rejects)} more", err=True)
+
+
+@app.command()
+def demo(
+    db: DbOpt = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic community.")] = 7,
+) -> None:
+    """Run the whole loop on a fresh SQLite file: synthetic community → Spark batch → bot answers."""
+    from bot.demo import run_demo
+
+    settings = _settings(db or "sqlite:///var/demo.db")
+    run_demo(settings, seed=seed, out=typer.echo)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

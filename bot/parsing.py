@@ -1,0 +1,116 @@
+"""Platform-free parsing of what members type: ``/played`` text and command arguments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from storage.names import MAX_RAW_LENGTH, InvalidName, checked_name
+
+# Any dash (hyphen-minus, hyphen, non-breaking hyphen, figure/en/em dash, horizontal bar, minus,
+# small/full-width hyphen-minus) with whitespace on both sides separates artist and title, so that
+# names with inner hyphens (Jay-Z, AC-DC) stay whole.
+_DASH_SPLIT = re.compile(r"\s+[-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\uFF0D]+\s+")
+_BY_SPLIT = re.compile(r"\s+by\s+", re.IGNORECASE)
+
+USAGE = "Try `/played Radiohead - Karma Police`, `/played Karma Police by Radiohead` or `/played Radiohead`."
+
+WINDOWS = ("24h", "7d", "30d", "all")
+KINDS = {"artist": "artist", "artists": "artist", "track": "track", "tracks": "track"}
+
+
+class UserError(ValueError):
+    """Bad input from a member: the message is safe to show to them as is."""
+
+
+@dataclass(frozen=True)
+class PlayInput:
+    artist: str
+    artist_key: str
+    title: str | None = None
+    title_key: str | None = None
+
+
+def parse_played(text: str | None) -> PlayInput:
+    """``Artist - Title`` (any dash), ``Title by Artist``, or a bare artist."""
+    if text is None or not text.strip():
+        raise UserError(f"Tell me what you played. {USAGE}")
+    if len(text) > MAX_RAW_LENGTH:
+        raise UserError("That is too long for a song (at most 200 characters per name).")
+    parts = _DASH_SPLIT.split(text.strip(), maxsplit=1)
+    if len(parts) == 2:
+        artist, title = parts
+    else:
+        by = _BY_SPLIT.split(text.strip())
+        if len(by) >= 2:
+            # "Title by Artist": the last " by " separates, so titles may contain "by".
+            title, artist = " by ".join(by[:-1]), by[-1]
+        else:
+            artist, title = text, None
+    return play_input(artist, title)
+
+
+def play_input(artist: str | None, title: str | None) -> PlayInput:
+    """Validate an artist (required) and optional title given separately (Discord options)."""
+    if artist is None or not artist.strip():
+        raise UserError(f"I couldn't find an artist in that. {USAGE}")
+    try:
+        a_disp, a_key = checked_name(artist, "artist name")
+        if title is None:
+            return PlayInput(a_disp, a_key)
+        if not title.strip():
+            raise UserError(f"The title is empty. {USAGE}")
+        t_disp, t_key = checked_name(title, "track title")
+    except InvalidName as exc:
+        raise UserError(f"{exc} {USAGE}") from exc
+    return PlayInput(a_disp, a_key, t_disp, t_key)
+
+
+def parse_window(value: str | None, default: str = "7d") -> str:
+    v = (value or default).strip().lower()
+    aliases = {"day": "24h", "1d": "24h", "week": "7d", "month": "30d", "alltime": "all", "all-time": "all"}
+    v = aliases.get(v, v)
+    if v not in WINDOWS:
+        raise UserError(f"Unknown window `{value}`. Use one of: {', '.join(WINDOWS)}.")
+    return v
+
+
+def parse_kind(value: str | None, default: str) -> str:
+    v = (value or default).strip().lower()
+    if v not in KINDS:
+        raise UserError(f"Unknown kind `{value}`. Use `artists` or `tracks`.")
+    return KINDS[v]
+
+
+def parse_count(value: str | int | None, default: int, *, low: int = 1, high: int = 25) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        n = int(value)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"`{value}` is not a number between {low} and {high}.") from exc
+    if not low <= n <= high:
+        raise UserError(f"Pick a number between {low} and {high}.")
+    return n
+
+
+def parse_recommend_args(words: list[str]) -> tuple[str, int]:
+    """``/recommend [artists|tracks] [n]`` in any order."""
+    kind, count = "artist", 10
+    for w in words:
+        if w.isdigit() or (w.startswith("-") and w[1:].isdigit()):
+            count = parse_count(w, 10)
+        else:
+            kind = parse_kind(w, "artist")
+    return kind, count
+
+
+def parse_trending_args(words: list[str]) -> tuple[str, str]:
+    """``/trending [24h|7d|30d|all] [artists|tracks]`` in any order."""
+    window, kind = "7d", "track"
+    for w in words:
+        if w.lower() in KINDS:
+            kind = KINDS[w.lower()]
+        else:
+            window = parse_window(w)
+    return window, kind

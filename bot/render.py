@@ -1,0 +1,106 @@
+"""Plain-text rendering of service results, shared by the console and used as the fallback text of
+Slack and Discord messages. Platform-specific rich renderings (Block Kit, embeds) live in their
+adapters and take the same dataclasses."""
+
+from __future__ import annotations
+
+from bot.service import Digest, PlayResult, Recommendations, TrendEntry, Trending
+
+WINDOW_LABEL = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "all": "all time"}
+KIND_LABEL = {"artist": "artists", "track": "tracks"}
+
+HELP = """tastemaker — log what you listen to, see what your community is into.
+/played Artist - Title     log a play (also: "Title by Artist", or just an artist)
+/recommend [artists|tracks] [n]   personal picks, each with the reason
+/trending [24h|7d|30d|all] [artists|tracks]   what this community plays most, and what is rising
+/help                      this text"""
+
+
+def movement_marker(e: TrendEntry) -> str:
+    if e.movement == "new":
+        return "new"
+    if e.movement == "up":
+        return f"▲{e.prev_rank - e.rank}" if e.prev_rank else "▲"
+    if e.movement == "down":
+        return f"▼{e.rank - e.prev_rank}" if e.prev_rank else "▼"
+    if e.movement == "same":
+        return "="
+    return ""
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def played_text(r: PlayResult) -> str:
+    what = f"{r.artist} – {r.track}" if r.track else r.artist
+    if r.duplicate:
+        return f"Already logged: {what}."
+    line = f"Logged {what} — your {ordinal(r.plays_by_member)} play."
+    if r.corrected_from:
+        line += f" (matched “{r.corrected_from}” to the existing entry)"
+    return line
+
+
+def trend_line(e: TrendEntry) -> str:
+    marker = movement_marker(e)
+    return f"{e.rank:>2}. {e.name} — {plural(e.plays, 'play')}, {plural(e.listeners, 'listener')}" + (
+        f"  {marker}" if marker else ""
+    )
+
+
+def trending_text(t: Trending) -> str:
+    head = f"Trending {KIND_LABEL[t.kind]} in {t.community} — {WINDOW_LABEL[t.window]}"
+    lines = [head]
+    if not t.entries:
+        lines.append(t.note or "Nothing yet.")
+        return "\n".join(lines)
+    lines += [trend_line(e) for e in t.entries]
+    if t.rising is not None:
+        lines.append(
+            f"Rising: {t.rising.name} ({t.rising.prev_plays} → {t.rising.plays} plays, "
+            f"growth {t.rising.growth:+.2f})"
+        )
+    if t.note:
+        lines.append(t.note)
+    return "\n".join(lines)
+
+
+def recommend_text(r: Recommendations) -> str:
+    label = KIND_LABEL[r.kind]
+    if r.source == "trending":
+        head = f"Trending {label} you haven't played yet"
+    else:
+        head = f"Recommended {label} for you"
+    lines = [head]
+    if r.note:
+        lines.append(r.note)
+    for p in r.picks:
+        line = f"{p.rank:>2}. {p.name}"
+        if p.reason:
+            line += f" — because you played {p.reason}"
+        lines.append(line)
+    if not r.picks and not r.note:
+        lines.append("Nothing to recommend yet.")
+    return "\n".join(lines)
+
+
+def digest_text(d: Digest) -> str:
+    lines = [f"Daily trending for {d.community} — {d.day.isoformat()} (UTC)"]
+    if d.empty:
+        lines.append("A quiet day: nobody logged a play. Use /played to get tomorrow's chart going!")
+        return "\n".join(lines)
+    lines.append("Top tracks:")
+    lines += [trend_line(e) for e in d.top_tracks]
+    lines.append("Top artists:")
+    lines += [trend_line(e) for e in d.top_artists]
+    if d.rising is not None:
+        lines.append(f"Fastest riser: {d.rising.name} ({d.rising.prev_plays} → {d.rising.plays} plays)")
+    if d.new_artists:
+        lines.append("New to the community: " + ", ".join(d.new_artists))
+    return "\n".join(lines)

@@ -1,0 +1,407 @@
+"""The service layer: everything a member can ask, for every platform.
+
+Adapters (console, Slack, Discord) parse platform input into these calls and render the plain
+dataclasses they return. Nothing here knows about a chat platform; bad input raises
+:class:`~bot.parsing.UserError` with a message that is safe to show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.parsing import UserError, parse_played, play_input
+from config.settings import Settings
+from engine.foldin import recommend_from_factors
+from storage import catalog, recs, trends
+from storage.db import Database
+from storage.models import UNDATED
+from storage.names import normalise
+
+BATCH_JOB = "trends"
+TRENDING_LIMIT = 10
+# Pseudo-count that smooths the growth score, so 1 → 3 plays does not outrank 40 → 80.
+GROWTH_PRIOR = 5.0
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Who:
+    """A member of a community, as the platform identifies them."""
+
+    platform: str
+    community_id: str
+    member_id: str
+    community_name: str = ""
+    member_name: str = ""
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    artist: str
+    track: str | None
+    plays_by_member: int
+    duplicate: bool = False
+    corrected_from: str | None = None  # the spelling typed, when it resolved to an existing entry
+
+
+@dataclass(frozen=True)
+class Pick:
+    rank: int
+    name: str
+    score: float
+    reason: str | None  # "because you played X" item, or None
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    kind: str
+    source: str  # "model" (stored picks), "fold-in" (fresh), "trending" (no usable history), "none"
+    picks: list[Pick]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TrendEntry:
+    rank: int
+    name: str
+    plays: int
+    listeners: int
+    prev_rank: int | None
+    prev_plays: int
+    movement: str  # "up", "down", "same", "new", or "" when there is no previous window
+    growth: float  # smoothed log2 growth against the previous window
+
+
+@dataclass(frozen=True)
+class Trending:
+    window: str
+    kind: str
+    community: str
+    entries: list[TrendEntry]
+    rising: TrendEntry | None
+    pending_plays: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Digest:
+    community: str
+    day: dt.date
+    top_tracks: list[TrendEntry]
+    top_artists: list[TrendEntry]
+    rising: TrendEntry | None
+    new_artists: list[str]
+    # Daily plays of the top tracks over the 7 days ending on ``day`` (for the chart).
+    series: dict[str, list[tuple[dt.date, int]]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.top_tracks and not self.top_artists
+
+
+def growth_score(plays: int, prev: int) -> float:
+    return math.log2((plays + GROWTH_PRIOR) / (prev + GROWTH_PRIOR))
+
+
+class Service:
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self._factors: dict[str, tuple[int, recs.Factors]] = {}
+        self._lock = threading.Lock()
+
+    # --- /played ----------------------------------------------------------------------------
+
+    def played(
+        self,
+        who: Who,
+        text: str | None = None,
+        *,
+        artist: str | None = None,
+        track: str | None = None,
+        event_id: str | None = None,
+        played_at: dt.datetime | None = None,
+    ) -> PlayResult:
+        """Log one play. ``text`` is parsed (``Artist - Title`` …) unless ``artist``/``track`` are
+        given separately. ``event_id`` (the platform's trigger/interaction id) makes a retried
+        delivery a no-op."""
+        parsed = parse_played(text) if artist is None and track is None else play_input(artist, track)
+        dedupe = f"{who.platform}:{event_id}" if event_id else f"{who.platform}:{uuid.uuid4().hex}"
+        when = played_at or self.clock()
+        with self.db.write() as conn:
+            community = catalog.community_id(
+                conn, who.platform, who.community_id, who.community_name or who.community_id
+            )
+            member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
+            a = catalog.resolve_artist(conn, parsed.artist, parsed.artist_key, fuzzy=True)
+            t = None
+            if parsed.title is not None and parsed.title_key is not None:
+                t = catalog.resolve_track(conn, a.id, parsed.title, parsed.title_key, fuzzy=True)
+            _pid, inserted = catalog.add_play(
+                conn,
+                community=community,
+                member=member,
+                artist=a.id,
+                track=t.id if t else None,
+                played_at=when,
+                count=1,
+                source=who.platform,
+                dedupe_key=dedupe,
+            )
+            mine = catalog.member_items(conn, member, "track" if t else "artist")
+        total = dict(mine).get(t.id if t else a.id, 0)
+        typed = f"{parsed.artist} – {parsed.title}" if parsed.title else parsed.artist
+        shown = f"{a.name} – {t.name}" if t else a.name
+        corrected = (
+            typed
+            if (a.fuzzy or (t is not None and t.fuzzy)) and normalise(typed) != normalise(shown)
+            else None
+        )
+        return PlayResult(
+            a.name, t.name if t else None, total, duplicate=not inserted, corrected_from=corrected
+        )
+
+    def suggest(
+        self, who: Who, query: str, *, field: str = "artist", artist: str | None = None, limit: int = 25
+    ) -> list[str]:
+        """Autocomplete: names from the community's catalog ranked by fuzzy score (≤ ``limit``)."""
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            if community is None:
+                return []
+            return catalog.catalog_suggestions(
+                conn,
+                community,
+                normalise(query or ""),
+                field=field,
+                artist_key=normalise(artist) if artist else None,
+                limit=min(limit, 25),
+            )
+
+    # --- /trending --------------------------------------------------------------------------
+
+    def trending(
+        self, who: Who, window: str = "7d", kind: str = "track", limit: int = TRENDING_LIMIT
+    ) -> Trending:
+        today = self.clock().date()
+        name = who.community_name or who.community_id
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            if community is None:
+                return Trending(window, kind, name, [], None, note="Nothing has been played here yet.")
+            wm, _ = trends.watermark(conn, BATCH_JOB)
+            tail = trends.pending_tail(conn, community, wm)
+            entries = self._ranked(conn, community, kind, window, today, limit, tail)
+        rising = max((e for e in entries if e.movement), key=lambda e: (e.growth, e.plays), default=None)
+        if rising is not None and rising.growth <= 0:
+            rising = None
+        note = (
+            ""
+            if entries
+            else f"No plays in the last {window} yet."
+            if window != "all"
+            else "Nothing has been played here yet."
+        )
+        if tail.truncated:
+            note = (
+                note + " " if note else ""
+            ) + "Many new plays are waiting for the next batch; figures may lag."
+        return Trending(window, kind, name, entries, rising, pending_plays=tail.size, note=note)
+
+    def _ranked(
+        self,
+        conn,  # type: ignore[no-untyped-def]
+        community: int,
+        kind: str,
+        window: str,
+        today: dt.date,
+        limit: int,
+        tail: trends.Tail | None,
+        *,
+        span: tuple[dt.date, dt.date, dt.date | None, dt.date | None] | None = None,
+    ) -> list[TrendEntry]:
+        start, end, pstart, pend = span or trends.window_days(window, today)
+        rows = trends.window_ranking(conn, community, kind, start, end, limit, tail)
+        prev_rank: dict[int, int] = {}
+        prev_plays: dict[int, int] = {}
+        if pstart is not None and pend is not None:
+            prev = trends.window_ranking(conn, community, kind, pstart, pend, 500, tail)
+            prev_rank = {r.item_id: n for n, r in enumerate(prev, 1)}
+            prev_plays = {r.item_id: r.plays for r in prev}
+            missing = [r.item_id for r in rows if r.item_id not in prev_plays]
+            if missing:  # ranked below 500 last time: plays still matter for growth
+                for r in trends.window_totals(conn, community, kind, pstart, pend, limit=None):
+                    if r.item_id in missing:
+                        prev_plays[r.item_id] = r.plays
+        names = catalog.item_names(conn, kind, [r.item_id for r in rows])
+        out = []
+        for n, r in enumerate(rows, 1):
+            pr = prev_rank.get(r.item_id)
+            pp = prev_plays.get(r.item_id, 0)
+            if pstart is None:
+                movement = ""
+            elif pp == 0:
+                movement = "new"
+            elif pr is None or pr > n:
+                movement = "up"
+            elif pr < n:
+                movement = "down"
+            else:
+                movement = "same"
+            out.append(
+                TrendEntry(
+                    n,
+                    names.get(r.item_id, "?"),
+                    r.plays,
+                    r.listeners,
+                    pr,
+                    pp,
+                    movement,
+                    growth_score(r.plays, pp),
+                )
+            )
+        return out
+
+    # --- /recommend -------------------------------------------------------------------------
+
+    def recommend(self, who: Who, kind: str = "artist", n: int = 10) -> Recommendations:
+        n = max(1, min(n, self.settings.top_n))
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            member = catalog.find_member(conn, community, who.member_id) if community is not None else None
+            history = catalog.member_items(conn, member, kind) if member is not None else []
+            gen = recs.active_generation(conn, kind)
+            if gen is not None and member is not None and history:
+                fresh = catalog.member_last_play_id(conn, member) > gen.last_play_id
+                stored = [] if fresh else recs.stored_picks(conn, gen.id, member, n)
+                if stored:
+                    return self._picks(conn, kind, "model", [(i, s, r) for i, s, r in stored])
+                factors = self._factors_for(conn, gen)
+                folded = recommend_from_factors(
+                    factors.ids,
+                    factors.matrix,
+                    gen.yty,
+                    history,
+                    alpha=gen.alpha,
+                    reg_param=gen.reg_param,
+                    conf_scale=gen.conf_scale,
+                    n=n,
+                )
+                if folded:
+                    return self._picks(
+                        conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
+                    )
+            return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, gen is None)
+
+    def _factors_for(self, conn, gen: recs.Generation) -> recs.Factors:  # type: ignore[no-untyped-def]
+        with self._lock:
+            cached = self._factors.get(gen.kind)
+            if cached and cached[0] == gen.id:
+                return cached[1]
+        factors = recs.load_factors(conn, gen)
+        with self._lock:
+            self._factors[gen.kind] = (gen.id, factors)
+        return factors
+
+    def _picks(
+        self, conn, kind: str, source: str, rows: list[tuple[int, float, int | None]]
+    ) -> Recommendations:  # type: ignore[no-untyped-def]
+        ids = [i for i, _, _ in rows] + [r for _, _, r in rows if r is not None]
+        names = catalog.item_names(conn, kind, ids)
+        picks = [
+            Pick(n, names.get(i, "?"), s, names.get(r) if r is not None else None)
+            for n, (i, s, r) in enumerate(rows, 1)
+        ]
+        note = "Fresh picks: your latest plays are already taken into account." if source == "fold-in" else ""
+        return Recommendations(kind, source, picks, note)
+
+    def _trending_picks(
+        self,
+        conn,
+        who: Who,
+        community: int | None,
+        kind: str,
+        n: int,
+        played: set[int],
+        no_model: bool,  # type: ignore[no-untyped-def]
+    ) -> Recommendations:
+        note = (
+            "No personal model has been trained yet, so here is what's trending in this community."
+            if no_model
+            else "I don't know your taste yet (log a few plays with /played), so here is what's trending."
+        )
+        if community is None:
+            return Recommendations(
+                kind, "none", [], "Nothing has been played here yet. Log a play with /played."
+            )
+        wm, _ = trends.watermark(conn, BATCH_JOB)
+        tail = trends.pending_tail(conn, community, wm)
+        start, end, _, _ = trends.window_days("30d", self.clock().date())
+        rows = trends.window_ranking(conn, community, kind, start, end, n + len(played), tail)
+        if not rows:
+            rows = trends.window_ranking(conn, community, kind, UNDATED, dt.date.max, n + len(played), tail)
+        rows = [r for r in rows if r.item_id not in played][:n]
+        if not rows:
+            return Recommendations(kind, "none", [], "Nothing to recommend yet: this community has no plays.")
+        names = catalog.item_names(conn, kind, [r.item_id for r in rows])
+        picks = [Pick(k, names.get(r.item_id, "?"), float(r.plays), None) for k, r in enumerate(rows, 1)]
+        return Recommendations(kind, "trending", picks, note)
+
+    # --- digest -----------------------------------------------------------------------------
+
+    def digest(self, who: Who, day: dt.date | None = None, size: int = 5) -> Digest:
+        """The daily post for ``day`` (default: yesterday, the last complete UTC day) vs. the day before."""
+        day = day or (self.clock().date() - dt.timedelta(days=1))
+        before = day - dt.timedelta(days=1)
+        name = who.community_name or who.community_id
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            if community is None:
+                return Digest(name, day, [], [], None, [])
+            wm, _ = trends.watermark(conn, BATCH_JOB)
+            tail = trends.pending_tail(conn, community, wm)
+            span = (day, day, before, before)
+            top_tracks = self._ranked(conn, community, "track", "24h", day, size, tail, span=span)
+            top_artists = self._ranked(conn, community, "artist", "24h", day, size, tail, span=span)
+            candidates = self._ranked(conn, community, "track", "24h", day, 50, tail, span=span)
+            rising = max(candidates, key=lambda e: (e.growth, e.plays), default=None)
+            if rising is not None and rising.growth <= 0:
+                rising = None
+            day_artists = trends.window_ranking(conn, community, "artist", day, day, 200, tail)
+            seen = trends.items_seen_before(conn, community, "artist", day, [r.item_id for r in day_artists])
+            new_ids = [r.item_id for r in day_artists if r.item_id not in seen][:size]
+            new_names = catalog.item_names(conn, "artist", new_ids)
+            week_start = day - dt.timedelta(days=6)
+            top_ids = [
+                r.item_id for r in trends.window_ranking(conn, community, "track", day, day, size, tail)
+            ]
+            series_raw = trends.daily_series(conn, community, "track", top_ids, week_start, day)
+            for (k, d, i), p in tail.plays.items():
+                if k == "track" and i in series_raw and week_start <= d <= day:
+                    series_raw[i][d] = series_raw[i].get(d, 0) + p
+            track_names = catalog.item_names(conn, "track", top_ids)
+        days = [week_start + dt.timedelta(days=k) for k in range(7)]
+        series = {track_names[i]: [(d, series_raw[i].get(d, 0)) for d in days] for i in top_ids}
+        return Digest(name, day, top_tracks, top_artists, rising, [new_names[i] for i in new_ids], series)
+
+
+__all__ = [
+    "Digest",
+    "Pick",
+    "PlayResult",
+    "Recommendations",
+    "Service",
+    "TrendEntry",
+    "Trending",
+    "UserError",
+    "Who",
+]

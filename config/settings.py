@@ -1,0 +1,83 @@
+"""Settings: environment (``TASTEMAKER_*``) over an optional TOML file over defaults.
+
+Settings are an immutable value passed to whatever needs them; nothing reads the environment
+behind the caller's back. Platform tokens come only from the environment under their usual names.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/tastemaker.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TASTEMAKER_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+    # Spark
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = Field(default=4, ge=1)
+    spark_ui: bool = False
+
+    # Recommendations
+    top_n: int = Field(default=50, ge=1, le=500)
+    als_rank: int = Field(default=64, ge=2)
+    als_reg: float = Field(default=0.1, gt=0)
+    als_alpha: float = Field(default=1.0, gt=0)
+    als_iterations: int = Field(default=10, ge=1)
+    als_seed: int = 42
+    # Blend of ALS scores with item-item co-occurrence (0 = pure ALS); tuned on validation data.
+    blend_cooc_weight: float = Field(default=0.0, ge=0)
+    retrain_every_batches: int = Field(default=12, ge=1)
+    retrain_new_share: float = Field(default=0.10, gt=0, le=1)
+
+    # Scheduler / digests
+    batch_interval_minutes: int = Field(default=10, ge=1)
+    digest_grace_hours: float = Field(default=6.0, ge=0)
+
+    # Chat platforms (tokens only from the environment, under their usual names)
+    slack_bot_token: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_signing_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
+    slack_api_url: str | None = None
+    slack_admin_ids: tuple[str, ...] = ()
+    discord_token: str | None = Field(default=None, validation_alias=AliasChoices("DISCORD_TOKEN"))
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _url_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("database URL is empty")
+        return v.strip()
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults < TOML file (``TASTEMAKER_CONFIG``) < environment < overrides.
+
+    ``None`` overrides are ignored so CLI options that were not given do not mask the environment.
+    """
+    file_values: dict[str, Any] = {}
+    path = config_file or os.environ.get("TASTEMAKER_CONFIG")
+    if path:
+        with Path(path).open("rb") as fh:
+            file_values = tomllib.load(fh).get("tastemaker", {})
+    env = Settings()  # environment + defaults
+    env_set = env.model_fields_set
+    merged: dict[str, Any] = {**file_values, **{k: getattr(env, k) for k in env_set}}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**merged)

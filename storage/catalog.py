@@ -1,0 +1,217 @@
+"""Catalog and play repository: communities, members, artists, tracks, aliases, plays."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import Connection, and_, func, select
+
+from storage.models import Artist, ArtistAlias, Community, Member, Play, Track
+from storage.sql import upsert_insert
+
+# rapidfuzz score (0-100) from which a new spelling is taken for an existing catalog entry.
+FUZZY_CUTOFF = 90.0
+
+
+@dataclass(frozen=True)
+class Resolved:
+    id: int
+    name: str
+    created: bool = False
+    fuzzy: bool = False
+
+
+def community_id(conn: Connection, platform: str, external_id: str, name: str) -> int:
+    conn.execute(
+        upsert_insert(conn, Community)
+        .values(platform=platform, external_id=external_id, name=name)
+        .on_conflict_do_nothing()
+    )
+    return conn.execute(
+        select(Community.id).where(Community.platform == platform, Community.external_id == external_id)
+    ).scalar_one()
+
+
+def find_community(conn: Connection, platform: str, external_id: str) -> int | None:
+    return conn.execute(
+        select(Community.id).where(Community.platform == platform, Community.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def member_id(conn: Connection, community: int, external_id: str, display_name: str) -> int:
+    conn.execute(
+        upsert_insert(conn, Member)
+        .values(community_id=community, external_id=external_id, display_name=display_name)
+        .on_conflict_do_nothing()
+    )
+    return conn.execute(
+        select(Member.id).where(Member.community_id == community, Member.external_id == external_id)
+    ).scalar_one()
+
+
+def find_member(conn: Connection, community: int, external_id: str) -> int | None:
+    return conn.execute(
+        select(Member.id).where(Member.community_id == community, Member.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def _prefix_range(column, key: str):  # type: ignore[no-untyped-def]
+    """Rows whose key starts with the first character of ``key`` (index range scan): the blocking
+    step of fuzzy matching, so it costs a slice of the catalog, not all of it."""
+    first = key[0]
+    return and_(column >= first, column < first + "\U0010ffff")
+
+
+def lookup_artist(conn: Connection, key: str) -> Resolved | None:
+    """Exact key, then alias."""
+    row = conn.execute(select(Artist.id, Artist.name).where(Artist.key == key)).first()
+    if row is None:
+        row = conn.execute(
+            select(Artist.id, Artist.name)
+            .join(ArtistAlias, ArtistAlias.artist_id == Artist.id)
+            .where(ArtistAlias.alias_key == key)
+        ).first()
+    return Resolved(row.id, row.name) if row else None
+
+
+def resolve_artist(conn: Connection, name: str, key: str, *, fuzzy: bool) -> Resolved:
+    """Find or create the artist for ``key``; with ``fuzzy``, a near-duplicate spelling resolves to
+    the existing entry (interactive ``/played`` only: in bulk a wrong merge would go unseen)."""
+    found = lookup_artist(conn, key)
+    if found:
+        return found
+    if fuzzy:
+        candidates = dict(
+            conn.execute(select(Artist.key, Artist.id).where(_prefix_range(Artist.key, key))).all()
+        )
+        best = process.extractOne(key, list(candidates), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        if best is not None:
+            aid = candidates[best[0]]
+            nm = conn.execute(select(Artist.name).where(Artist.id == aid)).scalar_one()
+            return Resolved(aid, nm, fuzzy=True)
+    conn.execute(upsert_insert(conn, Artist).values(key=key, name=name).on_conflict_do_nothing())
+    aid = conn.execute(select(Artist.id).where(Artist.key == key)).scalar_one()
+    return Resolved(aid, name, created=True)
+
+
+def resolve_track(conn: Connection, artist: int, title: str, key: str, *, fuzzy: bool) -> Resolved:
+    row = conn.execute(
+        select(Track.id, Track.title).where(Track.artist_id == artist, Track.key == key)
+    ).first()
+    if row:
+        return Resolved(row.id, row.title)
+    if fuzzy:
+        candidates = dict(conn.execute(select(Track.key, Track.id).where(Track.artist_id == artist)).all())
+        best = process.extractOne(key, list(candidates), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        if best is not None:
+            tid = candidates[best[0]]
+            t = conn.execute(select(Track.title).where(Track.id == tid)).scalar_one()
+            return Resolved(tid, t, fuzzy=True)
+    conn.execute(
+        upsert_insert(conn, Track).values(artist_id=artist, key=key, title=title).on_conflict_do_nothing()
+    )
+    tid = conn.execute(select(Track.id).where(Track.artist_id == artist, Track.key == key)).scalar_one()
+    return Resolved(tid, title, created=True)
+
+
+def add_play(
+    conn: Connection,
+    *,
+    community: int,
+    member: int,
+    artist: int,
+    track: int | None,
+    played_at: dt.datetime | None,
+    count: int,
+    source: str,
+    dedupe_key: str,
+) -> tuple[int, bool]:
+    """Insert a play unless its dedupe key is known; return ``(play_id, inserted)``."""
+    res = conn.execute(
+        upsert_insert(conn, Play)
+        .values(
+            community_id=community,
+            member_id=member,
+            artist_id=artist,
+            track_id=track,
+            played_at=played_at,
+            count=count,
+            source=source,
+            dedupe_key=dedupe_key,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    if res.rowcount == 1:
+        return int(res.inserted_primary_key[0]), True  # type: ignore[index]
+    pid = conn.execute(select(Play.id).where(Play.dedupe_key == dedupe_key)).scalar_one()
+    return pid, False
+
+
+def catalog_suggestions(
+    conn: Connection, community: int, query_key: str, *, field: str, artist_key: str | None, limit: int
+) -> list[str]:
+    """Names from this community's own plays, ranked by fuzzy score against ``query_key``."""
+    if field == "artist":
+        stmt = (
+            select(Artist.key, Artist.name, func.sum(Play.count))
+            .join(Play, Play.artist_id == Artist.id)
+            .where(Play.community_id == community)
+            .group_by(Artist.id)
+            .order_by(func.sum(Play.count).desc())
+            .limit(5000)
+        )
+    else:
+        stmt = (
+            select(Track.key, Track.title, func.sum(Play.count))
+            .join(Play, Play.track_id == Track.id)
+            .join(Artist, Artist.id == Track.artist_id)
+            .where(Play.community_id == community)
+            .group_by(Track.id)
+            .order_by(func.sum(Play.count).desc())
+            .limit(5000)
+        )
+        if artist_key:
+            stmt = stmt.where(Artist.key == artist_key)
+    rows = conn.execute(stmt).all()
+    if not query_key:
+        return [r[1] for r in rows[:limit]]
+    keys = [r[0] for r in rows]
+    ranked = process.extract(query_key, keys, scorer=fuzz.WRatio, limit=limit, score_cutoff=50)
+    return [rows[idx][1] for _k, _score, idx in ranked]
+
+
+def member_items(conn: Connection, member: int, kind: str) -> list[tuple[int, int]]:
+    """``(item_id, total plays)`` of a member for ``kind`` ('artist' or 'track')."""
+    col = Play.artist_id if kind == "artist" else Play.track_id
+    rows = conn.execute(
+        select(col, func.sum(Play.count)).where(Play.member_id == member, col.is_not(None)).group_by(col)
+    ).all()
+    return [(int(i), int(c)) for i, c in rows]
+
+
+def member_last_play_id(conn: Connection, member: int) -> int:
+    return conn.execute(
+        select(func.coalesce(func.max(Play.id), 0)).where(Play.member_id == member)
+    ).scalar_one()
+
+
+def item_names(conn: Connection, kind: str, ids: list[int]) -> dict[int, str]:
+    """Display names: artist name, or ``Artist – Title`` for tracks."""
+    if not ids:
+        return {}
+    out: dict[int, str] = {}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        if kind == "artist":
+            for i, n in conn.execute(select(Artist.id, Artist.name).where(Artist.id.in_(chunk))):
+                out[i] = n
+        else:
+            for i, t, a in conn.execute(
+                select(Track.id, Track.title, Artist.name)
+                .join(Artist, Artist.id == Track.artist_id)
+                .where(Track.id.in_(chunk))
+            ):
+                out[i] = f"{a} – {t}"
+    return out

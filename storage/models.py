@@ -1,0 +1,177 @@
+"""Schema (SQLAlchemy 2.x declarative). Alembic revisions in ``storage/migrations`` mirror it;
+``tests/storage/test_migrations.py`` fails if the two drift apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Day bucket for plays without a timestamp: they count for all-time figures and recommendations,
+# never for a time window.
+UNDATED = dt.date(1, 1, 1)
+# ``scope`` of the global trend aggregates (community aggregates use the community id).
+GLOBAL_SCOPE = 0
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Community(Base):
+    __tablename__ = "communities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("community_id", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str] = mapped_column(String(200))
+
+
+class Artist(Base):
+    __tablename__ = "artists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(1000))
+
+
+class ArtistAlias(Base):
+    __tablename__ = "artist_aliases"
+    alias_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
+
+
+class Track(Base):
+    __tablename__ = "tracks"
+    __table_args__ = (UniqueConstraint("artist_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(1000))
+
+
+class Play(Base):
+    __tablename__ = "plays"
+    # AUTOINCREMENT: a deleted row's id is never reused, so the batch watermark stays exact.
+    __table_args__ = (
+        CheckConstraint("count >= 1", name="ck_plays_count_positive"),
+        Index("ix_plays_member_id_id", "member_id", "id"),
+        Index("ix_plays_community_id_id", "community_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id"))
+    track_id: Mapped[int | None] = mapped_column(ForeignKey("tracks.id"), nullable=True)
+    played_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(40))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+# --- engine outputs -------------------------------------------------------------------------
+
+
+class DailyCount(Base):
+    """Trend aggregate: plays and distinct listeners per scope × UTC day × kind × item."""
+
+    __tablename__ = "daily_counts"
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plays: Mapped[int] = mapped_column(BigInteger)
+    listeners: Mapped[int] = mapped_column(Integer)
+
+
+class DailyListener(Base):
+    """Presence of a member for scope × day × kind × item: makes listener counts exact when a
+    member's plays of one item on one day arrive in several batches, and lets multi-day windows
+    count distinct listeners without touching raw plays."""
+
+    __tablename__ = "daily_listeners"
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class Watermark(Base):
+    __tablename__ = "watermarks"
+    job: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_play_id: Mapped[int] = mapped_column(Integer, default=0)
+    batches: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobRun(Base):
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(60), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class RecGeneration(Base):
+    """One ALS retrain for one kind. Exactly one generation per kind is active; switching is one
+    UPDATE inside the transaction that wrote the generation."""
+
+    __tablename__ = "rec_generations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_play_id: Mapped[int] = mapped_column(Integer)
+    rank: Mapped[int] = mapped_column(Integer)
+    reg_param: Mapped[float] = mapped_column(Float)
+    alpha: Mapped[float] = mapped_column(Float)
+    conf_scale: Mapped[float] = mapped_column(Float)
+    yty: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ItemFactor(Base):
+    __tablename__ = "item_factors"
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("rec_generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    popularity: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Recommendation(Base):
+    __tablename__ = "recommendations"
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("rec_generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    reason_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -1,0 +1,51 @@
+"""Name normalisation: one key per spelling family, the original spelling kept for display."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_KEY_LENGTH = 200
+# Raw input longer than this is refused before any work (NFKC can grow text ~18x).
+MAX_RAW_LENGTH = 1000
+
+# Categories stripped everywhere: controls (Cc), format characters such as U+202E and the
+# zero-width (non-)joiners (Cf), surrogates (Cs), private use (Co) and unassigned (Cn).
+_STRIP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_WS = re.compile(r"\s+")
+
+
+class InvalidName(ValueError):
+    """A name that cannot be stored: empty or too long once normalised."""
+
+
+def _strip_invisible(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch) not in _STRIP_CATEGORIES)
+
+
+def clean_display(text: str) -> str:
+    """The user's spelling, minus invisible/control characters, whitespace collapsed."""
+    return _WS.sub(" ", _strip_invisible(unicodedata.normalize("NFC", text))).strip()
+
+
+def normalise(text: str) -> str:
+    """Matching key: NFKC, invisible characters stripped, casefolded, whitespace collapsed."""
+    s = _strip_invisible(unicodedata.normalize("NFKC", text))
+    s = unicodedata.normalize("NFKC", s.casefold())
+    s = _strip_invisible(s)
+    return _WS.sub(" ", s).strip()
+
+
+def checked_name(text: str, what: str = "name") -> tuple[str, str]:
+    """Return ``(display, key)`` or raise :class:`InvalidName` with a user-facing message."""
+    if len(text) > MAX_RAW_LENGTH:
+        raise InvalidName(f"That {what} is too long (at most {MAX_KEY_LENGTH} characters).")
+    key = normalise(text)
+    if not key:
+        raise InvalidName(f"The {what} is empty.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidName(f"That {what} is too long (at most {MAX_KEY_LENGTH} characters).")
+    display = clean_display(text)
+    if not display:  # cannot happen when key is non-empty, but never store an empty name
+        raise InvalidName(f"The {what} is empty.")
+    return display[:MAX_RAW_LENGTH], key

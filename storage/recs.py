@@ -1,0 +1,160 @@
+"""Recommendation generations: item factors, stored top-N picks, the atomic switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, delete, insert, select, update
+
+from storage.models import ItemFactor, RecGeneration, Recommendation
+
+_CHUNK = 5000
+KEEP_GENERATIONS = 2  # the active one and its predecessor per kind
+
+
+@dataclass(frozen=True)
+class Generation:
+    id: int
+    kind: str
+    last_play_id: int
+    rank: int
+    reg_param: float
+    alpha: float
+    conf_scale: float
+    yty: np.ndarray
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Factors:
+    """Item factors of one generation: ``ids[i]`` has row ``matrix[i]``."""
+
+    ids: np.ndarray
+    matrix: np.ndarray
+    popularity: np.ndarray
+
+
+def active_generation(conn: Connection, kind: str) -> Generation | None:
+    row = conn.execute(
+        select(RecGeneration).where(RecGeneration.kind == kind, RecGeneration.active.is_(True))
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    k = row.rank
+    return Generation(
+        id=row.id,
+        kind=row.kind,
+        last_play_id=row.last_play_id,
+        rank=k,
+        reg_param=row.reg_param,
+        alpha=row.alpha,
+        conf_scale=row.conf_scale,
+        yty=np.frombuffer(row.yty, dtype=np.float64).reshape(k, k),
+        created_at=row.created_at,
+    )
+
+
+def load_factors(conn: Connection, generation: Generation) -> Factors:
+    rows = conn.execute(
+        select(ItemFactor.item_id, ItemFactor.vector, ItemFactor.popularity)
+        .where(ItemFactor.generation_id == generation.id)
+        .order_by(ItemFactor.item_id)
+    ).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), generation.rank)
+    pop = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    return Factors(ids, mat, pop)
+
+
+def stored_picks(
+    conn: Connection, generation: int, member: int, n: int
+) -> list[tuple[int, float, int | None]]:
+    rows = conn.execute(
+        select(Recommendation.item_id, Recommendation.score, Recommendation.reason_item_id)
+        .where(Recommendation.generation_id == generation, Recommendation.member_id == member)
+        .order_by(Recommendation.rank)
+        .limit(n)
+    ).all()
+    return [(int(i), float(s), None if r is None else int(r)) for i, s, r in rows]
+
+
+def write_generation(
+    conn: Connection,
+    *,
+    kind: str,
+    last_play_id: int,
+    rank: int,
+    reg_param: float,
+    alpha: float,
+    conf_scale: float,
+    item_ids: Sequence[int],
+    factors: np.ndarray,
+    popularity: Sequence[float],
+    picks: Iterable[tuple[int, int, int, float, int | None]],
+    now: dt.datetime,
+) -> int:
+    """Write a complete generation and make it the active one, in the caller's transaction.
+
+    ``picks`` rows are ``(member_id, rank, item_id, score, reason_item_id)``. Readers see either the
+    old generation or the new one, never a mix. Older generations beyond the last two are dropped.
+    """
+    y = np.asarray(factors, dtype=np.float32)
+    yty = (y.astype(np.float64).T @ y.astype(np.float64)).astype(np.float64)
+    gen_id = conn.execute(
+        insert(RecGeneration)
+        .values(
+            kind=kind,
+            created_at=now,
+            active=False,
+            last_play_id=last_play_id,
+            rank=rank,
+            reg_param=reg_param,
+            alpha=alpha,
+            conf_scale=conf_scale,
+            yty=yty.tobytes(),
+        )
+        .returning(RecGeneration.id)
+    ).scalar_one()
+    frows = [
+        {"generation_id": gen_id, "item_id": int(i), "vector": y[n].tobytes(), "popularity": float(p)}
+        for n, (i, p) in enumerate(zip(item_ids, popularity, strict=True))
+    ]
+    for s in range(0, len(frows), _CHUNK):
+        conn.execute(insert(ItemFactor), frows[s : s + _CHUNK])
+    batch: list[dict] = []
+    for member, rnk, item, score, reason in picks:
+        batch.append(
+            {
+                "generation_id": gen_id,
+                "member_id": member,
+                "rank": rnk,
+                "item_id": item,
+                "score": score,
+                "reason_item_id": reason,
+            }
+        )
+        if len(batch) >= _CHUNK:
+            conn.execute(insert(Recommendation), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(Recommendation), batch)
+    conn.execute(update(RecGeneration).where(RecGeneration.kind == kind).values(active=False))
+    conn.execute(update(RecGeneration).where(RecGeneration.id == gen_id).values(active=True))
+    old = (
+        conn.execute(
+            select(RecGeneration.id)
+            .where(RecGeneration.kind == kind)
+            .order_by(RecGeneration.id.desc())
+            .offset(KEEP_GENERATIONS)
+        )
+        .scalars()
+        .all()
+    )
+    if old:
+        conn.execute(delete(Recommendation).where(Recommendation.generation_id.in_(old)))
+        conn.execute(delete(ItemFactor).where(ItemFactor.generation_id.in_(old)))
+        conn.execute(delete(RecGeneration).where(RecGeneration.id.in_(old)))
+    return int(gen_id)
