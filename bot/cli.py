@@ -143,6 +143,46 @@ def demo(
     run_demo(settings, seed=seed, out=typer.echo)
 
 
+@app.command()
+def run(
+    platform: Annotated[str, typer.Option("--platform", help="slack or discord.")],
+    http_port: Annotated[
+        int | None,
+        typer.Option("--http-port", help="Slack HTTP mode port (else Socket Mode with SLACK_APP_TOKEN)."),
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Run the bot on a chat platform (tokens come from the environment)."""
+    from bot.service import Service
+
+    settings = _settings(db)
+    database = _database(settings)
+    service = Service(database, settings)
+    if platform == "slack":
+        from bot.slack_app import serve as serve_slack
+
+        serve_slack(service, settings, http_port=http_port)
+    elif platform == "discord":
+        from bot.discord_app import serve as serve_discord
+
+        serve_discord(service, settings)
+    else:
+        raise typer.BadParameter("platform must be slack or discord", param_hint="--platform")
+
+
+@discord_app.command("sync")
+def discord_sync(
+    guild: Annotated[
+        str | None, typer.Option("--guild", help="Sync to one guild (instant) instead of globally.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Register the slash commands with Discord (explicitly, not on every start)."""
+    from bot.discord_app import sync_commands
+
+    sync_commands(_settings(db), guild_id=guild)
+
+
 def main() -> None:
     app()
 

@@ -349,9 +349,13 @@ class Service:
         rows = trends.window_ranking(conn, community, kind, start, end, n + len(played), tail)
         if not rows:
             rows = trends.window_ranking(conn, community, kind, UNDATED, dt.date.max, n + len(played), tail)
-        rows = [r for r in rows if r.item_id not in played][:n]
         if not rows:
             return Recommendations(kind, "none", [], "Nothing to recommend yet: this community has no plays.")
+        rows = [r for r in rows if r.item_id not in played][:n]
+        if not rows:
+            return Recommendations(
+                kind, "none", [], "You have already played everything this community plays — log more plays!"
+            )
         names = catalog.item_names(conn, kind, [r.item_id for r in rows])
         picks = [Pick(k, names.get(r.item_id, "?"), float(r.plays), None) for k, r in enumerate(rows, 1)]
         return Recommendations(kind, "trending", picks, note)

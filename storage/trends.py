@@ -279,7 +279,9 @@ def window_members(
 ) -> set[int]:
     return set(
         conn.execute(
-            select(DailyListener.member_id.distinct()).where(
+            select(DailyListener.member_id)
+            .distinct()
+            .where(
                 DailyListener.scope == scope,
                 DailyListener.kind == kind,
                 DailyListener.day.between(start, end),
