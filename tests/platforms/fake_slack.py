@@ -1,0 +1,191 @@
+"""A small loopback fake of Slack's Web API and of slash-command ``response_url`` endpoints.
+
+Serves ``POST /api/<method>`` (``auth.test``, ``chat.postMessage``, anything else answers ``ok``) and
+``POST /response/<id>``, records every call, and can answer the next call to a path with an error
+status (e.g. 429 with ``Retry-After``) once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+TEAM_ID = "T0FAKE"
+BOT_USER_ID = "UBOT"
+
+
+@dataclass
+class Call:
+    path: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    status: int  # what the fake answered
+    ok: bool = True  # False for a Web API answer with ``"ok": false``
+
+    @property
+    def method(self) -> str:
+        return self.path.removeprefix("/api/")
+
+
+@dataclass
+class _Failure:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.not_in_channel: set[str] = set()
+        self._failures: dict[str, list[_Failure]] = {}
+        self._cond = threading.Condition()
+        self._ids = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                fake._handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def base(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self) -> str:
+        with self._cond:
+            self._ids += 1
+            return f"{self.base}/response/{self._ids}"
+
+    # --- scripting and inspection -----------------------------------------------------------
+
+    def fail_next(self, path: str, status: int = 429, retry_after: int | None = 0, body: str = "") -> None:
+        """Answer the next request to ``path`` (``/api/chat.postMessage``, ``/response/…``) with
+        ``status`` once; 429s carry ``Retry-After``."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        with self._cond:
+            self._failures.setdefault(path, []).append(_Failure(status, headers, body or "rate_limited"))
+
+    def delivered(self, predicate: Callable[[Call], bool] = lambda c: True) -> list[Call]:
+        """Successful deliveries: chat.postMessage and response_url posts answered 200."""
+        with self._cond:
+            return [
+                c
+                for c in self.calls
+                if c.status == 200
+                and c.ok
+                and (c.method == "chat.postMessage" or c.path.startswith("/response/"))
+                and predicate(c)
+            ]
+
+    def wait_for(
+        self, predicate: Callable[[Call], bool] = lambda c: True, count: int = 1, timeout: float = 5.0
+    ) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self.delivered(predicate)
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"expected {count} deliveries, saw {len(found)}; all calls: "
+                        f"{[(c.path, c.status) for c in self.calls]}"
+                    )
+                self._cond.wait(left)
+
+    # --- serving ----------------------------------------------------------------------------
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0)).decode("utf-8")
+        ctype = h.headers.get("Content-Type") or ""
+        payload: dict[str, Any]
+        if "json" in ctype and raw:
+            payload = json.loads(raw)
+        else:
+            payload = dict(parse_qsl(raw))
+            for key in ("blocks", "attachments"):
+                if isinstance(payload.get(key), str):
+                    payload[key] = json.loads(payload[key])
+        path = h.path.partition("?")[0]
+        with self._cond:
+            queue = self._failures.get(path)
+            failure = queue.pop(0) if queue else None
+        if failure is not None:
+            self._record(Call(path, payload, dict(h.headers), failure.status))
+            self._send(h, failure.status, failure.body, "text/plain", failure.headers)
+            return
+        if path.startswith("/response/"):
+            self._record(Call(path, payload, dict(h.headers), 200))
+            self._send(h, 200, "ok", "text/plain")
+            return
+        if not path.startswith("/api/"):
+            self._send(h, 404, "not found", "text/plain")
+            return
+        method = path.removeprefix("/api/")
+        body: dict[str, Any] = {"ok": True}
+        if method == "auth.test":
+            body = {
+                "ok": True,
+                "url": "https://fake.slack.test/",
+                "team": "Fake",
+                "user": "tastemaker",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": "BFAKE",
+                "is_enterprise_install": False,
+            }
+        elif method == "chat.postMessage":
+            if payload.get("channel") in self.not_in_channel:
+                body = {"ok": False, "error": "not_in_channel"}
+            else:
+                body = {"ok": True, "channel": payload.get("channel"), "ts": f"{time.time():.6f}"}
+        self._record(Call(path, payload, dict(h.headers), 200, ok=bool(body["ok"])))
+        self._send(h, 200, json.dumps(body), "application/json")
+
+    def _record(self, call: Call) -> None:
+        with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+
+    @staticmethod
+    def _send(
+        h: BaseHTTPRequestHandler, status: int, body: str, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
+        data = body.encode("utf-8")
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)

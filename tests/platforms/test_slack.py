@@ -1,0 +1,470 @@
+"""The Slack adapter end to end: the real Bolt app behind its WSGI adapter on 127.0.0.1:0, signed
+slash-command requests, and a loopback fake of Slack's Web API / response_url endpoints."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.service import Service, Who
+from bot.slack_app import build_app, community_key, escape, make_http_server, serve, web_client
+from config.settings import Settings
+
+try:  # tests/platforms may or may not be a package (the Discord tests share the folder)
+    from .fake_slack import TEAM_ID, Call, FakeSlack
+except ImportError:
+    from fake_slack import TEAM_ID, Call, FakeSlack  # type: ignore[no-redef]
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-fake-token"
+ROOT = Path(__file__).resolve().parents[2]
+ACK_BUDGET = 3.0  # Slack gives up on a slash command after 3 s
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
+    return settings.model_copy(
+        update={
+            "slack_bot_token": TOKEN,
+            "slack_signing_secret": SECRET,
+            "slack_api_url": fake.api_url.rstrip("/"),  # the adapter adds the trailing slash
+        }
+    )
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+    seconds: float
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+class SlackClient:
+    """Sends slash commands the way Slack does: form-encoded and signed."""
+
+    def __init__(self, port: int, fake: FakeSlack, secret: str = SECRET) -> None:
+        self.port = port
+        self.fake = fake
+        self.verifier = SignatureVerifier(secret)
+        self.acks: list[float] = []
+
+    def form(self, command: str, text: str = "", **over: str) -> dict[str, str]:
+        fields = {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "fakecrew",
+            "channel_id": "C0CHAN",
+            "channel_name": "music",
+            "user_id": "U0ADA",
+            "user_name": "ada",
+            "command": command,
+            "text": text,
+            "api_app_id": "A0APP",
+            "is_enterprise_install": "false",
+            "response_url": self.fake.response_url(),
+            "trigger_id": f"trig-{time.monotonic_ns()}",
+        }
+        fields.update(over)
+        return fields
+
+    def post(self, body: str, headers: dict[str, str]) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        started = time.perf_counter()
+        try:
+            conn.request("POST", "/slack/events", body=body.encode("utf-8"), headers=headers)
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8")
+        finally:
+            conn.close()
+        return Reply(resp.status, text, time.perf_counter() - started)
+
+    def signed_headers(self, body: str, timestamp: int | None = None) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body),
+        }
+
+    def command(self, command: str, text: str = "", **over: str) -> tuple[Reply, dict[str, str]]:
+        form = self.form(command, text, **over)
+        body = urlencode(form)
+        reply = self.post(body, self.signed_headers(body))
+        if reply.status == 200:
+            self.acks.append(reply.seconds)
+        return reply, form
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-listener")
+    yield pool
+    pool.shutdown(wait=True)  # listeners finish before the database is disposed
+
+
+@pytest.fixture
+def slack(service: Service, slack_settings: Settings, fake: FakeSlack, executor: ThreadPoolExecutor):  # type: ignore[no-untyped-def]
+    app = build_app(service, slack_settings, listener_executor=executor)
+    server = make_http_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    client = SlackClient(server.server_port, fake)
+    yield client
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def slack_who(team: str = TEAM_ID, user: str = "U0ADA", enterprise: str | None = None) -> Who:
+    return Who("slack", community_key(enterprise, team), user)
+
+
+def plays(service: Service, who: Who) -> dict[str, int]:
+    return {e.name: e.plays for e in service.trending(who, "all", "track").entries}
+
+
+def c_base(form: dict[str, str]) -> str:
+    url = form["response_url"]
+    return url[: url.index("/response/")]
+
+
+def at(form: dict[str, str]) -> Any:
+    """Deliveries answering this command's response_url."""
+    path = form["response_url"][len(c_base(form)) :]
+    return lambda c: c.path == path
+
+
+def all_text(call: Call) -> str:
+    """Every mrkdwn/plain text string of a message's blocks."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                out.append(node["text"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(call.payload.get("blocks", []))
+    return "\n".join(out)
+
+
+# --- acceptance ---------------------------------------------------------------------------------
+
+
+def test_signed_played_acks_fast_and_answers_with_escaped_blocks(
+    slack: SlackClient, fake: FakeSlack, service: Service
+) -> None:
+    reply, form = slack.command("/played", "<!channel> & Friends - <@U0BOB> Song")
+    assert reply.status == 200
+    assert reply.seconds < ACK_BUDGET
+    assert reply.body == ""  # an empty ack: the answer follows on response_url
+    [call] = fake.wait_for(at(form))
+    msg = call.payload
+    assert msg["response_type"] == "ephemeral"
+    assert msg["text"].startswith("Logged &lt;!channel&gt; &amp; Friends – &lt;@U0BOB&gt; Song")
+    assert "1st play" in msg["text"]
+    assert [b["type"] for b in msg["blocks"]] == ["section"]
+    shown = all_text(call)
+    assert "&lt;!channel&gt; &amp; Friends – &lt;@U0BOB&gt; Song" in shown
+    assert "<!channel>" not in json.dumps(msg) and "<@U0BOB>" not in json.dumps(msg)
+    assert plays(service, slack_who()) == {"<!channel> & Friends – <@U0BOB> Song": 1}
+
+
+def test_trending_posts_to_the_channel_with_blocks_and_fallback(
+    slack: SlackClient, fake: FakeSlack, service: Service
+) -> None:
+    for text in ("Radiohead - Karma Police", "Radiohead - Karma Police", "<b>Bjork</b> - Joga"):
+        _, form = slack.command("/played", text)
+        fake.wait_for(at(form))
+    reply, form = slack.command("/trending", "all tracks")
+    assert reply.status == 200 and reply.seconds < ACK_BUDGET
+    [post] = fake.wait_for(lambda c: c.method == "chat.postMessage")
+    assert post.headers["Authorization"] == f"Bearer {TOKEN}"
+    msg = post.payload
+    assert msg["channel"] == "C0CHAN"
+    assert msg["text"].startswith("Trending tracks in fakecrew — all time")
+    assert " 1. Radiohead – Karma Police — 2 plays, 1 listener" in msg["text"]
+    assert " 2. &lt;b&gt;Bjork&lt;/b&gt; – Joga — 1 play, 1 listener" in msg["text"]
+    types = [b["type"] for b in msg["blocks"]]
+    assert types[0] == "header" and "section" in types
+    assert "*1.* Radiohead – Karma Police — 2 plays, 1 listener" in all_text(post)
+    assert "*2.* &lt;b&gt;Bjork&lt;/b&gt; – Joga — 1 play, 1 listener" in all_text(post)
+    assert "<b>" not in json.dumps(msg)
+    assert not fake.delivered(at(form))  # posted to the channel, not on the response_url
+
+    slack.command("/trending", "artists all")
+    posts = fake.wait_for(lambda c: c.method == "chat.postMessage", count=2)
+    assert posts[1].payload["text"].startswith("Trending artists in fakecrew — all time")
+    assert "*2.* &lt;b&gt;Bjork&lt;/b&gt; — 1 play" in all_text(posts[1])
+
+
+def test_trending_falls_back_to_response_url_when_bot_is_not_in_channel(
+    slack: SlackClient, fake: FakeSlack
+) -> None:
+    fake.not_in_channel.add("C0PRIVATE")
+    _, form = slack.command("/trending", "", channel_id="C0PRIVATE")
+    [call] = fake.wait_for(at(form))
+    assert call.payload["response_type"] == "in_channel"
+    assert call.payload["text"].startswith("Trending tracks in fakecrew — last 7 days")
+    assert call.payload["blocks"][0]["type"] == "header"
+
+
+def test_recommend_and_bad_arguments_answer_ephemerally(slack: SlackClient, fake: FakeSlack) -> None:
+    _, form = slack.command("/played", "Portishead - Roads", user_id="U0BOB")
+    fake.wait_for(at(form))
+    _, form = slack.command("/recommend", "artists 5")
+    [call] = fake.wait_for(at(form))
+    assert call.payload["response_type"] == "ephemeral"
+    assert "Portishead" in call.payload["text"]
+    assert call.payload["blocks"][0]["type"] == "header"
+    assert "*1.* Portishead" in all_text(call)
+
+    _, form = slack.command("/trending", "<!here>")
+    [call] = fake.wait_for(at(form))
+    assert call.payload["response_type"] == "ephemeral"
+    assert call.payload["text"] == "Sorry — Unknown window `&lt;!here&gt;`. Use one of: 24h, 7d, 30d, all."
+    assert not fake.delivered(lambda c: c.method == "chat.postMessage")
+
+
+def test_help_is_answered_in_the_ack(slack: SlackClient, fake: FakeSlack) -> None:
+    reply, _ = slack.command("/tastemaker", "help")
+    assert reply.status == 200 and reply.seconds < ACK_BUDGET
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    assert "/tastemaker help" in body["text"] and "/played Artist - Title" in body["text"]
+    assert body["blocks"][0]["type"] == "section"
+    reply, _ = slack.command("/tastemaker", "<!everyone>")
+    assert "Unknown subcommand `&lt;!everyone&gt;`" in reply.json()["text"]
+
+
+@pytest.mark.parametrize("case", ["forged", "stale", "no-signature", "no-timestamp", "no-headers"])
+def test_unverified_requests_get_401_and_never_run(
+    slack: SlackClient, fake: FakeSlack, service: Service, case: str
+) -> None:
+    form = slack.form("/played", "Radiohead - Creep")
+    body = urlencode(form)
+    headers = slack.signed_headers(body)
+    if case == "forged":
+        headers = SlackClient(slack.port, fake, secret="not-the-secret").signed_headers(body)
+    elif case == "stale":  # correctly signed, but 5 minutes and 1 second old
+        headers = slack.signed_headers(body, timestamp=int(time.time()) - 301)
+    elif case == "no-signature":
+        del headers["X-Slack-Signature"]
+    elif case == "no-timestamp":
+        del headers["X-Slack-Request-Timestamp"]
+    else:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    reply = slack.post(body, headers)
+    assert reply.status == 401
+    # A well-signed request afterwards runs, so by the time its answer arrives the rejected one would
+    # have too, had it been dispatched.
+    _, ok = slack.command("/played", "Portishead - Roads")
+    fake.wait_for(at(ok))
+    assert not fake.delivered(at(form))
+    assert plays(service, slack_who()) == {"Portishead – Roads": 1}
+
+
+def test_replayed_trigger_id_is_stored_once(slack: SlackClient, fake: FakeSlack, service: Service) -> None:
+    form = slack.form("/played", "Radiohead - Creep", trigger_id="13345224609.738474920.8088930838d88")
+    body = urlencode(form)
+    first = slack.post(body, slack.signed_headers(body))
+    second = slack.post(body, slack.signed_headers(body))  # Slack retries with the same payload
+    assert first.status == second.status == 200
+    answers = fake.wait_for(at(form), count=2)
+    texts = sorted(c.payload["text"] for c in answers)
+    assert texts == ["Already logged: Radiohead – Creep.", "Logged Radiohead – Creep — your 1st play."]
+    assert plays(service, slack_who()) == {"Radiohead – Creep": 1}
+
+
+def test_workspaces_with_the_same_user_id_are_isolated(
+    slack: SlackClient, fake: FakeSlack, service: Service
+) -> None:
+    # Same user id in two workspaces, and the same team id under two enterprise grids.
+    spaces = [
+        ({"team_id": "T0AAA", "team_domain": "alpha"}, "Radiohead - Creep"),
+        ({"team_id": "T0BBB", "team_domain": "beta"}, "Bjork - Joga"),
+        ({"team_id": "T0AAA", "team_domain": "gridded", "enterprise_id": "E0GRID"}, "Low - Words"),
+    ]
+    for over, text in spaces:
+        _, form = slack.command("/played", text, user_id="U0SAME", **over)
+        assert fake.wait_for(at(form))[0].payload["text"].endswith("your 1st play.")
+    assert plays(service, slack_who("T0AAA", "U0SAME")) == {"Radiohead – Creep": 1}
+    assert plays(service, slack_who("T0BBB", "U0SAME")) == {"Bjork – Joga": 1}
+    assert plays(service, slack_who("T0AAA", "U0SAME", "E0GRID")) == {"Low – Words": 1}
+
+    for n, (over, _text) in enumerate(spaces, 1):
+        slack.command("/trending", "all", user_id="U0SAME", **over)
+        posts = fake.wait_for(lambda c: c.method == "chat.postMessage", count=n)
+        text = posts[-1].payload["text"]
+        assert text.startswith(f"Trending tracks in {over['team_domain']}")
+        shown = [name for name in ("Creep", "Joga", "Words") if name in text]
+        assert shown == [{"alpha": "Creep", "beta": "Joga", "gridded": "Words"}[over["team_domain"]]]
+
+    # /recommend falls back to the workspace's own trending: only alpha's plays are candidates.
+    _, form = slack.command("/played", "Bjork - Joga", user_id="U0OTHER", team_id="T0AAA")
+    fake.wait_for(at(form))
+    _, form = slack.command("/recommend", "tracks", user_id="U0SAME", team_id="T0AAA")
+    [rec] = fake.wait_for(at(form))
+    assert "Joga" in rec.payload["text"] and "Words" not in rec.payload["text"]
+
+
+def test_rate_limited_post_is_retried_and_delivered_once(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.fail_next("/api/chat.postMessage", status=429, retry_after=0)
+    slack.command("/trending", "all")
+    [post] = fake.wait_for(lambda c: c.method == "chat.postMessage")
+    attempts = [c.status for c in fake.calls if c.method == "chat.postMessage"]
+    assert attempts == [429, 200]
+    time.sleep(0.3)  # nothing else trickles in afterwards
+    assert len(fake.delivered()) == 1 and post.payload["channel"] == "C0CHAN"
+
+
+def test_rate_limited_response_url_is_retried_and_delivered_once(slack: SlackClient, fake: FakeSlack) -> None:
+    form = slack.form("/played", "Radiohead - Creep")
+    path = form["response_url"][len(c_base(form)) :]
+    fake.fail_next(path, status=429, retry_after=0)
+    body = urlencode(form)
+    slack.post(body, slack.signed_headers(body))
+    fake.wait_for(at(form))
+    time.sleep(0.3)
+    assert [c.status for c in fake.calls if c.path == path] == [429, 200]
+    assert len(fake.delivered(at(form))) == 1
+
+
+def test_ack_latency_under_concurrent_load(slack: SlackClient, fake: FakeSlack) -> None:
+    results: list[Reply] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        reply, _ = slack.command("/played", f"Artist {i} - Song {i}")
+        with lock:
+            results.append(reply)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status for r in results] == [200] * 20
+    worst = max(r.seconds for r in results)
+    assert worst < ACK_BUDGET, worst
+    fake.wait_for(count=20, timeout=15)
+    print(f"ack latency over 20 concurrent /played: worst {worst * 1000:.1f} ms")
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def test_escape_neutralises_mentions_and_entities() -> None:
+    assert escape("<!channel> & <@U1|ada> &amp;") == "&lt;!channel&gt; &amp; &lt;@U1|ada&gt; &amp;amp;"
+
+
+def test_web_client_honours_api_url_and_retries_rate_limits(slack_settings: Settings) -> None:
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    client = web_client(slack_settings)
+    assert client.base_url == slack_settings.slack_api_url + "/"
+    assert any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers)
+
+
+def test_http_mode_without_signing_secret_is_a_friendly_error(service: Service, settings: Settings) -> None:
+    no_secret = settings.model_copy(update={"slack_bot_token": TOKEN, "slack_signing_secret": None})
+    with pytest.raises(SystemExit, match="SLACK_SIGNING_SECRET"):
+        serve(service, no_secret, http_port=0)
+    nothing = settings.model_copy(update={"slack_bot_token": TOKEN, "slack_app_token": None})
+    with pytest.raises(SystemExit, match="SLACK_APP_TOKEN"):
+        serve(service, nothing, http_port=None)
+    with pytest.raises(SystemExit, match="SLACK_BOT_TOKEN"):
+        serve(service, settings, http_port=0)
+
+
+# --- the real command line --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TASTEMAKER_"))}
+    env.update(
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_BOT_TOKEN=TOKEN,
+        TASTEMAKER_SLACK_API_URL=fake.api_url,
+        TASTEMAKER_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+    )
+    exe = Path(sys.executable).with_name("tastemaker")
+    proc = subprocess.Popen(
+        [str(exe), "run", "--platform", "slack", "--http-port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "tastemaker did not start listening"
+                time.sleep(0.05)
+        assert fake.calls and fake.calls[0].method == "auth.test"  # token checked at start-up
+        client = SlackClient(port, fake)
+        reply, form = client.command("/played", "<!channel> - Anthem")
+        assert reply.status == 200 and reply.seconds < ACK_BUDGET
+        [call] = fake.wait_for(at(form), timeout=10)
+        assert call.payload["text"] == "Logged &lt;!channel&gt; – Anthem — your 1st play."
+        reply, _ = client.command("/trending", "all")
+        [post] = fake.wait_for(lambda c: c.method == "chat.postMessage", timeout=10)
+        assert "Anthem — 1 play" in post.payload["text"]
+        forged = urlencode(client.form("/played", "x"))
+        assert (
+            client.post(forged, {"X-Slack-Signature": "v0=00", "X-Slack-Request-Timestamp": "1"}).status
+            == 401
+        )
+    finally:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    assert "listening on" in out, (out, err)
