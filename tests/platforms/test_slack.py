@@ -398,6 +398,15 @@ def test_web_client_honours_api_url_and_retries_rate_limits(slack_settings: Sett
     assert any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers)
 
 
+def test_manifest_declares_the_commands_and_scopes() -> None:
+    manifest = (ROOT / "config" / "slack-manifest.yml").read_text(encoding="utf-8")
+    for command in ("/played", "/recommend", "/trending", "/tastemaker"):
+        assert f"- command: {command}\n" in manifest
+    for scope in ("commands", "chat:write", "files:write"):
+        assert f"      - {scope} " in manifest
+    assert "socket_mode_enabled: true" in manifest
+
+
 def test_http_mode_without_signing_secret_is_a_friendly_error(service: Service, settings: Settings) -> None:
     no_secret = settings.model_copy(update={"slack_bot_token": TOKEN, "slack_signing_secret": None})
     with pytest.raises(SystemExit, match="SLACK_SIGNING_SECRET"):
