@@ -94,7 +94,7 @@ def import_csv_cmd(
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import plays from a CSV with header user,artist,track,played_at,count (track, played_at, count optional)."""
+    """Import plays from a CSV with header user,artist,track,played_at,count (the last three optional)."""
     from storage import catalog
     from storage.importers import Rejected, import_csv
 
@@ -181,6 +181,59 @@ def discord_sync(
     from bot.discord_app import sync_commands
 
     sync_commands(_settings(db), guild_id=guild)
+
+
+def _job_context(settings: Settings, database: Database):  # type: ignore[no-untyped-def]
+    """A job context whose Spark session starts on first use and lives for this process."""
+    from functools import cache
+
+    from engine.jobs import JobContext
+    from engine.session import build_session
+
+    return JobContext(settings, database, spark=cache(lambda: build_session(settings)))
+
+
+@app.command()
+def batch(
+    retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the ALS models now.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Run one micro-batch: fold new plays into the trends, retrain recommendations when due."""
+    from engine.jobs import run_job
+
+    settings = _settings(db)
+    outcome = run_job("batch", _job_context(settings, _database(settings)), retrain_now=retrain)
+    typer.echo(outcome.detail)
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+@export_app.command("recommendations")
+def export_recommendations(
+    out: Annotated[Path, typer.Option("--out", help="TSV file to write.")],
+    kind: Annotated[str, typer.Option("--kind", help="artist or track.")] = "artist",
+    k: Annotated[int, typer.Option("--k", min=1, max=500, help="Picks per member.")] = 10,
+    community: Annotated[str | None, typer.Option("--community", help="Only this community.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Write member<TAB>rank<TAB>name<TAB>score<TAB>reason for every member (fresh picks included)."""
+    from bot.service import Service
+
+    if kind not in ("artist", "track"):
+        raise typer.BadParameter("kind must be artist or track", param_hint="--kind")
+    settings = _settings(db)
+    service = Service(_database(settings), settings)
+    ref = community_ref(community) if community else None
+    n = 0
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        for member, rank, name, score, reason in service.all_recommendations(kind=kind, k=k, community=ref):
+            fh.write(f"{_tsv(member)}\t{rank}\t{_tsv(name)}\t{score:.6f}\t{_tsv(reason or '')}\n")
+            n += 1
+    typer.echo(f"wrote {n} rows to {out}")
+
+
+def _tsv(value: str) -> str:
+    return value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
 def main() -> None:

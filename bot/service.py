@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from bot.parsing import UserError, parse_played, play_input
@@ -278,29 +278,54 @@ class Service:
         with self.db.read() as conn:
             community = catalog.find_community(conn, who.platform, who.community_id)
             member = catalog.find_member(conn, community, who.member_id) if community is not None else None
-            history = catalog.member_items(conn, member, kind) if member is not None else []
-            gen = recs.active_generation(conn, kind)
-            if gen is not None and member is not None and history:
-                fresh = catalog.member_last_play_id(conn, member) > gen.last_play_id
-                stored = [] if fresh else recs.stored_picks(conn, gen.id, member, n)
-                if stored:
-                    return self._picks(conn, kind, "model", [(i, s, r) for i, s, r in stored])
-                factors = self._factors_for(conn, gen)
-                folded = recommend_from_factors(
-                    factors.ids,
-                    factors.matrix,
-                    gen.yty,
-                    history,
-                    alpha=gen.alpha,
-                    reg_param=gen.reg_param,
-                    conf_scale=gen.conf_scale,
-                    n=n,
+            return self._recommend(conn, who, community, member, kind, n)
+
+    def all_recommendations(
+        self, *, kind: str, k: int, community: tuple[str, str] | None = None
+    ) -> Iterator[tuple[str, int, str, float, str | None]]:
+        """``(member, rank, name, score, reason)`` for every member (of one community, if given),
+        with the same picks ``/recommend`` would show (stored, fresh fold-in, or trending)."""
+        with self.db.read() as conn:
+            members = catalog.list_members(conn, community)
+        for platform, community_ext, community_id, member_ext, member_id in members:
+            who = Who(platform, community_ext, member_ext)
+            with self.db.read() as conn:
+                result = self._recommend(conn, who, community_id, member_id, kind, k)
+            for p in result.picks:
+                yield member_ext, p.rank, p.name, p.score, p.reason
+
+    def _recommend(
+        self,
+        conn,
+        who: Who,
+        community: int | None,
+        member: int | None,
+        kind: str,
+        n: int,  # type: ignore[no-untyped-def]
+    ) -> Recommendations:
+        history = catalog.member_items(conn, member, kind) if member is not None else []
+        gen = recs.active_generation(conn, kind)
+        if gen is not None and member is not None and history:
+            fresh = catalog.member_last_play_id(conn, member) > gen.last_play_id
+            stored = [] if fresh else recs.stored_picks(conn, gen.id, member, n)
+            if stored:
+                return self._picks(conn, kind, "model", [(i, s, r) for i, s, r in stored])
+            factors = self._factors_for(conn, gen)
+            folded = recommend_from_factors(
+                factors.ids,
+                factors.matrix,
+                gen.yty,
+                history,
+                alpha=gen.alpha,
+                reg_param=gen.reg_param,
+                conf_scale=gen.conf_scale,
+                n=n,
+            )
+            if folded:
+                return self._picks(
+                    conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
                 )
-                if folded:
-                    return self._picks(
-                        conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
-                    )
-            return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, gen is None)
+        return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, gen is None)
 
     def _factors_for(self, conn, gen: recs.Generation) -> recs.Factors:  # type: ignore[no-untyped-def]
         with self._lock:

@@ -215,3 +215,15 @@ def item_names(conn: Connection, kind: str, ids: list[int]) -> dict[int, str]:
             ):
                 out[i] = f"{a} – {t}"
     return out
+
+
+def list_members(conn: Connection, community: tuple[str, str] | None) -> list[tuple[str, str, int, str, int]]:
+    """``(platform, community external id, community id, member external id, member id)``."""
+    stmt = (
+        select(Community.platform, Community.external_id, Community.id, Member.external_id, Member.id)
+        .join(Member, Member.community_id == Community.id)
+        .order_by(Community.id, Member.id)
+    )
+    if community is not None:
+        stmt = stmt.where(Community.platform == community[0], Community.external_id == community[1])
+    return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]

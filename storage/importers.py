@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -108,7 +107,9 @@ def csv_rows(fh: IO[str], now: dt.datetime) -> Iterator[Row | tuple[int, str]]:
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     missing = {"user", "artist"} - set(fields)
     if missing:
-        raise Rejected(f"the header must name user and artist columns (missing: {', '.join(sorted(missing))})")
+        raise Rejected(
+            f"the header must name user and artist columns (missing: {', '.join(sorted(missing))})"
+        )
     reader.fieldnames = fields
     for rec in reader:
         line = reader.line_num
@@ -196,14 +197,23 @@ class _Resolver:
             )
             nk = list(new)
             for s in range(0, len(nk), 500):
-                for k, aid in conn.execute(select(Artist.key, Artist.id).where(Artist.key.in_(nk[s : s + 500]))):
+                for k, aid in conn.execute(
+                    select(Artist.key, Artist.id).where(Artist.key.in_(nk[s : s + 500]))
+                ):
                     self.artists[k] = aid
 
 
 def dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | None) -> str:
     """Identity of an imported play: the same row imported again maps to the same key."""
     ident = "\x1f".join(
-        [str(community), r.user, a_key, t_key or "", r.played_at.isoformat() if r.played_at else "", str(r.count)]
+        [
+            str(community),
+            r.user,
+            a_key,
+            t_key or "",
+            r.played_at.isoformat() if r.played_at else "",
+            str(r.count),
+        ]
     )
     return f"{source}:{hashlib.sha1(ident.encode()).hexdigest()}"
 
@@ -298,7 +308,12 @@ def rejects_path(db: Database, source_path: Path) -> Path:
 
 
 def import_csv(
-    db: Database, community: int, path: Path, *, now: dt.datetime, progress: Callable[[int], None] | None = None
+    db: Database,
+    community: int,
+    path: Path,
+    *,
+    now: dt.datetime,
+    progress: Callable[[int], None] | None = None,
 ) -> Summary:
     out = rejects_path(db, path)
     with (
@@ -311,5 +326,3 @@ def import_csv(
     else:
         out.unlink(missing_ok=True)
     return summary
-
-

@@ -39,8 +39,8 @@ class Factors:
 
 def active_generation(conn: Connection, kind: str) -> Generation | None:
     row = conn.execute(
-        select(RecGeneration).where(RecGeneration.kind == kind, RecGeneration.active.is_(True))
-    ).scalar_one_or_none()
+        select(RecGeneration.__table__).where(RecGeneration.kind == kind, RecGeneration.active.is_(True))
+    ).first()
     if row is None:
         return None
     k = row.rank

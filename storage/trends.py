@@ -74,6 +74,7 @@ def merge_batch(
         for s, k, d, i in conn.execute(ins, params):
             new_listeners[(s, k, d, i)] += 1
         fault("mid-merge")
+    fault("after-staging")
 
     upsert = upsert_insert(conn, DailyCount)
     upsert = upsert.on_conflict_do_update(
@@ -174,11 +175,15 @@ def items_seen_before(
     seen: set[int] = set()
     for s in range(0, len(ids), 500):
         chunk = ids[s : s + 500]
-        stmt = select(DailyCount.item_id.distinct()).where(
-            DailyCount.scope == scope,
-            DailyCount.kind == kind,
-            DailyCount.day < before,
-            DailyCount.item_id.in_(chunk),
+        stmt = (
+            select(DailyCount.item_id)
+            .distinct()
+            .where(
+                DailyCount.scope == scope,
+                DailyCount.kind == kind,
+                DailyCount.day < before,
+                DailyCount.item_id.in_(chunk),
+            )
         )
         seen.update(int(i) for (i,) in conn.execute(stmt))
     return seen

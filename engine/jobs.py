@@ -1,0 +1,226 @@
+"""The named-job registry and the micro-batch.
+
+Jobs are plain functions of a :class:`JobContext`; Spark computes, storage persists. The scheduler
+and the CLI both run jobs by name through :func:`run_job`, which records every run (and failure) in
+``job_runs``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from config.settings import Settings
+from storage import jobs as job_store
+from storage import recs, trends
+from storage.db import Database
+from storage.models import Play
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+TRENDS_JOB = "trends"  # watermark name of the trend fold (bot.service reads it as BATCH_JOB)
+KINDS = ("artist", "track")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _no_fault(_point: str) -> None:
+    return None
+
+
+@dataclass
+class JobContext:
+    """What a job may use. ``spark`` is a factory so jobs that need no Spark never start it; the
+    caller owns the session (one per worker process) and passes the same factory every time."""
+
+    settings: Settings
+    db: Database
+    spark: Callable[[], SparkSession]
+    clock: Callable[[], dt.datetime] = utcnow
+    fault: Callable[[str], None] = _no_fault  # crash-injection hook for tests
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    from_id: int
+    to_id: int
+    new_plays: int
+    count_rows: int
+    new_listeners: int
+    retrained: tuple[str, ...] = ()
+    detail: str = ""
+
+    def summary(self) -> str:
+        if self.to_id == self.from_id:
+            s = "no new plays"
+        else:
+            s = (
+                f"folded plays {self.from_id + 1}..{self.to_id} ({self.new_plays} rows) into "
+                f"{self.count_rows} aggregate rows"
+            )
+        if self.retrained:
+            s += f"; retrained {', '.join(self.retrained)}"
+        return s + (f"; {self.detail}" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    kind: str
+    generation: int
+    members: int
+    items: int
+    picks: int
+
+
+def fold_trends(ctx: JobContext) -> BatchResult:
+    """Fold plays after the watermark into the trend aggregates, exactly once."""
+    from engine.reader import high_water, plays_between
+    from engine.trends_job import trend_deltas
+
+    with ctx.db.read() as conn:
+        low, _ = trends.watermark(conn, TRENDS_JOB)
+    high = high_water(ctx.db)
+    if high <= low:
+        return BatchResult(low, low, 0, 0, 0)
+    ctx.fault("before-compute")
+    plays, n_plays = plays_between(ctx.spark(), ctx.db, low, high)
+    counts, presence = trend_deltas(plays)
+    ctx.fault("after-compute")
+    with ctx.db.write() as conn:
+        new_listeners = trends.merge_batch(conn, TRENDS_JOB, low, high, counts, presence, fault=ctx.fault)
+        ctx.fault("before-commit")
+    ctx.fault("after-commit")
+    return BatchResult(low, high, n_plays, len(counts), new_listeners)
+
+
+def retrain_due(ctx: JobContext) -> list[str]:
+    """Kinds whose model is due: none yet, every N batches, or when new plays pass a share."""
+    due = []
+    with ctx.db.read() as conn:
+        _, batches = trends.watermark(conn, TRENDS_JOB)
+        total = conn.execute(select(func.count(Play.id))).scalar_one()
+        for kind in KINDS:
+            gen = recs.active_generation(conn, kind)
+            if gen is None:
+                if total:
+                    due.append(kind)
+                continue
+            newer = conn.execute(select(func.count(Play.id)).where(Play.id > gen.last_play_id)).scalar_one()
+            every = ctx.settings.retrain_every_batches
+            if newer and (batches % every == 0 or newer / max(total, 1) >= ctx.settings.retrain_new_share):
+                due.append(kind)
+    return due
+
+
+def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
+    """Fit ALS for ``kind`` on all plays up to the current high-water mark and switch generations.
+
+    On any failure nothing is written: the last good generation keeps serving."""
+    from engine.als import AlsParams, all_picks, histories, train
+    from engine.reader import high_water, member_item_totals
+
+    s = ctx.settings
+    upto = high_water(ctx.db)
+    pairs = member_item_totals(ctx.spark(), ctx.db, kind, upto).cache()
+    try:
+        if pairs.limit(1).count() == 0:
+            return None
+        params = AlsParams(s.als_rank, s.als_reg, s.als_alpha, s.als_iterations, 1.0, s.als_seed)
+        model = train(pairs, params)
+        hist = histories(pairs)
+        ctx.fault("after-train")
+        listeners = {
+            int(r.item): int(r.n)
+            for r in pairs.groupBy("item").count().withColumnRenamed("count", "n").collect()
+        }
+        popularity = [float(listeners.get(int(i), 0)) for i in model.item_ids]
+        with ctx.db.write() as conn:
+            gen = recs.write_generation(
+                conn,
+                kind=kind,
+                last_play_id=upto,
+                rank=params.rank,
+                reg_param=params.reg_param,
+                alpha=params.alpha,
+                conf_scale=params.conf_scale,
+                item_ids=[int(i) for i in model.item_ids],
+                factors=model.item_factors,
+                popularity=popularity,
+                picks=all_picks(model, hist, s.top_n),
+                now=ctx.clock(),
+            )
+            ctx.fault("before-switch-commit")
+    finally:
+        pairs.unpersist()
+    return RetrainResult(kind, gen, len(model.user_ids), len(model.item_ids), len(model.user_ids) * s.top_n)
+
+
+def batch(ctx: JobContext, retrain_now: bool = False) -> BatchResult:
+    """The micro-batch: fold trends, then retrain the models that are due (or all, if forced)."""
+    result = fold_trends(ctx)
+    kinds = list(KINDS) if retrain_now else retrain_due(ctx)
+    done = []
+    for kind in kinds:
+        r = retrain(ctx, kind)
+        if r is not None:
+            done.append(f"{kind} (generation {r.generation}, {r.members} members, {r.items} items)")
+    return BatchResult(
+        result.from_id, result.to_id, result.new_plays, result.count_rows, result.new_listeners, tuple(done)
+    )
+
+
+def _retrain_all(ctx: JobContext) -> BatchResult:
+    return batch(ctx, retrain_now=True)
+
+
+JobFn = Callable[..., Any]
+REGISTRY: Mapping[str, JobFn] = MappingProxyType(
+    {
+        "batch": batch,
+        "retrain": _retrain_all,
+    }
+)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    run_id: int
+    ok: bool
+    detail: str
+    result: Any = field(default=None)
+
+
+def run_job(name: str, ctx: JobContext, **kwargs: Any) -> JobOutcome:
+    """Run a registered job, recording start, success or failure in ``job_runs``. A failure is
+    logged and recorded, never raised: callers (the scheduler) keep running."""
+    try:
+        fn = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown job {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    with ctx.db.write() as conn:
+        run_id = job_store.start(conn, name, ctx.clock())
+    try:
+        result = fn(ctx, **kwargs)
+    except Exception as exc:  # recorded, then reported to the caller
+        detail = f"{type(exc).__name__}: {exc}"
+        log.error("job %s failed: %s\n%s", name, detail, traceback.format_exc())
+        with ctx.db.write() as conn:
+            job_store.finish(conn, run_id, "failed", detail, ctx.clock())
+        return JobOutcome(name, run_id, False, detail)
+    detail = result.summary() if hasattr(result, "summary") else str(result)
+    with ctx.db.write() as conn:
+        job_store.finish(conn, run_id, "ok", detail, ctx.clock())
+    return JobOutcome(name, run_id, True, detail, result)

@@ -1,0 +1,86 @@
+"""Reading plays into Spark.
+
+The default path reads through SQLAlchemy on the driver and hands Spark an Arrow table: it works for
+any database URL (SQLite file, Postgres) and any ``spark.master``, and a micro-batch only ever reads
+the plays after the watermark, so the driver-side read is small. Retraining reads member × item
+totals that the database has already summed (one row per pair, not per play).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import Play
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+PLAY_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("community_id", pa.int64()),
+        ("member_id", pa.int64()),
+        ("artist_id", pa.int64()),
+        ("track_id", pa.int64()),
+        ("played_at", pa.timestamp("us")),
+        ("count", pa.int64()),
+    ]
+)
+PAIR_SCHEMA = pa.schema([("user", pa.int32()), ("item", pa.int32()), ("plays", pa.int64())])
+
+_FETCH = 50_000
+
+
+def _to_arrow(rows: list, schema: pa.Schema) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    return pa.table([pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)], schema=schema)
+
+
+def high_water(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(Play.id), 0))).scalar_one())
+
+
+def plays_between(spark: SparkSession, db: Database, after: int, upto: int) -> tuple[DataFrame, int]:
+    """Plays with ``after < id <= upto`` as a Spark DataFrame, and how many there are."""
+    stmt = (
+        select(
+            Play.id,
+            Play.community_id,
+            Play.member_id,
+            Play.artist_id,
+            Play.track_id,
+            Play.played_at,
+            Play.count,
+        )
+        .where(Play.id > after, Play.id <= upto)
+        .order_by(Play.id)
+    )
+    tables = []
+    with db.read() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(stmt)
+        for part in result.partitions(_FETCH):
+            tables.append(_to_arrow(list(part), PLAY_SCHEMA))
+    table = pa.concat_tables(tables) if tables else PLAY_SCHEMA.empty_table()
+    return spark.createDataFrame(table), table.num_rows
+
+
+def member_item_totals(spark: SparkSession, db: Database, kind: str, upto: int) -> DataFrame:
+    """``(user, item, plays)`` summed over all plays with ``id <= upto`` for ``kind``."""
+    col = Play.artist_id if kind == "artist" else Play.track_id
+    stmt = (
+        select(Play.member_id, col, func.sum(Play.count))
+        .where(Play.id <= upto, col.is_not(None))
+        .group_by(Play.member_id, col)
+    )
+    tables = []
+    with db.read() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(stmt)
+        for part in result.partitions(_FETCH):
+            tables.append(_to_arrow(list(part), PAIR_SCHEMA))
+    table = pa.concat_tables(tables) if tables else PAIR_SCHEMA.empty_table()
+    return spark.createDataFrame(table)

@@ -1,0 +1,70 @@
+"""Trend deltas of one micro-batch: a pure function of the new plays' DataFrame."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from storage.models import GLOBAL_SCOPE, UNDATED
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+CountRow = tuple[int, str, dt.date, int, int]
+PresenceRow = tuple[int, str, dt.date, int, int]
+
+
+def _long_form(plays: DataFrame) -> DataFrame:
+    """One row per (scope, kind, day, item, member, count): each play appears for its community and
+    for the global scope, as an artist play and (when it names a track) as a track play."""
+    day = F.coalesce(F.to_date("played_at"), F.to_date(F.lit(UNDATED.isoformat())))
+    base = plays.select(
+        "community_id", "member_id", "artist_id", "track_id", F.col("count").alias("n"), day.alias("day")
+    )
+    items = base.select(
+        "*",
+        F.explode(
+            F.array(
+                F.struct(F.lit("artist").alias("kind"), F.col("artist_id").alias("item")),
+                F.struct(F.lit("track").alias("kind"), F.col("track_id").alias("item")),
+            )
+        ).alias("ki"),
+    ).where(F.col("ki.item").isNotNull())
+    scoped = items.select(
+        F.explode(F.array(F.col("community_id"), F.lit(GLOBAL_SCOPE))).alias("scope"),
+        F.col("ki.kind").alias("kind"),
+        "day",
+        F.col("ki.item").alias("item"),
+        "member_id",
+        "n",
+    )
+    return scoped
+
+
+def trend_deltas(plays: DataFrame) -> tuple[list[CountRow], list[PresenceRow]]:
+    """Per-scope × day × kind × item play sums and member presence rows for a batch of plays.
+
+    Results are small (bounded by the new plays), so they are collected for storage to merge in one
+    transaction together with the watermark."""
+    long = _long_form(plays).cache()
+    try:
+        counts = (
+            long.groupBy("scope", "kind", "day", "item")
+            .agg(F.sum("n").alias("plays"))
+            .orderBy("scope", "kind", "day", "item")
+            .collect()
+        )
+        presence = (
+            long.select("scope", "kind", "day", "item", "member_id")
+            .distinct()
+            .orderBy("scope", "kind", "day", "item", "member_id")
+            .collect()
+        )
+    finally:
+        long.unpersist()
+    return (
+        [(int(r.scope), r.kind, r.day, int(r.item), int(r.plays)) for r in counts],
+        [(int(r.scope), r.kind, r.day, int(r.item), int(r.member_id)) for r in presence],
+    )
