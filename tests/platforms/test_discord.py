@@ -1,0 +1,494 @@
+"""The Discord adapter end to end: the real discord.py client logs in against a loopback fake Discord
+(REST + gateway, tests/platforms/fake_discord.py), receives real INTERACTION_CREATE payloads over the
+gateway, and the tests assert the exact HTTP it sends back. Real service, real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+import aiohttp
+import pytest
+
+with warnings.catch_warnings():
+    # discord.py 2.7.1 imports the stdlib ``audioop`` (voice support, unused here), deprecated in 3.11.
+    warnings.filterwarnings("ignore", message="'audioop' is deprecated", category=DeprecationWarning)
+    import discord
+
+from discord.gateway import DiscordWebSocket  # noqa: E402
+from discord.http import Route  # noqa: E402
+
+from bot import discord_app  # noqa: E402
+from bot.service import Service, Who
+from config.settings import Settings
+from storage.db import Database
+
+from .fake_discord import (
+    APP_ID,
+    FakeDiscord,
+    Request,
+    autocomplete_interaction,
+    command_interaction,
+)
+
+GUILD_A = "800000000000000001"
+GUILD_B = "800000000000000101"
+ADA = "700000000000000001"
+BOB = "700000000000000002"
+
+T = TypeVar("T")
+
+
+def run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _restore_globals() -> Iterator[None]:
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    Route.BASE = base
+    DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+def fake_settings(settings: Settings, fake: FakeDiscord | None = None, **extra: Any) -> Settings:
+    update: dict[str, Any] = {"discord_token": "fake-token", **extra}
+    if fake is not None:
+        update.update(discord_api_url=fake.api_url, discord_gateway_url=fake.gateway_url)
+    return settings.model_copy(update=update)
+
+
+@asynccontextmanager
+async def running_bot(
+    service: Service, settings: Settings, guilds: list[tuple[str, str]] | None = None
+) -> AsyncIterator[FakeDiscord]:
+    """Fake Discord up, the real client logged in, identified, guilds cached; all torn down after."""
+    fake = FakeDiscord(guilds if guilds is not None else [(GUILD_A, "Guild A"), (GUILD_B, "Guild B")])
+    await fake.start()
+    client = discord_app.build_client(service, fake_settings(settings, fake))
+    task = asyncio.create_task(client.start("fake-token"))
+    try:
+        await asyncio.wait_for(fake.identified.wait(), 5)
+        for gid, _ in fake.guilds:
+            await fake.wait_for(lambda gid=gid: client.get_guild(int(gid)) is not None)  # type: ignore[misc]
+        yield fake
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+        await fake.stop()
+
+
+async def send(fake: FakeDiscord, payload: dict[str, Any], answers: int = 2) -> list[Request]:
+    """Deliver an interaction over the gateway; wait for ``answers`` successful requests for it."""
+    await fake.dispatch("INTERACTION_CREATE", payload)
+
+    def done() -> list[Request] | None:
+        ok = [r for r in fake.for_interaction(payload) if r.status < 300]
+        return ok if len(ok) >= answers else None
+
+    await fake.wait_for(done)
+    return fake.for_interaction(payload)
+
+
+def who(guild: str = GUILD_A, member: str = ADA) -> Who:
+    return Who("discord", guild, member, community_name=f"Guild {guild}", member_name=member)
+
+
+def total_plays(service: Service, guild: str) -> int:
+    return sum(e.plays for e in service.trending(who(guild), "all", "artist", limit=500).entries)
+
+
+def assert_deferred_then_followup(reqs: list[Request], payload: dict[str, Any]) -> dict[str, Any]:
+    """Exactly: the defer (callback type 5), then one followup webhook POST. Returns its body."""
+    assert [(r.method, r.path) for r in reqs] == [
+        ("POST", f"/interactions/{payload['id']}/{payload['token']}/callback"),
+        ("POST", f"/webhooks/{APP_ID}/{payload['token']}"),
+    ]
+    defer, followup = reqs
+    assert defer.json == {"type": 5}
+    assert followup.json["allowed_mentions"] == {"parse": []}
+    assert len(followup.json["embeds"]) == 1
+    assert not followup.json.get("flags")  # the answer is public
+    return followup.json
+
+
+# --- the exact HTTP -------------------------------------------------------------------------------
+
+
+def test_played_defers_then_sends_embed_followup(service: Service, settings: Settings) -> None:
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            payload = command_interaction(
+                "played", {"artist": "Radiohead", "track": "Karma Police"}, guild_id=GUILD_A, nick="Ada"
+            )
+            body = assert_deferred_then_followup(await send(fake, payload), payload)
+            embed = body["embeds"][0]
+            assert embed["title"] == "Play logged"
+            assert embed["description"] == "Logged Radiohead – Karma Police — your 1st play."
+            assert embed["type"] == "rich"
+
+    run(scenario())
+    assert total_plays(service, GUILD_A) == 1
+
+
+def test_user_text_cannot_mention_anyone(service: Service, settings: Settings) -> None:
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            payload = command_interaction(
+                "played", {"artist": "@everyone", "track": "<@&123456789012345678> *ping*"}, guild_id=GUILD_A
+            )
+            body = assert_deferred_then_followup(await send(fake, payload), payload)
+            text = body["embeds"][0]["description"]
+            assert (
+                "@everyone" not in text and "<@&123456789012345678>" not in text
+            )  # defused (zero-width space)
+            assert "@\u200beveryone" in text and "\\*ping\\*" in text
+
+    run(scenario())
+
+
+def test_recommend_and_trending_embeds(service: Service, settings: Settings) -> None:
+    for artist, track, n in [
+        ("Radiohead", "Karma Police", 3),
+        ("Björk", "Jóga", 2),
+        ("Portishead", "Roads", 1),
+    ]:
+        for k in range(n):
+            service.played(who(GUILD_A, BOB), artist=artist, track=track, event_id=f"seed-{artist}-{k}")
+    service.played(who(GUILD_A, ADA), artist="Portishead", track="Roads", event_id="seed-ada")
+
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            payload = command_interaction("trending", {"window": "all", "kind": "tracks"}, guild_id=GUILD_A)
+            embed = assert_deferred_then_followup(await send(fake, payload), payload)["embeds"][0]
+            assert embed["title"] == "Trending tracks in Guild A — all time"
+            assert embed["description"].splitlines() == [
+                "**1.** Radiohead – Karma Police — 3 plays, 1 listener",
+                "**2.** Portishead – Roads — 2 plays, 2 listeners",
+                "**3.** Björk – Jóga — 2 plays, 1 listener",
+            ]
+
+            payload = command_interaction("recommend", {"kind": "artists", "count": 2}, guild_id=GUILD_A)
+            embed = assert_deferred_then_followup(await send(fake, payload), payload)["embeds"][0]
+            # No model trained yet: trending artists Ada has not played, as many as asked.
+            assert embed["title"] == "Trending artists you haven't played yet"
+            assert embed["description"].splitlines() == ["**1.** Radiohead", "**2.** Björk"]
+            assert "No personal model" in embed["footer"]["text"]
+
+    run(scenario())
+
+
+# --- autocomplete ---------------------------------------------------------------------------------
+
+
+def test_autocomplete_returns_at_most_25_choices_ranked_by_fuzzy_score(
+    service: Service, settings: Settings
+) -> None:
+    names = ["Radiohead", "Radio Moscow", "Radio Birdman", "Portishead", "Motörhead"]
+    names += [f"Band {k:02d}" for k in range(40)]
+    for k, name in enumerate(names):
+        service.played(who(GUILD_A), artist=name, track=f"Song {k}", event_id=f"seed-{k}")
+    service.played(who(GUILD_A), artist="Radiohead", track="Lucky", event_id="seed-lucky")
+    service.played(who(GUILD_B), artist="Radiohead Tribute", event_id="seed-b")  # other guild
+
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            payload = autocomplete_interaction("played", {"artist": "radiohed"}, "artist", guild_id=GUILD_A)
+            (answer,) = await send(fake, payload, answers=1)
+            assert answer.path == f"/interactions/{payload['id']}/{payload['token']}/callback"
+            assert answer.json["type"] == 8
+            got = [c["value"] for c in answer.json["data"]["choices"]]
+            assert got == service.suggest(who(GUILD_A), "radiohed", field="artist")
+            assert got[0] == "Radiohead"
+            assert "Radiohead Tribute" not in got  # guild B's catalog is not offered in guild A
+            assert all(c["name"] == c["value"] for c in answer.json["data"]["choices"])
+
+            payload = autocomplete_interaction("played", {"artist": ""}, "artist", guild_id=GUILD_A)
+            (answer,) = await send(fake, payload, answers=1)
+            assert len(answer.json["data"]["choices"]) == 25  # capped at Discord's limit
+
+            payload = autocomplete_interaction(
+                "played", {"artist": "Radiohead", "track": "l"}, "track", guild_id=GUILD_A
+            )
+            (answer,) = await send(fake, payload, answers=1)
+            assert [c["value"] for c in answer.json["data"]["choices"]] == ["Lucky"]  # that artist's tracks
+
+    run(scenario())
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+BAD_OPTIONS = [
+    pytest.param("played", {"artist": "x" * 500, "track": "Song"}, "too long", id="500-char-artist"),
+    pytest.param("played", {"artist": "Radiohead", "track": "y" * 500}, "too long", id="500-char-track"),
+    pytest.param("played", {"artist": "", "track": "Song"}, "artist", id="empty-artist"),
+    pytest.param("played", {"artist": "   ", "track": "Song"}, "artist", id="blank-artist"),
+    pytest.param("played", {"artist": "Radiohead", "track": ""}, "empty", id="empty-track"),
+    pytest.param("played", {"artist": "Radio\u202edaeh", "track": "Song"}, "U+202E", id="rlo-artist"),
+    pytest.param("played", {"artist": "Radiohead", "track": "\u202eecilop amrak"}, "U+202E", id="rlo-track"),
+    pytest.param("recommend", {"kind": "artists", "count": 500}, "between 1 and 25", id="count-500"),
+    pytest.param("recommend", {"kind": "albums"}, "Unknown kind", id="bad-kind"),
+    pytest.param("trending", {"window": "1y"}, "Unknown window", id="bad-window"),
+]
+
+
+@pytest.mark.parametrize(("command", "options", "says"), BAD_OPTIONS)
+def test_bad_option_gets_friendly_ephemeral_error_and_nothing_is_stored(
+    service: Service, settings: Settings, command: str, options: dict[str, Any], says: str
+) -> None:
+    async def scenario() -> None:
+        async with running_bot(service, settings, guilds=[(GUILD_A, "Guild A")]) as fake:
+            payload = command_interaction(command, options, guild_id=GUILD_A)
+            reqs = await send(fake, payload, answers=1)
+            await asyncio.sleep(0.1)  # nothing else follows
+            reqs = fake.for_interaction(payload)
+            assert len(reqs) == 1
+            assert reqs[0].path.endswith("/callback")
+            assert reqs[0].json["type"] == 4  # answered at once, no defer
+            data = reqs[0].json["data"]
+            assert data["flags"] == 64  # ephemeral
+            assert data["content"].startswith("Sorry — ")
+            assert says in data["content"]
+            assert data["allowed_mentions"] == {"parse": []}
+
+    run(scenario())
+    assert total_plays(service, GUILD_A) == 0
+    assert service.suggest(who(GUILD_A), "", field="artist") == []
+
+
+# --- idempotency and isolation --------------------------------------------------------------------
+
+
+def test_same_interaction_id_twice_stores_one_play(service: Service, settings: Settings) -> None:
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            payload = command_interaction("played", {"artist": "Björk", "track": "Jóga"}, guild_id=GUILD_A)
+            first = assert_deferred_then_followup(await send(fake, payload), payload)
+            assert first["embeds"][0]["title"] == "Play logged"
+            fake.requests.clear()
+            second = assert_deferred_then_followup(await send(fake, payload), payload)  # redelivery
+            assert second["embeds"][0]["title"] == "Already logged"
+            assert second["embeds"][0]["description"] == "Already logged: Björk – Jóga."
+
+    run(scenario())
+    assert total_plays(service, GUILD_A) == 1
+
+
+def test_two_guilds_never_see_each_others_data(service: Service, settings: Settings) -> None:
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            for guild, artist, track in [(GUILD_A, "Radiohead", "Karma Police"), (GUILD_B, "Björk", "Jóga")]:
+                payload = command_interaction("played", {"artist": artist, "track": track}, guild_id=guild)
+                assert_deferred_then_followup(await send(fake, payload), payload)
+
+            payload = command_interaction("trending", {"window": "all", "kind": "artists"}, guild_id=GUILD_B)
+            embed = assert_deferred_then_followup(await send(fake, payload), payload)["embeds"][0]
+            assert embed["title"] == "Trending artists in Guild B — all time"
+            assert embed["description"] == "**1.** Björk — 1 play, 1 listener"
+
+            # Same member id in guild B: their guild-A history does not count there.
+            payload = command_interaction(
+                "played", {"artist": "Radiohead", "track": "Karma Police"}, guild_id=GUILD_B
+            )
+            body = assert_deferred_then_followup(await send(fake, payload), payload)
+            assert body["embeds"][0]["description"] == "Logged Radiohead – Karma Police — your 1st play."
+
+            payload = autocomplete_interaction("played", {"artist": "bjork"}, "artist", guild_id=GUILD_A)
+            (answer,) = await send(fake, payload, answers=1)
+            assert answer.json["data"]["choices"] == []
+
+    run(scenario())
+    assert total_plays(service, GUILD_A) == 1
+    assert total_plays(service, GUILD_B) == 2
+
+
+# --- rate limits ----------------------------------------------------------------------------------
+
+
+def test_429_on_followup_is_retried_and_the_followup_arrives_once(
+    service: Service, settings: Settings
+) -> None:
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            fake.rate_limits["/webhooks/"] = 1
+            fake.retry_after = 0.3
+            payload = command_interaction("played", {"artist": "Radiohead"}, guild_id=GUILD_A)
+            reqs = await send(fake, payload)
+            await asyncio.sleep(0.5)  # no duplicate followup trails in
+            reqs = fake.for_interaction(payload)
+            assert [(r.method, r.path.split("/")[1], r.status) for r in reqs] == [
+                ("POST", "interactions", 200),
+                ("POST", "webhooks", 429),
+                ("POST", "webhooks", 200),
+            ]
+            assert reqs[1].json == reqs[2].json  # the same followup, resent
+            assert reqs[2].at - reqs[1].at >= 0.3  # after retry_after
+            assert reqs[2].json["embeds"][0]["description"] == "Logged Radiohead — your 1st play."
+
+    run(scenario())
+    assert total_plays(service, GUILD_A) == 1
+
+
+# --- a slow database never delays the acknowledgement ----------------------------------------------
+
+
+class SlowDatabase(Database):
+    """The real database, but every write transaction first waits ``delay`` seconds (a busy disk)."""
+
+    def __init__(self, db: Database, delay: float) -> None:
+        super().__init__(db.url, engine=db.engine)
+        self.delay = delay
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        time.sleep(self.delay)
+        with super().write() as conn:
+            yield conn
+
+
+def test_slow_database_still_defers_within_one_second(db: Database, settings: Settings, clock: Any) -> None:
+    slow = Service(SlowDatabase(db, 5.0), settings, clock=clock)
+    timings: dict[str, float] = {}
+
+    async def scenario() -> None:
+        async with running_bot(slow, settings) as fake:
+            payload = command_interaction("played", {"artist": "Radiohead"}, guild_id=GUILD_A)
+            sent = time.monotonic()
+            await fake.dispatch("INTERACTION_CREATE", payload)
+            (defer,) = await fake.wait_for(lambda: fake.for_interaction(payload), timeout=1.0)
+            timings["defer"] = defer.at - sent
+            assert defer.json == {"type": 5}
+
+            # The event loop is free meanwhile: another member's autocomplete is answered at once.
+            other = autocomplete_interaction("played", {"artist": "rad"}, "artist", guild_id=GUILD_A)
+            t0 = time.monotonic()
+            await send(fake, other, answers=1)
+            timings["autocomplete"] = time.monotonic() - t0
+
+            await fake.wait_for(lambda: len(fake.for_interaction(payload)) == 2, timeout=10.0)
+            followup = fake.for_interaction(payload)[1]
+            timings["followup"] = followup.at - sent
+            assert followup.json["embeds"][0]["title"] == "Play logged"
+
+    run(scenario())
+    print(
+        f"defer {timings['defer'] * 1000:.1f} ms, autocomplete during the stall "
+        f"{timings['autocomplete'] * 1000:.1f} ms, followup {timings['followup']:.2f} s"
+    )
+    assert timings["defer"] < 1.0
+    assert timings["autocomplete"] < 1.0
+    assert timings["followup"] >= 5.0
+
+
+# --- wiring: overrides, sync, start-up --------------------------------------------------------------
+
+
+def test_overrides_are_scoped_to_the_client(service: Service, settings: Settings) -> None:
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+
+    async def scenario() -> None:
+        async with running_bot(service, settings) as fake:
+            assert fake.api_url == Route.BASE  # while the client runs
+            assert fake.gateway_log[0]["op"] == 1  # first heartbeat, then IDENTIFY
+            identify = next(m for m in fake.gateway_log if m["op"] == 2)
+            assert identify["d"]["token"] == "fake-token"
+            assert identify["d"]["intents"] == discord.Intents(guilds=True).value  # no privileged intents
+            assert fake.heartbeats >= 1
+
+    run(scenario())
+    assert base == Route.BASE  # restored when the client closed
+    assert gateway == DiscordWebSocket.DEFAULT_GATEWAY  # never touched
+
+
+def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> None:
+    async def scenario() -> list[str]:
+        fake = FakeDiscord()
+        await fake.start()
+        try:
+            names = await discord_app.sync_commands_async(fake_settings(settings, fake), GUILD_A)
+            (put,) = [r for r in fake.requests if r.method == "PUT"]
+            assert put.path == f"/applications/{APP_ID}/guilds/{GUILD_A}/commands"
+            by_name = {c["name"]: c for c in put.json}
+            assert set(by_name) == {"played", "recommend", "trending"}
+            assert all(c["contexts"] == [0] for c in put.json)  # guild-only
+            artist, track = by_name["played"]["options"]
+            assert (artist["name"], artist["required"], artist["autocomplete"]) == ("artist", True, True)
+            assert (artist["min_length"], artist["max_length"]) == (1, 200)
+            assert track["required"] is False
+            kind, count = by_name["recommend"]["options"]
+            assert [c["value"] for c in kind["choices"]] == ["artists", "tracks"]
+            assert (count["min_value"], count["max_value"]) == (1, 25)
+            window, _ = by_name["trending"]["options"]
+            assert [c["value"] for c in window["choices"]] == ["24h", "7d", "30d", "all"]
+
+            await discord_app.sync_commands_async(fake_settings(settings, fake), None)
+            assert fake.requests[-1].method == "PUT"
+            assert fake.requests[-1].path == f"/applications/{APP_ID}/commands"
+            return names
+        finally:
+            await fake.stop()
+
+    assert run(scenario()) == ["played", "recommend", "trending"]
+
+
+def test_missing_token_is_a_friendly_error(service: Service, settings: Settings) -> None:
+    no_token = settings.model_copy(update={"discord_token": None})
+    with pytest.raises(SystemExit, match="DISCORD_TOKEN is not set"):
+        discord_app.serve(service, no_token)
+    with pytest.raises(SystemExit, match="DISCORD_TOKEN is not set"):
+        discord_app.sync_commands(no_token, None)
+    with pytest.raises(SystemExit, match="numeric guild id"):
+        run(discord_app.sync_commands_async(fake_settings(settings), "my-guild"))
+
+
+def test_start_up_failures_back_off_exponentially(service: Service, settings: Settings) -> None:
+    """A real client against a dead API port fails to start; the loop waits longer each time."""
+    sleeps: list[float] = []
+
+    async def scenario() -> None:
+        dead = FakeDiscord()
+        await dead.start()
+        url = dead.api_url
+        await dead.stop()  # nothing listens there any more
+        cfg = settings.model_copy(
+            update={"discord_token": "t", "discord_api_url": url, "discord_gateway_url": "ws://127.0.0.1:9/x"}
+        )
+        attempts = 0
+
+        async def start() -> None:
+            nonlocal attempts
+            attempts += 1
+            client = discord_app.build_client(service, cfg)
+            async with client:
+                await client.start("t")
+
+        async def fake_sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await discord_app.run_with_backoff(start, base_delay=1.0, max_attempts=4, sleep=fake_sleep)
+        assert attempts == 4
+
+    run(scenario())
+    assert len(sleeps) == 3
+    for got, nominal in zip(sleeps, [1.0, 2.0, 4.0], strict=True):
+        assert nominal * 0.8 <= got <= nominal * 1.2
+
+
+def test_refused_token_is_not_retried(service: Service, settings: Settings) -> None:
+    calls: list[int] = []
+
+    async def start() -> None:
+        calls.append(1)
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    async def no_sleep(_: float) -> None:
+        raise AssertionError("must not back off on a refused token")
+
+    with pytest.raises(SystemExit, match="refused DISCORD_TOKEN"):
+        run(discord_app.run_with_backoff(start, sleep=no_sleep))
+    assert calls == [1]
