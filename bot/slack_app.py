@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import shlex
 import socketserver
-import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import Ack, App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -389,17 +389,22 @@ def serve(service: Service, settings: Settings, *, http_port: int | None, http_h
             "nothing to listen on: set SLACK_APP_TOKEN (an xapp-… app-level token with "
             "connections:write) for Socket Mode, or pass --http-port N for HTTP mode."
         )
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     try:
         app = build_app(service, settings, socket_mode=True)
     except SlackApiError as exc:
         raise _fail(f"Slack rejected SLACK_BOT_TOKEN: {exc.response.get('error')}") from exc
-    handler = SocketModeHandler(
+    handler = socket_mode_handler(app, settings)
+    print("tastemaker: Slack Socket Mode connecting", flush=True)
+    handler.start()
+
+
+def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
+    """Bolt's Socket Mode adapter; ``apps.connections.open`` goes to ``TASTEMAKER_SLACK_API_URL`` too."""
+    if not settings.slack_app_token:
+        raise ValueError("SLACK_APP_TOKEN is required for Socket Mode")
+    return SocketModeHandler(
         app, app_token=settings.slack_app_token, web_client=web_client(settings, settings.slack_app_token)
     )
-    print("tastemaker: Slack Socket Mode connecting", file=sys.stderr, flush=True)
-    handler.start()
 
 
 __all__ = [
@@ -411,6 +416,7 @@ __all__ = [
     "played_message",
     "recommend_message",
     "serve",
+    "socket_mode_handler",
     "trending_message",
     "who_from",
 ]

@@ -44,6 +44,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
+        self.socket_url = ""  # what apps.connections.open answers
         self._failures: dict[str, list[_Failure]] = {}
         self._cond = threading.Condition()
         self._ids = 0
@@ -164,6 +165,8 @@ class FakeSlack:
                 "bot_id": "BFAKE",
                 "is_enterprise_install": False,
             }
+        elif method == "apps.connections.open":
+            body = {"ok": True, "url": self.socket_url}
         elif method == "chat.postMessage":
             if payload.get("channel") in self.not_in_channel:
                 body = {"ok": False, "error": "not_in_channel"}
@@ -189,3 +192,95 @@ class FakeSlack:
             h.send_header(k, v)
         h.end_headers()
         h.wfile.write(data)
+
+
+class FakeSocketMode:
+    """A loopback Socket Mode endpoint: the WebSocket that ``apps.connections.open`` points to.
+
+    Runs aiohttp on its own event loop in a thread; :meth:`send` pushes an envelope to the connected
+    app and :meth:`wait_ack` returns the app's acknowledgement of it."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        self._web = web
+        self.loop = asyncio.new_event_loop()
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.connections = 0
+        self._ws: Any = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._runner: Any = None
+        self.port = 0
+
+    def start(self) -> FakeSocketMode:
+        import asyncio
+
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=5)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/link"
+
+    async def _start(self) -> None:
+        app = self._web.Application()
+        app.router.add_get("/link", self._link)
+        self._runner = self._web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = self._web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _link(self, request: Any) -> Any:
+        from aiohttp import WSMsgType
+
+        ws = self._web.WebSocketResponse()
+        await ws.prepare(request)
+        hello = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0APP"}}
+        await ws.send_str(json.dumps(hello))
+        with self._cond:
+            self._ws = ws
+            self.connections += 1
+            self._cond.notify_all()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                with self._cond:
+                    self.acks[data.get("envelope_id", "")] = data
+                    self._cond.notify_all()
+        return ws
+
+    def wait_connected(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._ws is not None, timeout):
+                raise AssertionError("the app never opened the Socket Mode connection")
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        import asyncio
+
+        self.wait_connected()
+        asyncio.run_coroutine_threadsafe(self._ws.send_str(json.dumps(envelope)), self.loop).result(5)
+
+    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: envelope_id in self.acks, timeout):
+                raise AssertionError(f"envelope {envelope_id} was never acknowledged")
+            return self.acks[envelope_id]
+
+    def stop(self) -> None:
+        import asyncio
+
+        async def _stop() -> None:
+            if self._ws is not None:
+                await self._ws.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(_stop(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()

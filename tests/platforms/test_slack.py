@@ -22,13 +22,21 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.service import Service, Who
-from bot.slack_app import build_app, community_key, escape, make_http_server, serve, web_client
+from bot.slack_app import (
+    build_app,
+    community_key,
+    escape,
+    make_http_server,
+    serve,
+    socket_mode_handler,
+    web_client,
+)
 from config.settings import Settings
 
 try:  # tests/platforms may or may not be a package (the Discord tests share the folder)
-    from .fake_slack import TEAM_ID, Call, FakeSlack
+    from .fake_slack import TEAM_ID, Call, FakeSlack, FakeSocketMode
 except ImportError:
-    from fake_slack import TEAM_ID, Call, FakeSlack  # type: ignore[no-redef]
+    from fake_slack import TEAM_ID, Call, FakeSlack, FakeSocketMode  # type: ignore[no-redef]
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-fake-token"
@@ -381,6 +389,53 @@ def test_ack_latency_under_concurrent_load(slack: SlackClient, fake: FakeSlack) 
     assert worst < ACK_BUDGET, worst
     fake.wait_for(count=20, timeout=15)
     print(f"ack latency over 20 concurrent /played: worst {worst * 1000:.1f} ms")
+
+
+def test_socket_mode_acks_envelopes_and_answers(
+    service: Service, slack_settings: Settings, fake: FakeSlack, executor: ThreadPoolExecutor
+) -> None:
+    """Socket Mode needs no signing secret: the app token authenticates the WebSocket."""
+    socket_settings = slack_settings.model_copy(
+        update={"slack_signing_secret": None, "slack_app_token": "xapp-fake"}
+    )
+    ws = FakeSocketMode().start()
+    fake.socket_url = ws.url
+    handler = socket_mode_handler(
+        build_app(service, socket_settings, socket_mode=True, listener_executor=executor), socket_settings
+    )
+    try:
+        handler.connect()
+        ws.wait_connected()
+        [opened] = [c for c in fake.calls if c.method == "apps.connections.open"]
+        assert opened.headers["Authorization"] == "Bearer xapp-fake"
+        form = SlackClient(0, fake).form("/played", "<!here> - Ping")
+        started = time.perf_counter()
+        ws.send(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": form,
+            }
+        )
+        ack = ws.wait_ack("env-1")
+        assert time.perf_counter() - started < ACK_BUDGET
+        assert ack == {"envelope_id": "env-1"}
+        [call] = fake.wait_for(at(form))
+        assert call.payload["text"] == "Logged &lt;!here&gt; – Ping — your 1st play."
+        ws.send(
+            {
+                "envelope_id": "env-2",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": SlackClient(0, fake).form("/tastemaker", "help"),
+            }
+        )
+        assert "/tastemaker help" in ws.wait_ack("env-2")["payload"]["text"]
+    finally:
+        handler.close()  # ~3 s: slack_sdk's client waits out its socket receive timeout
+        ws.stop()
+    assert plays(service, slack_who()) == {"<!here> – Ping": 1}
 
 
 # --- configuration ------------------------------------------------------------------------------
