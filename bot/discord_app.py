@@ -226,10 +226,8 @@ class Handlers:
             embed = await asyncio.to_thread(work, who)
         except UserError as exc:
             # The "thinking…" message is public; replace it by an ephemeral followup.
-            try:
+            with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-            except discord.HTTPException:
-                log.debug("could not delete the deferred response", exc_info=True)
             await interaction.followup.send(
                 error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
@@ -374,7 +372,8 @@ class TastemakerClient(discord.Client):
             await super().close()
         finally:
             if self._previous_base is not None:
-                Route.BASE = self._previous_base
+                if self._api_url == Route.BASE:  # unless someone else changed it since
+                    Route.BASE = self._previous_base
                 self._previous_base = None
 
     async def _on_tree_error(
@@ -384,6 +383,8 @@ class TastemakerClient(discord.Client):
         text = "Sorry — something went wrong on my side. Please try again in a moment."
         try:
             if interaction.response.is_done():
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()  # no endless "thinking…"
                 await interaction.followup.send(text, ephemeral=True)
             else:
                 await interaction.response.send_message(text, ephemeral=True)

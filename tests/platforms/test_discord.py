@@ -23,6 +23,7 @@ from discord.gateway import DiscordWebSocket  # noqa: E402
 from discord.http import Route  # noqa: E402
 
 from bot import discord_app  # noqa: E402
+from bot.parsing import UserError
 from bot.service import Service, Who
 from config.settings import Settings
 from storage.db import Database
@@ -304,6 +305,49 @@ def test_two_guilds_never_see_each_others_data(service: Service, settings: Setti
     run(scenario())
     assert total_plays(service, GUILD_A) == 1
     assert total_plays(service, GUILD_B) == 2
+
+
+class FailingService(Service):
+    """The real service, except that /trending fails: with a UserError, or with a bug."""
+
+    def __init__(self, base: Service, exc: Exception) -> None:
+        super().__init__(base.db, base.settings, clock=base.clock)
+        self.exc = exc
+
+    def trending(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "says"),
+    [
+        (UserError("That window is not ready yet."), "Sorry — That window is not ready yet."),
+        (RuntimeError("database exploded"), "Sorry — something went wrong on my side."),
+    ],
+    ids=["user-error", "bug"],
+)
+def test_error_after_defer_replaces_thinking_with_ephemeral_message(
+    service: Service, settings: Settings, exc: Exception, says: str
+) -> None:
+    failing = FailingService(service, exc)
+
+    async def scenario() -> None:
+        async with running_bot(failing, settings) as fake:
+            payload = command_interaction("trending", {}, guild_id=GUILD_A)
+            reqs = await send(fake, payload, answers=3)
+            token = payload["token"]
+            assert [(r.method, r.path) for r in reqs] == [
+                ("POST", f"/interactions/{payload['id']}/{token}/callback"),
+                ("DELETE", f"/webhooks/{APP_ID}/{token}/messages/@original"),
+                ("POST", f"/webhooks/{APP_ID}/{token}"),
+            ]
+            followup = reqs[2].json
+            assert followup["flags"] == 64
+            assert followup["content"].startswith(says)
+            assert "exploded" not in followup["content"]  # internals are never shown
+            assert followup["allowed_mentions"] == {"parse": []}
+
+    run(scenario())
 
 
 # --- rate limits ----------------------------------------------------------------------------------
