@@ -232,6 +232,30 @@ def export_recommendations(
     typer.echo(f"wrote {n} rows to {out}")
 
 
+@eval_app.command("hetrec")
+def eval_hetrec(
+    data_dir: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="HetRec 2011 Last.fm-2k folder.")
+    ],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Popularity and ALS (current als_* settings) on HetRec Last.fm-2k, fixed protocol, test split."""
+    import json
+
+    from engine.als import params_from_settings
+    from engine.evaluate import DataError, hetrec_report, report_text
+    from engine.session import build_session
+
+    settings = _settings(db)
+    try:
+        report = hetrec_report(build_session(settings), data_dir, params_from_settings(settings))
+    except DataError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(report, indent=2) if json_out else report_text(report))
+
+
 def _tsv(value: str) -> str:
     return value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 

@@ -19,6 +19,8 @@ from engine.foldin import reasons, top_n
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from config.settings import Settings
+
 
 @dataclass(frozen=True)
 class AlsParams:
@@ -28,6 +30,19 @@ class AlsParams:
     iterations: int = 10
     conf_scale: float = 1.0
     seed: int = 42
+
+
+def params_from_settings(settings: Settings) -> AlsParams:
+    """The ALS parameters the engine trains with (``als_*`` settings). Confidence scale stays 1:
+    only ``alpha / conf_scale`` matters to Spark's implicit ALS, so ``als_alpha`` carries it."""
+    return AlsParams(
+        rank=settings.als_rank,
+        reg_param=settings.als_reg,
+        alpha=settings.als_alpha,
+        iterations=settings.als_iterations,
+        conf_scale=1.0,
+        seed=settings.als_seed,
+    )
 
 
 @dataclass(frozen=True)

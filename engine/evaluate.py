@@ -314,6 +314,19 @@ def hetrec_report(spark: SparkSession, data_dir: str | Path, params: AlsParams) 
     }
 
 
+def report_text(report: Mapping[str, object]) -> str:
+    """:func:`hetrec_report` as two aligned lines (popularity, model)."""
+    lines = []
+    for name in ("popularity", "model"):
+        m = report[name]
+        assert isinstance(m, dict)
+        lines.append(
+            f"{name:<10}  P@10 {m['precision']:.4f}  R@10 {m['recall']:.4f}  NDCG@10 {m['ndcg']:.4f}  "
+            f"MAP@10 {m['map']:.4f}  coverage {m['coverage']:.4f}"
+        )
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- acceptance path helpers
 
 
