@@ -1,0 +1,101 @@
+"""The evaluation protocol's pieces on hand-computed examples (no Spark, no data set)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.evaluate import (
+    export_recs_by_user,
+    load_pairs,
+    metrics,
+    popularity_recs,
+    split,
+    user_scores,
+    validation_split,
+)
+
+
+def test_user_scores_hand_computed() -> None:
+    # hits at ranks 2 and 5; three relevant items, one never recommended
+    p, r, ndcg, ap = user_scores([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], {2, 5, 20})
+    assert p == pytest.approx(0.2)
+    assert r == pytest.approx(2 / 3)
+    dcg = 1 / math.log2(3) + 1 / math.log2(6)  # 0.63093 + 0.38685
+    idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)  # over min(|test|, 10) = 3 positions
+    assert ndcg == pytest.approx(dcg / idcg)
+    assert ndcg == pytest.approx(0.477624, abs=1e-6)
+    assert ap == pytest.approx((1 / 2 + 2 / 5) / 3)
+
+
+def test_ideal_dcg_is_capped_at_k() -> None:
+    relevant = set(range(100, 120))  # 20 relevant, only 10 slots
+    p, r, ndcg, ap = user_scores(list(range(100, 110)), relevant)
+    assert (p, r, ndcg, ap) == pytest.approx((1.0, 0.5, 1.0, 1.0))
+
+
+def test_metrics_mean_over_test_users_and_coverage() -> None:
+    recs = {1: list(range(1, 11)), 2: [7], 4: [30]}  # user 3 got nothing, user 4 has no test rows
+    test = {1: {2, 5, 20}, 2: {7}, 3: {1}}
+    m = metrics(recs, test, n_items=40)
+    assert m.users == 3
+    assert m.precision == pytest.approx((0.2 + 0.1 + 0) / 3)
+    assert m.recall == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert m.ndcg == pytest.approx((0.477624 + 1 + 0) / 3, abs=1e-6)
+    assert m.map == pytest.approx((0.3 + 1 + 0) / 3)
+    assert m.coverage == pytest.approx(10 / 40)  # items 1..10; user 4's list is not evaluated
+
+
+def _rows(counts: dict[int, int]) -> np.ndarray:
+    return np.array([(u, 100 + i, 1 + i) for u, n in counts.items() for i in range(n)], dtype=np.int64)
+
+
+def test_split_follows_the_protocol() -> None:
+    rows = _rows({1: 4, 2: 5, 3: 9, 4: 10, 5: 23})
+    s = split(rows[::-1])  # input order does not matter: rows are sorted by (user, item) first
+    assert 1 not in s.test  # fewer than 5 items: everything stays in train
+    assert {u: len(t) for u, t in s.test.items()} == {2: 1, 3: 1, 4: 2, 5: 4}  # floor(20%)
+    assert len(s.train) + sum(len(t) for t in s.test.values()) == len(rows)
+    # the held-out rows are each user's smallest draws, one draw per sorted row from default_rng(42)
+    draws = np.random.default_rng(42).random(len(rows))
+    for u, held in s.test.items():
+        mine = np.flatnonzero(rows[:, 0] == u)
+        smallest = mine[np.argsort(draws[mine])[: len(held)]]
+        assert set(rows[smallest, 1].tolist()) == held
+    train_pairs = {(int(u), int(i)) for u, i, _ in s.train}
+    assert not any((u, i) in train_pairs for u, t in s.test.items() for i in t)
+
+
+def test_validation_split_only_sees_training_rows() -> None:
+    s = split(_rows({1: 30, 2: 12}))
+    v = validation_split(s.train)
+    assert len(v.train) + sum(len(t) for t in v.test.values()) == len(s.train)
+    for u, held in v.test.items():
+        assert not held & s.test.get(u, set())
+
+
+def test_popularity_excludes_training_items() -> None:
+    train = np.array([(1, 10, 1), (2, 10, 1), (3, 10, 1), (1, 11, 1), (2, 11, 1), (3, 12, 1)], dtype=np.int64)
+    recs = popularity_recs(train, [1, 3, 9], k=2)
+    assert recs == {1: [12], 3: [11], 9: [10, 11]}
+
+
+def test_load_pairs_is_robust(tmp_path: Path) -> None:
+    (tmp_path / "user_artists.dat").write_bytes(
+        b"2\t51\t13883\r\n2\t52\t11690\r\n\r\n61\t65  \t170\r\n61\t163\t    316\r\n1\t7\t3\r\n"
+    )
+    arr = load_pairs(tmp_path)
+    assert arr.tolist() == [[1, 7, 3], [2, 51, 13883], [2, 52, 11690], [61, 65, 170], [61, 163, 316]]
+    (tmp_path / "user_artists.dat").write_text("userID\tartistID\tweight\n1\t7\t3\n1\t7\t2\n")
+    assert load_pairs(tmp_path).tolist() == [[1, 7, 5]]  # header skipped, duplicate pair summed
+
+
+def test_export_names_map_back_through_the_normalised_key(tmp_path: Path) -> None:
+    names = {1: "Red", 2: "RED", 3: "Blue"}
+    tsv = tmp_path / "recs.tsv"
+    tsv.write_text("7\t2\tBlue\t0.5\t\n7\t1\tRed\t0.9\tBlue\n8\t1\tred\t0.9\t\n8\t2\tUnknown\t0.1\t\n")
+    got = export_recs_by_user(tsv, names, {7: {2}, 8: {3}})
+    assert got == {7: [2, 3], 8: [1]}  # "Red" counts as id 2 for user 7, whose test set holds RED
