@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,7 +41,7 @@ CommunityOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
 
 
-def _settings(db: str | None, **overrides: object) -> Settings:
+def _settings(db: str | None, **overrides: Any) -> Settings:
     try:
         return load_settings(database_url=db, **overrides)
     except Exception as exc:  # pydantic's message names the bad setting
@@ -114,13 +114,13 @@ def import_csv_cmd(
     _report(summary, json_out)
 
 
-def _progress(path: Path):  # type: ignore[no-untyped-def]
+def _progress(path: Path):
     from tqdm import tqdm
 
     return tqdm(unit=" rows", desc=path.name, disable=not sys.stderr.isatty(), leave=False)
 
 
-def _report(summary, json_out: bool) -> None:  # type: ignore[no-untyped-def]
+def _report(summary, json_out: bool) -> None:
     if json_out:
         typer.echo(summary.to_json())
         return
@@ -183,7 +183,7 @@ def discord_sync(
     sync_commands(_settings(db), guild_id=guild)
 
 
-def _job_context(settings: Settings, database: Database):  # type: ignore[no-untyped-def]
+def _job_context(settings: Settings, database: Database):
     """A job context whose Spark session starts on first use and lives for this process."""
     from functools import cache
 

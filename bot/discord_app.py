@@ -33,7 +33,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot import render
-from bot.parsing import UserError, parse_count, parse_kind, parse_window, play_input
+from bot.parsing import UserError, parse_count, parse_kind, parse_window, play_input, reject_bidi
 from bot.service import PlayResult, Recommendations, Service, Trending, Who
 from config.settings import Settings
 
@@ -46,10 +46,6 @@ MAX_CHOICE_LENGTH = 100  # choice name and value
 MAX_OPTION_LENGTH = 200  # what /played accepts per name (the storage key limit)
 EMBED_DESCRIPTION_LIMIT = 4096
 EMBED_TITLE_LIMIT = 256
-# Explicit bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) can make a name
-# display as something else ("Trojan Source"): refused with an explanation instead of being silently
-# stripped. Plain direction marks (U+200E/U+200F) stay allowed: right-to-left names need them.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 WINDOW_CHOICES = [app_commands.Choice(name=w, value=w) for w in ("24h", "7d", "30d", "all")]
 KIND_CHOICES = [app_commands.Choice(name=k, value=k) for k in ("artists", "tracks")]
@@ -62,11 +58,7 @@ def check_option(value: str | None, what: str) -> None:
     """Refuse values no honest Discord client sends; :class:`UserError` carries the friendly text."""
     if value is None:
         return
-    if any(ch in BIDI_CONTROLS for ch in value):
-        raise UserError(
-            f"The {what} contains hidden text-direction characters (like U+202E) that can disguise "
-            "what it says. Please type it plainly."
-        )
+    reject_bidi(value, what)
     if len(value) > MAX_OPTION_LENGTH:
         raise UserError(f"That {what} is too long (at most {MAX_OPTION_LENGTH} characters).")
 

@@ -10,10 +10,16 @@ from storage.names import MAX_RAW_LENGTH, InvalidName, checked_name
 # Any dash (hyphen-minus, hyphen, non-breaking hyphen, figure/en/em dash, horizontal bar, minus,
 # small/full-width hyphen-minus) with whitespace on both sides separates artist and title, so that
 # names with inner hyphens (Jay-Z, AC-DC) stay whole.
-_DASH_SPLIT = re.compile(r"\s+[-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\uFF0D]+\s+")
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_DASH_SPLIT = re.compile(rf"(?:^|\s+)[{_DASHES}]+(?:\s+|$)")
 _BY_SPLIT = re.compile(r"\s+by\s+", re.IGNORECASE)
 
 USAGE = "Try `/played Radiohead - Karma Police`, `/played Karma Police by Radiohead` or `/played Radiohead`."
+
+# Explicit bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) can make a name
+# display as something else ("Trojan Source"): refused with an explanation on every platform rather
+# than silently stripped. Plain direction marks (U+200E/U+200F) stay allowed for right-to-left names.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 WINDOWS = ("24h", "7d", "30d", "all")
 KINDS = {"artist": "artist", "artists": "artist", "track": "track", "tracks": "track"}
@@ -41,17 +47,30 @@ def parse_played(text: str | None) -> PlayInput:
     if len(parts) == 2:
         artist, title = parts
     else:
-        by = _BY_SPLIT.split(text.strip())
-        if len(by) >= 2:
+        stripped = text.strip()
+        last_by = None
+        for last_by in _BY_SPLIT.finditer(stripped):  # noqa: B007 - we want the last match
+            pass
+        if last_by is not None:
             # "Title by Artist": the last " by " separates, so titles may contain "by".
-            title, artist = " by ".join(by[:-1]), by[-1]
+            title, artist = stripped[: last_by.start()], stripped[last_by.end() :]
         else:
             artist, title = text, None
     return play_input(artist, title)
 
 
+def reject_bidi(value: str, what: str) -> None:
+    if any(ch in BIDI_CONTROLS for ch in value):
+        raise UserError(
+            f"The {what} contains hidden text-direction characters (like U+202E) that can disguise "
+            "what it says. Please type it plainly."
+        )
+
+
 def play_input(artist: str | None, title: str | None) -> PlayInput:
     """Validate an artist (required) and optional title given separately (Discord options)."""
+    reject_bidi(artist or "", "artist name")
+    reject_bidi(title or "", "track title")
     if artist is None or not artist.strip():
         raise UserError(f"I couldn't find an artist in that. {USAGE}")
     try:

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
+
 from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
 from engine.foldin import recommend_from_factors
@@ -219,7 +221,7 @@ class Service:
 
     def _ranked(
         self,
-        conn,  # type: ignore[no-untyped-def]
+        conn: Connection,
         community: int,
         kind: str,
         window: str,
@@ -296,12 +298,12 @@ class Service:
 
     def _recommend(
         self,
-        conn,
+        conn: Connection,
         who: Who,
         community: int | None,
         member: int | None,
         kind: str,
-        n: int,  # type: ignore[no-untyped-def]
+        n: int,
     ) -> Recommendations:
         history = catalog.member_items(conn, member, kind) if member is not None else []
         gen = recs.active_generation(conn, kind)
@@ -327,7 +329,7 @@ class Service:
                 )
         return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, gen is None)
 
-    def _factors_for(self, conn, gen: recs.Generation) -> recs.Factors:  # type: ignore[no-untyped-def]
+    def _factors_for(self, conn: Connection, gen: recs.Generation) -> recs.Factors:
         with self._lock:
             cached = self._factors.get(gen.kind)
             if cached and cached[0] == gen.id:
@@ -338,8 +340,8 @@ class Service:
         return factors
 
     def _picks(
-        self, conn, kind: str, source: str, rows: list[tuple[int, float, int | None]]
-    ) -> Recommendations:  # type: ignore[no-untyped-def]
+        self, conn: Connection, kind: str, source: str, rows: list[tuple[int, float, int | None]]
+    ) -> Recommendations:
         ids = [i for i, _, _ in rows] + [r for _, _, r in rows if r is not None]
         names = catalog.item_names(conn, kind, ids)
         picks = [
@@ -351,13 +353,13 @@ class Service:
 
     def _trending_picks(
         self,
-        conn,
+        conn: Connection,
         who: Who,
         community: int | None,
         kind: str,
         n: int,
         played: set[int],
-        no_model: bool,  # type: ignore[no-untyped-def]
+        no_model: bool,
     ) -> Recommendations:
         note = (
             "No personal model has been trained yet, so here is what's trending in this community."

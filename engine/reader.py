@@ -8,7 +8,7 @@ totals that the database has already summed (one row per pair, not per play).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from sqlalchemy import func, select
@@ -36,7 +36,7 @@ _FETCH = 50_000
 
 
 def _to_arrow(rows: list, schema: pa.Schema) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
     return pa.table([pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)], schema=schema)
 
 

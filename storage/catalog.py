@@ -57,7 +57,7 @@ def find_member(conn: Connection, community: int, external_id: str) -> int | Non
     ).scalar_one_or_none()
 
 
-def _prefix_range(column, key: str):  # type: ignore[no-untyped-def]
+def _prefix_range(column, key: str):
     """Rows whose key starts with the first character of ``key`` (index range scan): the blocking
     step of fuzzy matching, so it costs a slice of the catalog, not all of it."""
     first = key[0]
@@ -188,7 +188,7 @@ def member_items(conn: Connection, member: int, kind: str) -> list[tuple[int, in
     rows = conn.execute(
         select(col, func.sum(Play.count)).where(Play.member_id == member, col.is_not(None)).group_by(col)
     ).all()
-    return [(int(i), int(c)) for i, c in rows]
+    return [(int(i), int(c)) for i, c in rows if i is not None]
 
 
 def member_last_play_id(conn: Connection, member: int) -> int:

@@ -155,13 +155,13 @@ class _Resolver:
                 )
             ):
                 self.members[ext] = mid
-        want = {}
+        want: dict[str, str] = {}
         for _r, a_disp, a_key, _t, _tk in rows:
             if a_key not in self.artists:
                 want.setdefault(a_key, a_disp)
         if want:
             self._artists(conn, want)
-        tracks = {}
+        tracks: dict[tuple[int, str], str] = {}
         for _r, _a, a_key, t_disp, t_key in rows:
             if t_key is not None and t_disp is not None:
                 k = (self.artists[a_key], t_key)
@@ -173,13 +173,13 @@ class _Resolver:
                 [{"artist_id": a, "key": k, "title": t} for (a, k), t in tracks.items()],
             )
             by_artist: dict[int, list[str]] = {}
-            for a, k in tracks:
-                by_artist.setdefault(a, []).append(k)
+            for artist_id, track_key in tracks:
+                by_artist.setdefault(artist_id, []).append(track_key)
             for a, keys in by_artist.items():
-                for k, tid in conn.execute(
+                for tkey, tid in conn.execute(
                     select(Track.key, Track.id).where(Track.artist_id == a, Track.key.in_(keys))
                 ):
-                    self.tracks[(a, k)] = tid
+                    self.tracks[(a, tkey)] = tid
 
     def _artists(self, conn: Connection, want: dict[str, str]) -> None:
         keys = list(want)

@@ -1,0 +1,64 @@
+"""The service against a real SQLite file: /played resolution, dedupe, nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.parsing import UserError
+from bot.service import Service, Who
+from storage.db import Database
+from storage.models import Artist, Member, Play, Track
+
+
+def _count(db: Database, model) -> int:  # type: ignore[no-untyped-def]
+    with db.read() as conn:
+        return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_near_duplicate_spellings_resolve_to_one_track(service: Service, who: Who, db: Database) -> None:
+    a = service.played(who, "Radiohead – Karma Police")
+    b = service.played(who, "radiohead - karma police")
+    c = service.played(who, "Radiohed - Karma Polise")  # typo: fuzzy match to the existing entry
+    assert (a.artist, a.track) == ("Radiohead", "Karma Police")
+    assert (b.artist, b.track) == (c.artist, c.track) == ("Radiohead", "Karma Police")
+    assert c.corrected_from == "Radiohed – Karma Polise" and b.corrected_from is None
+    assert c.plays_by_member == 3
+    assert _count(db, Artist) == 1 and _count(db, Track) == 1 and _count(db, Play) == 3
+
+
+def test_distinct_names_are_not_merged(service: Service, who: Who, db: Database) -> None:
+    service.played(who, "Lulu")
+    service.played(who, "Lulú")
+    service.played(who, "Blur")
+    service.played(who, "Blue")
+    with db.read() as conn:
+        assert sorted(conn.execute(select(Artist.name)).scalars()) == ["Blue", "Blur", "Lulu", "Lulú"]
+
+
+def test_original_spelling_is_kept_for_display(service: Service, who: Who) -> None:
+    r = service.played(who, "sigur RÓS - Hoppípolla")
+    assert r.artist == "sigur RÓS"
+    assert service.played(who, "Sigur Rós - hoppípolla").artist == "sigur RÓS"
+
+
+def test_same_event_id_is_stored_once(service: Service, who: Who, db: Database) -> None:
+    first = service.played(who, "Bonobo - Kerala", event_id="trigger-1")
+    again = service.played(who, "Bonobo - Kerala", event_id="trigger-1")
+    assert not first.duplicate and again.duplicate
+    assert _count(db, Play) == 1
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 300, "\u202e", " - Title", "\ufdfa" * 12])
+def test_bad_input_stores_nothing(service: Service, who: Who, db: Database, text: str) -> None:
+    with pytest.raises(UserError):
+        service.played(who, text)
+    assert _count(db, Play) == 0 and _count(db, Artist) == 0 and _count(db, Member) == 0
+
+
+def test_communities_are_isolated(service: Service) -> None:
+    a = Who("slack", "E1:T1", "U1")
+    b = Who("slack", "E1:T2", "U1")
+    service.played(a, "Bonobo - Kerala")
+    assert service.trending(a, "all").entries[0].plays == 1
+    assert service.trending(b, "all").entries == []

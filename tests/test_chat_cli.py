@@ -1,0 +1,56 @@
+"""The console adapter end to end, exactly as the README shows it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _chat(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "chat",
+            "--db",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "--community",
+            "c",
+            "--member",
+            "m",
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_issue_acceptance_transcript(tmp_path: Path) -> None:
+    r = _chat(
+        tmp_path,
+        "/played Radiohead - Karma Police\n/played radiohead – karma police\n/played\n/trending all\n",
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Logged Radiohead – Karma Police — your 1st play."
+    assert lines[1] == "Logged Radiohead – Karma Police — your 2nd play."
+    assert lines[2].startswith("Sorry — Tell me what you played.")
+    assert "Trending tracks in c — all time" in r.stdout
+    assert " 1. Radiohead – Karma Police — 2 plays, 1 listener" in r.stdout
+    assert r.stderr == ""
+
+
+def test_help_unknown_and_recommend_without_model(tmp_path: Path) -> None:
+    r = _chat(
+        tmp_path, "/help\n/dance\n/recommend\n/played Bonobo\n/recommend tracks 3\n/trending lastyear\n"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "/played Artist - Title" in r.stdout
+    assert "Unknown command `/dance`" in r.stdout
+    assert "Nothing has been played here yet" in r.stdout
+    assert "Unknown window `lastyear`" in r.stdout
