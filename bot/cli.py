@@ -20,7 +20,9 @@ import_app = typer.Typer(no_args_is_help=True, help="Import listening history.")
 export_app = typer.Typer(no_args_is_help=True, help="Export computed data.")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate recommendation quality.")
 discord_app = typer.Typer(no_args_is_help=True, help="Discord administration.")
+digest_app = typer.Typer(no_args_is_help=True, help="The daily trending digest.")
 app.add_typer(import_app, name="import")
+app.add_typer(digest_app, name="digest")
 app.add_typer(export_app, name="export")
 app.add_typer(eval_app, name="eval")
 app.add_typer(discord_app, name="discord")
@@ -152,22 +154,41 @@ def run(
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """Run the bot on a chat platform (tokens come from the environment)."""
-    from bot.service import Service
+    """Run the bot on a chat platform (tokens come from the environment), with the scheduler:
+    the micro-batch every batch_interval_minutes and the daily digests. Only one process may own
+    the scheduler's job store (the project database)."""
+    from bot import scheduler as sched
+    from bot.digest import SERVICE_KEY, DigestRuntime, DigestSender
+    from bot.service import Service, utcnow
 
+    if platform not in ("slack", "discord"):
+        raise typer.BadParameter("platform must be slack or discord", param_hint="--platform")
     settings = _settings(db)
     database = _database(settings)
     service = Service(database, settings)
+    senders: dict[str, DigestSender] = {}
+    ctx = _job_context(settings, database, services={SERVICE_KEY: DigestRuntime(senders, utcnow())})
     if platform == "slack":
+        from bot.slack_app import SlackDigestSender, web_client
         from bot.slack_app import serve as serve_slack
 
-        serve_slack(service, settings, http_port=http_port)
-    elif platform == "discord":
+        senders["slack"] = SlackDigestSender(web_client(settings))
+        scheduler = sched.start(ctx)
+        try:
+            serve_slack(service, settings, http_port=http_port)
+        finally:
+            sched.stop(scheduler, wait=False)
+    else:
+        from bot.discord_app import DiscordDigestSender
         from bot.discord_app import serve as serve_discord
 
-        serve_discord(service, settings)
-    else:
-        raise typer.BadParameter("platform must be slack or discord", param_hint="--platform")
+        sender = DiscordDigestSender()
+        senders["discord"] = sender
+        scheduler = sched.start(ctx)
+        try:
+            serve_discord(service, settings, digest_sender=sender)
+        finally:
+            sched.stop(scheduler, wait=False)
 
 
 @discord_app.command("sync")
@@ -183,14 +204,62 @@ def discord_sync(
     sync_commands(_settings(db), guild_id=guild)
 
 
-def _job_context(settings: Settings, database: Database):
+def _job_context(settings: Settings, database: Database, services: dict[str, Any] | None = None):
     """A job context whose Spark session starts on first use and lives for this process."""
     from functools import cache
 
     from engine.jobs import JobContext
     from engine.session import build_session
 
-    return JobContext(settings, database, spark=cache(lambda: build_session(settings)))
+    return JobContext(
+        settings, database, spark=cache(lambda: build_session(settings)), services=services or {}
+    )
+
+
+@app.command()
+def jobs(db: DbOpt = None) -> None:
+    """List the scheduled jobs: schedule, next run (UTC) and the last recorded result."""
+    from bot.scheduler import job_statuses
+
+    settings = _settings(db)
+    for s in job_statuses(_database(settings)):
+        next_run = s.next_run.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if s.next_run else "-"
+        last = s.last_status
+        if s.last_started is not None:
+            last += f" at {s.last_started:%Y-%m-%d %H:%M:%S}"
+        typer.echo(f"{s.id:<8} {s.trigger:<24} next {next_run:<19}  last: {last}")
+        typer.echo(f"         {s.description}")
+        if s.last_detail:
+            typer.echo(f"         {s.last_detail[:300]}")
+
+
+@digest_app.command("preview")
+def digest_preview(
+    community: CommunityOpt,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the chart PNG here.")] = None,
+    day: Annotated[str | None, typer.Option("--day", help="UTC day YYYY-MM-DD (default: yesterday).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Print the digest a community would get, and write its chart."""
+    from bot.chart import chart_png
+    from bot.render import digest_text
+    from bot.service import Service, Who
+
+    settings = _settings(db)
+    platform, ext = community_ref(community)
+    try:
+        when = dt.date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        raise typer.BadParameter("day must be YYYY-MM-DD", param_hint="--day") from exc
+    digest = Service(_database(settings), settings).digest(Who(platform, ext, "", community_name=ext), when)
+    typer.echo(digest_text(digest))
+    if out is not None:
+        png = chart_png(digest)
+        if png is None:
+            typer.echo("(no chart: nothing was played that week)", err=True)
+        else:
+            out.write_bytes(png)
+            typer.echo(f"chart written to {out} ({len(png)} bytes)", err=True)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import logging
 import random
 import time
@@ -33,8 +34,9 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot import render
+from bot.digest import DISCORD_NONCE_WINDOW, DigestCommand, DigestPost, SendRejected, run_digest_command
 from bot.parsing import UserError, parse_count, parse_kind, parse_window, play_input, reject_bidi
-from bot.service import PlayResult, Recommendations, Service, Trending, Who
+from bot.service import Digest, PlayResult, Recommendations, Service, Trending, Who
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,49 @@ def trending_embed(t: Trending) -> discord.Embed:
     return embed
 
 
+CHART_FILENAME = "tastemaker-digest.png"
+
+
+def digest_embed(d: Digest, *, chart: bool) -> discord.Embed:
+    """The daily post: top tracks and artists with movement, the riser, new artists, the chart."""
+    title = _clip(f"Daily trending in {d.community} — {d.day.isoformat()} (UTC)", EMBED_TITLE_LIMIT)
+    if d.empty:
+        return discord.Embed(
+            title=title,
+            description="A quiet day: nobody logged a play. Use /played to get tomorrow's chart going!",
+            colour=COLOUR,
+        )
+
+    def lines(entries: list[Any]) -> str:
+        out = []
+        for e in entries:
+            marker = render.movement_marker(e)
+            out.append(
+                f"**{e.rank}.** {_esc(e.name)} — {render.plural(e.plays, 'play')}"
+                + (f"  `{marker}`" if marker else "")
+            )
+        return _clip("\n".join(out), 1024) or "—"
+
+    embed = discord.Embed(title=title, colour=COLOUR)
+    embed.add_field(name="Top tracks", value=lines(d.top_tracks), inline=False)
+    embed.add_field(name="Top artists", value=lines(d.top_artists), inline=False)
+    if d.rising is not None:
+        embed.add_field(
+            name="Fastest riser",
+            value=_clip(f"{_esc(d.rising.name)} ({d.rising.prev_plays} → {d.rising.plays} plays)", 1024),
+            inline=False,
+        )
+    if d.new_artists:
+        embed.add_field(
+            name="New to the server",
+            value=_clip(", ".join(_esc(a) for a in d.new_artists), 1024),
+            inline=False,
+        )
+    if chart:
+        embed.set_image(url=f"attachment://{CHART_FILENAME}")
+    return embed
+
+
 def error_text(exc: UserError) -> str:
     return f"Sorry — {exc}"
 
@@ -265,6 +310,28 @@ class Handlers:
 
         await self._answer(interaction, validate, work)
 
+    async def digest(self, interaction: discord.Interaction[Any], command: DigestCommand) -> None:
+        """``/tastemaker digest here|off|status``: server managers only; answered ephemerally."""
+        try:
+            who = who_of(interaction)
+            perms = interaction.permissions
+            if not (perms.manage_guild or perms.administrator):
+                raise UserError("Only members with the Manage Server permission can set up the daily digest.")
+            if interaction.channel_id is None:
+                raise UserError("Use this command in the channel that should get the digest.")
+            channel = str(interaction.channel_id)
+        except UserError as exc:
+            await interaction.response.send_message(
+                error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            text = await asyncio.to_thread(run_digest_command, self.service, who, channel, command)
+        except UserError as exc:
+            text = error_text(exc)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
     async def suggest(
         self, interaction: discord.Interaction[Any], current: str, field: str, artist: str | None = None
     ) -> list[app_commands.Choice[str]]:
@@ -281,7 +348,9 @@ class Handlers:
         return choices(names)
 
 
-def build_commands(handlers: Handlers) -> list[app_commands.Command[Any, ..., None]]:
+def build_commands(
+    handlers: Handlers,
+) -> list[app_commands.Command[Any, ..., None] | app_commands.Group]:
     @app_commands.command(name="played", description="Log a song you listened to.")
     @app_commands.describe(artist="Who played it", track="The track title (leave out to log just the artist)")
     @app_commands.guild_only()
@@ -321,7 +390,33 @@ def build_commands(handlers: Handlers) -> list[app_commands.Command[Any, ..., No
     async def trending(interaction: discord.Interaction, window: str = "7d", kind: str = "tracks") -> None:
         await handlers.trending(interaction, window, kind)
 
-    return [played, recommend, trending]
+    tastemaker = app_commands.Group(
+        name="tastemaker",
+        description="tastemaker administration (Manage Server).",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    digest = app_commands.Group(name="digest", description="The daily trending digest.", parent=tastemaker)
+
+    @digest.command(name="here", description="Post the daily digest in this channel at a local time.")
+    @app_commands.describe(time="24-hour HH:MM, e.g. 09:00", timezone="IANA time zone, e.g. Europe/Berlin")
+    async def digest_here(
+        interaction: discord.Interaction,
+        time: app_commands.Range[str, 1, 10],
+        timezone: app_commands.Range[str, 1, 64] = "UTC",
+    ) -> None:
+        await handlers.digest(interaction, DigestCommand("here", time, timezone))
+
+    @digest.command(name="off", description="Stop the daily digest in this channel.")
+    async def digest_off(interaction: discord.Interaction) -> None:
+        await handlers.digest(interaction, DigestCommand("off"))
+
+    @digest.command(name="status", description="Show the daily digest settings.")
+    async def digest_status(interaction: discord.Interaction) -> None:
+        await handlers.digest(interaction, DigestCommand("status"))
+
+    return [played, recommend, trending, tastemaker]
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -476,21 +571,81 @@ async def run_with_backoff(
             delay = min(delay * 2, max_delay)
 
 
-async def _run(service: Service, settings: Settings, token: str) -> None:
+class DiscordDigestSender:
+    """Posts digests from the scheduler's threads through the running client's event loop.
+
+    ``POST /channels/{id}/messages`` (multipart: the embed and the chart attachment) with a
+    ``nonce`` derived from the ledger key and ``enforce_nonce: true``: if a crash makes us send the
+    same digest again within a few minutes, Discord returns the first message instead of posting
+    a second one."""
+
+    platform = PLATFORM
+    resend_window = DISCORD_NONCE_WINDOW
+
+    def __init__(self, timeout: float = 60.0) -> None:
+        self.timeout = timeout
+        self._client: discord.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, client: discord.Client, loop: asyncio.AbstractEventLoop) -> None:
+        self._client, self._loop = client, loop
+
+    def detach(self, client: discord.Client) -> None:
+        if self._client is client:
+            self._client, self._loop = None, None
+
+    def send(self, channel: str, post: DigestPost) -> str:
+        client, loop = self._client, self._loop
+        if client is None or loop is None or loop.is_closed() or not client.is_ready():
+            raise SendRejected("the Discord client is not connected")
+        future = asyncio.run_coroutine_threadsafe(self._send(client, channel, post), loop)
+        return future.result(self.timeout)
+
+    @staticmethod
+    async def _send(client: discord.Client, channel: str, post: DigestPost) -> str:
+        target = client.get_partial_messageable(int(channel))
+        embed = digest_embed(post.digest, chart=post.chart is not None)
+        try:
+            if post.chart is not None:
+                file = discord.File(io.BytesIO(post.chart), filename=CHART_FILENAME)
+                message = await target.send(
+                    embed=embed, file=file, nonce=post.nonce, allowed_mentions=discord.AllowedMentions.none()
+                )
+            else:
+                message = await target.send(
+                    embed=embed, nonce=post.nonce, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except discord.HTTPException as exc:
+            if 400 <= exc.status < 500:  # refused (no access, unknown channel …): nothing was posted
+                raise SendRejected(f"Discord answered {exc.status}: {exc.text}") from exc
+            raise
+        return f"{channel}/{message.id}"
+
+
+async def _run(
+    service: Service, settings: Settings, token: str, digest_sender: DiscordDigestSender | None = None
+) -> None:
     async def start() -> None:
         client = build_client(service, settings)
-        async with client:
-            await client.start(token)
+        if digest_sender is not None:
+            digest_sender.attach(client, asyncio.get_running_loop())
+        try:
+            async with client:
+                await client.start(token)
+        finally:
+            if digest_sender is not None:
+                digest_sender.detach(client)
 
     await run_with_backoff(start)
 
 
-def serve(service: Service, settings: Settings) -> None:
-    """``tastemaker run --platform discord``: run until interrupted (commands are not synced here)."""
+def serve(service: Service, settings: Settings, *, digest_sender: DiscordDigestSender | None = None) -> None:
+    """``tastemaker run --platform discord``: run until interrupted (commands are not synced here).
+    ``digest_sender`` is attached to each client the back-off loop starts."""
     token = _token(settings)
     discord.utils.setup_logging(level=logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(service, settings, token))
+        asyncio.run(_run(service, settings, token, digest_sender))
 
 
 async def sync_commands_async(settings: Settings, guild_id: str | None = None) -> list[str]:
@@ -524,7 +679,9 @@ def sync_commands(
 
 
 __all__ = [
+    "DiscordDigestSender",
     "Handlers",
+    "digest_embed",
     "TastemakerClient",
     "build_client",
     "check_option",

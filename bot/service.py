@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import threading
 import uuid
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -19,7 +21,7 @@ from sqlalchemy import Connection
 from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
 from engine.foldin import recommend_from_factors
-from storage import catalog, recs, trends
+from storage import catalog, digests, recs, trends
 from storage.db import Database
 from storage.models import UNDATED
 from storage.names import normalise
@@ -107,6 +109,65 @@ class Digest:
     @property
     def empty(self) -> bool:
         return not self.top_tracks and not self.top_artists
+
+
+@dataclass(frozen=True)
+class DigestSubscriptionInfo:
+    channel: str
+    local_time: str  # "HH:MM"
+    tz: str
+    next_slot_utc: dt.datetime  # naive UTC
+    created: bool = False
+
+    @property
+    def next_slot_local(self) -> dt.datetime:
+        return self.next_slot_utc.replace(tzinfo=dt.UTC).astimezone(zoneinfo.ZoneInfo(self.tz))
+
+
+_HHMM = re.compile(r"^(\d{1,2})[:.h](\d{2})$")
+
+
+def parse_local_time(text: str) -> str:
+    """``9:00`` / ``09:00`` / ``21.30`` → ``"HH:MM"``; anything else is a :class:`UserError`."""
+    m = _HHMM.match((text or "").strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise UserError(f"“{text}” is not a time of day: use 24-hour HH:MM, e.g. 09:00 or 18:30.")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+def parse_timezone(text: str) -> str:
+    """An IANA zone name such as ``Europe/Berlin`` (validated with :mod:`zoneinfo`)."""
+    name = (text or "").strip()
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return "UTC"
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UserError(
+            f"“{text}” is not a time zone I know: use an IANA name such as Europe/Berlin, "
+            "America/New_York or UTC."
+        ) from None
+    return name
+
+
+def slot_utc(local_time: str, tz: str, local_date: dt.date) -> dt.datetime:
+    """The UTC instant (naive) of ``local_time`` on ``local_date`` in ``tz``. A wall time skipped
+    by a DST change maps to the instant just after the gap; a repeated one to its first occurrence."""
+    hour, minute = (int(x) for x in local_time.split(":"))
+    local = dt.datetime.combine(local_date, dt.time(hour, minute), tzinfo=zoneinfo.ZoneInfo(tz))
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def next_slot(local_time: str, tz: str, now: dt.datetime) -> dt.datetime:
+    """The first slot at or after ``now`` (naive UTC)."""
+    today = now.replace(tzinfo=dt.UTC).astimezone(zoneinfo.ZoneInfo(tz)).date()
+    for k in range(-1, 3):
+        at = slot_utc(local_time, tz, today + dt.timedelta(days=k))
+        if at >= now:
+            return at
+    raise AssertionError("unreachable: a slot exists every day")
 
 
 def growth_score(plays: int, prev: int) -> float:
@@ -424,9 +485,44 @@ class Service:
         series = {track_names[i]: [(d, series_raw[i].get(d, 0)) for d in days] for i in top_ids}
         return Digest(name, day, top_tracks, top_artists, rising, [new_names[i] for i in new_ids], series)
 
+    def digest_subscribe(self, who: Who, channel: str, local_time: str, tz: str) -> DigestSubscriptionInfo:
+        """Post the daily digest in ``channel`` at ``local_time`` (HH:MM) in ``tz`` (IANA), from
+        the next such time on. Replaces the channel's previous time, if any. Admin checks are the
+        adapter's (they depend on the platform)."""
+        hhmm = parse_local_time(local_time)
+        zone = parse_timezone(tz)
+        if not channel or len(channel) > 100:
+            raise UserError("I cannot tell which channel this is.")
+        now = self.clock()
+        with self.db.write() as conn:
+            community = catalog.community_id(
+                conn, who.platform, who.community_id, who.community_name or who.community_id
+            )
+            created = digests.subscribe(conn, community, channel, hhmm, zone, now)
+        return DigestSubscriptionInfo(channel, hhmm, zone, next_slot(hhmm, zone, now), created)
+
+    def digest_unsubscribe(self, who: Who, channel: str) -> bool:
+        """Stop the digest in ``channel``; False when it was not subscribed."""
+        with self.db.write() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            if community is None:
+                return False
+            return digests.unsubscribe(conn, community, channel) > 0
+
+    def digest_subscriptions(self, who: Who) -> list[DigestSubscriptionInfo]:
+        now = self.clock()
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            subs = digests.subscriptions(conn, community) if community is not None else []
+        return [
+            DigestSubscriptionInfo(s.channel, s.local_time, s.tz, next_slot(s.local_time, s.tz, now))
+            for s in subs
+        ]
+
 
 __all__ = [
     "Digest",
+    "DigestSubscriptionInfo",
     "Pick",
     "PlayResult",
     "Recommendations",

@@ -12,6 +12,7 @@ verified with ``SLACK_SIGNING_SECRET``) or Socket Mode when ``SLACK_APP_TOKEN`` 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shlex
 import socketserver
@@ -30,6 +31,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from slack_sdk.webhook import WebhookClient
 
 from bot import render
+from bot.digest import DigestPost, SendRejected, parse_digest_command, run_digest_command
 from bot.parsing import UserError, parse_recommend_args, parse_trending_args
 from bot.service import PlayResult, Recommendations, Service, Trending, Who
 from config.settings import Settings
@@ -52,6 +54,8 @@ HELP_MRKDWN = "\n".join(
         "• `/recommend [artists|tracks] [n]` — personal picks, each with the reason",
         "• `/trending [24h|7d|30d|all] [artists|tracks]` — what this workspace plays most,"
         " and what is rising",
+        "• `/tastemaker digest here 09:00 Europe/Berlin` — post the daily digest in this channel"
+        " (workspace admins); `/tastemaker digest off` stops it",
         "• `/tastemaker help` — this text",
     ]
 )
@@ -316,14 +320,94 @@ def build_app(
     def tastemaker(ack: Ack, body: dict[str, Any]) -> None:
         words = _words(str(body.get("text") or ""))
         sub = words[0].lower() if words else "help"
+        if sub == "digest":
+            ack()  # answered by the lazy listener (the admin check calls users.info)
+            return
         prefix = "" if sub in ("help", "start", "?") else f"Unknown subcommand `{sub}`."
         ack(response_type="ephemeral", **help_message(prefix))
+
+    def tastemaker_digest(body: dict[str, Any], client: WebClient) -> None:
+        words = _words(str(body.get("text") or ""))
+        if not words or words[0].lower() != "digest":
+            return
+        who = who_from(body)
+        try:
+            command = parse_digest_command(words[1:])
+            if not is_admin(client, settings, str(body.get("user_id") or "")):
+                raise UserError(
+                    "Only workspace admins (or members on the bot's admin list) can set up the daily digest."
+                )
+            text = run_digest_command(service, who, str(body.get("channel_id") or ""), command)
+            payload = message(text, [_mrkdwn(escape(text))])
+        except UserError as exc:
+            payload = error_message(str(exc))
+        except Exception:
+            log.exception("slack /tastemaker digest failed")
+            payload = error_message("something went wrong on my side. Please try again later.")
+        respond_via(body.get("response_url"), {"response_type": "ephemeral", **payload})
 
     app.command("/played")(ack=quiet_ack, lazy=[played])
     app.command("/recommend")(ack=quiet_ack, lazy=[recommend])
     app.command("/trending")(ack=quiet_ack, lazy=[trending])
-    app.command("/tastemaker")(tastemaker)
+    app.command("/tastemaker")(ack=tastemaker, lazy=[tastemaker_digest])
     return app
+
+
+def is_admin(client: WebClient, settings: Settings, user_id: str) -> bool:
+    """Workspace admins and owners (``users.info``), or a member of ``settings.slack_admin_ids``."""
+    if not user_id:
+        return False
+    if user_id in settings.slack_admin_ids:
+        return True
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError as exc:
+        log.warning("users.info failed: %s", exc.response.get("error") if exc.response is not None else exc)
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+# --- digests ------------------------------------------------------------------------------------
+
+CHART_FILENAME = "tastemaker-digest.png"
+
+
+class SlackDigestSender:
+    """Posts digests with ``files_upload_v2`` (``files.getUploadURLExternal`` → upload →
+    ``files.completeUploadExternal`` sharing the chart into the channel with the digest as its
+    comment); an empty day (no chart) is a plain ``chat.postMessage``.
+
+    Slack has no idempotency key: if the process dies after Slack accepted the post but before the
+    ledger recorded it, the digest is *not* resent (the ledger row stays ``sending`` and becomes
+    ``unknown``), so that day's post may be missing but is never doubled."""
+
+    platform = "slack"
+    resend_window = dt.timedelta(0)
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = _ensure_rate_limit_retries(client)
+
+    def send(self, channel: str, post: DigestPost) -> str:
+        text = escape(post.text)
+        try:
+            if post.chart is None:
+                resp = self.client.chat_postMessage(
+                    channel=channel, text=text, blocks=[_mrkdwn(text)], unfurl_links=False, unfurl_media=False
+                )
+                return f"{channel}/{resp.get('ts')}"
+            done = self.client.files_upload_v2(
+                channel=channel,
+                file=post.chart,
+                filename=CHART_FILENAME,
+                title=f"Top tracks, week to {post.digest.day.isoformat()}",
+                alt_txt="Daily plays of the top tracks over the last seven days",
+                initial_comment=text,
+            )
+        except SlackApiError as exc:  # Slack answered ok=false: nothing was shared
+            error = exc.response.get("error") if exc.response is not None else str(exc)
+            raise SendRejected(f"Slack refused the digest: {error}") from exc
+        file = done.get("file") or {}
+        return f"{channel}/file:{file.get('id')}"
 
 
 # --- HTTP serving -------------------------------------------------------------------------------
@@ -409,6 +493,7 @@ def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
 
 __all__ = [
     "EVENTS_PATH",
+    "SlackDigestSender",
     "build_app",
     "community_key",
     "escape",

@@ -7,8 +7,10 @@ and the CLI both run jobs by name through :func:`run_job`, which records every r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +52,8 @@ class JobContext:
     spark: Callable[[], SparkSession]
     clock: Callable[[], dt.datetime] = utcnow
     fault: Callable[[str], None] = _no_fault  # crash-injection hook for tests
+    # Collaborators the running process provides (e.g. the chat senders the digest job posts with).
+    services: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class BatchResult:
     new_listeners: int
     retrained: tuple[str, ...] = ()
     detail: str = ""
+    timings: tuple[tuple[str, float], ...] = ()
 
     def summary(self) -> str:
         if self.to_id == self.from_id:
@@ -70,6 +75,8 @@ class BatchResult:
                 f"folded plays {self.from_id + 1}..{self.to_id} ({self.new_plays} rows) into "
                 f"{self.count_rows} aggregate rows"
             )
+        if self.timings:
+            s += " (" + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings) + ")"
         if self.retrained:
             s += f"; retrained {', '.join(self.retrained)}"
         return s + (f"; {self.detail}" if self.detail else "")
@@ -95,14 +102,23 @@ def fold_trends(ctx: JobContext) -> BatchResult:
     if high <= low:
         return BatchResult(low, low, 0, 0, 0)
     ctx.fault("before-compute")
-    plays, n_plays = plays_between(ctx.spark(), ctx.db, low, high)
+    spark = ctx.spark()
+    t0 = time.perf_counter()
+    plays, n_plays = plays_between(spark, ctx.db, low, high)
+    t1 = time.perf_counter()
+    # Shuffle partitions sized for this batch, not for the history: ~100k plays per partition.
+    parts = max(1, min(ctx.settings.spark_shuffle_partitions, n_plays // 100_000 + 1))
+    spark.conf.set("spark.sql.shuffle.partitions", str(parts))
     counts, presence = trend_deltas(plays)
+    t2 = time.perf_counter()
     ctx.fault("after-compute")
     with ctx.db.write() as conn:
         new_listeners = trends.merge_batch(conn, TRENDS_JOB, low, high, counts, presence, fault=ctx.fault)
         ctx.fault("before-commit")
+    t3 = time.perf_counter()
     ctx.fault("after-commit")
-    return BatchResult(low, high, n_plays, len(counts), new_listeners)
+    timings = (("read", t1 - t0), ("compute", t2 - t1), ("merge", t3 - t2))
+    return BatchResult(low, high, n_plays, len(counts), new_listeners, timings=timings)
 
 
 def retrain_due(ctx: JobContext) -> list[str]:
@@ -176,13 +192,18 @@ def batch(ctx: JobContext, retrain_now: bool = False) -> BatchResult:
         r = retrain(ctx, kind)
         if r is not None:
             done.append(f"{kind} (generation {r.generation}, {r.members} members, {r.items} items)")
-    return BatchResult(
-        result.from_id, result.to_id, result.new_plays, result.count_rows, result.new_listeners, tuple(done)
-    )
+    return dataclasses.replace(result, retrained=tuple(done))
 
 
 def _retrain_all(ctx: JobContext) -> BatchResult:
     return batch(ctx, retrain_now=True)
+
+
+def _digest(ctx: JobContext) -> Any:
+    """Post the daily digests that are due (rendering and sending live in ``bot.digest``)."""
+    from bot.digest import deliver_due
+
+    return deliver_due(ctx)
 
 
 JobFn = Callable[..., Any]
@@ -190,6 +211,7 @@ REGISTRY: Mapping[str, JobFn] = MappingProxyType(
     {
         "batch": batch,
         "retrain": _retrain_all,
+        "digest": _digest,
     }
 )
 

@@ -175,3 +175,39 @@ class Recommendation(Base):
     item_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     reason_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# --- daily digests --------------------------------------------------------------------------
+
+
+class DigestSubscription(Base):
+    """A channel that gets the daily digest at ``local_time`` (``HH:MM``) in the IANA zone ``tz``.
+    Slots before ``updated_at`` are never due, so a new or changed subscription starts with its
+    next slot instead of catching up on one that passed before it existed."""
+
+    __tablename__ = "digest_subscriptions"
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(100), primary_key=True)
+    local_time: Mapped[str] = mapped_column(String(5))
+    tz: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class DigestLedger(Base):
+    """One row per channel and local date, claimed (insert-if-absent under ``BEGIN IMMEDIATE``)
+    before anything is sent: the row's existence is what makes a digest go out at most once.
+    ``status``: claimed → sending → sent, or skipped / unknown (see ``bot.digest``)."""
+
+    __tablename__ = "digest_ledger"
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(100), primary_key=True)
+    local_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    message_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="claimed")
+    detail: Mapped[str] = mapped_column(Text, default="")

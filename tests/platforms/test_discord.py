@@ -457,7 +457,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             (put,) = [r for r in fake.requests if r.method == "PUT"]
             assert put.path == f"/applications/{APP_ID}/guilds/{GUILD_A}/commands"
             by_name = {c["name"]: c for c in put.json}
-            assert set(by_name) == {"played", "recommend", "trending"}
+            assert set(by_name) == {"played", "recommend", "trending", "tastemaker"}
             assert all(c["contexts"] == [0] for c in put.json)  # guild-only
             artist, track = by_name["played"]["options"]
             assert (artist["name"], artist["required"], artist["autocomplete"]) == ("artist", True, True)
@@ -476,7 +476,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
         finally:
             await fake.stop()
 
-    assert run(scenario()) == ["played", "recommend", "trending"]
+    assert run(scenario()) == ["played", "recommend", "trending", "tastemaker"]
 
 
 def test_missing_token_is_a_friendly_error(service: Service, settings: Settings) -> None:

@@ -1,0 +1,206 @@
+"""The one APScheduler 3.x scheduler of a running bot.
+
+Jobs come from the engine's named-job registry (``engine.jobs.REGISTRY``) and are stored in the
+project database (APScheduler's ``SQLAlchemyJobStore``, table ``apscheduler_jobs``), so a run that
+was due while the bot was down is still known after a restart:
+
+* ``batch`` — the micro-batch, every ``settings.batch_interval_minutes``.
+* ``digest`` — a one-minute tick that posts the daily digests that are due (``bot.digest``: the
+  ledger, not the scheduler, decides what is due, so a slot is never posted twice).
+
+Both have ``max_instances=1`` and ``coalesce=True`` (a backlog of missed runs runs once) and no
+misfire limit (a late run still runs; the digest grace is applied by the ledger planner). On top of
+``max_instances`` a per-job lock in :func:`run_named` refuses a second concurrent run in-process.
+
+Start-up order that keeps missed runs (:func:`start`): start **paused**, add each job **only if it
+is missing** (an existing job keeps its stored ``next_run_time``; ``replace_existing=True`` would
+recompute it from now and silently drop the missed run), then **resume**.
+
+Only one process may own the job store (see README): two schedulers on one store would both run
+every job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from config.settings import Settings
+from engine.jobs import REGISTRY, JobContext, run_job
+from storage import jobs as job_runs
+from storage.db import Database, make_engine
+
+log = logging.getLogger(__name__)
+
+JOBSTORE_TABLE = "apscheduler_jobs"
+DIGEST_TICK = dt.timedelta(minutes=1)
+
+_context: JobContext | None = None
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str  # the APScheduler job id, also the registry name
+    interval: dt.timedelta
+    description: str
+
+
+def job_specs(settings: Settings, *, batch_interval: dt.timedelta | None = None) -> list[JobSpec]:
+    specs = [
+        JobSpec(
+            "batch",
+            batch_interval or dt.timedelta(minutes=settings.batch_interval_minutes),
+            "micro-batch: fold new plays into trends, retrain when due",
+        ),
+        JobSpec("digest", DIGEST_TICK, "post the daily digests that are due"),
+    ]
+    for spec in specs:
+        if spec.id not in REGISTRY:  # pragma: no cover - a programming error
+            raise ValueError(f"job {spec.id!r} is not in the engine registry")
+    return specs
+
+
+def set_context(ctx: JobContext | None) -> None:
+    """The context scheduled jobs run with. Jobs are stored pickled, so they carry only the job
+    name; the process provides the rest (settings, database, Spark, chat senders) here."""
+    global _context
+    _context = ctx
+
+
+def _lock(name: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(name, threading.Lock())
+
+
+def run_named(name: str) -> None:
+    """What APScheduler runs: an importable module-level function with a picklable argument."""
+    ctx = _context
+    if ctx is None:
+        log.error("job %s fired but no job context is set; skipped", name)
+        return
+    lock = _lock(name)
+    if not lock.acquire(blocking=False):
+        log.warning("job %s is still running; this run is skipped", name)
+        return
+    try:
+        if name == "digest":
+            from bot.digest import due_actions
+
+            if not due_actions(ctx):
+                return  # nothing due: no job_runs row for an idle tick
+        outcome = run_job(name, ctx)
+        if not outcome.ok:
+            log.error("job %s failed: %s", name, outcome.detail)
+    finally:
+        lock.release()
+
+
+def build_scheduler(database_url: str) -> BackgroundScheduler:
+    """A background scheduler on the project database (its own engine, same SQLite pragmas)."""
+    store = SQLAlchemyJobStore(engine=make_engine(database_url), tablename=JOBSTORE_TABLE)
+    return BackgroundScheduler(
+        jobstores={"default": store},
+        executors={"default": ThreadPoolExecutor(4)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=dt.UTC,
+    )
+
+
+def ensure_jobs(scheduler: BackgroundScheduler, specs: list[JobSpec]) -> list[str]:
+    """Add each job only if it is missing; returns the ids added. A stored job keeps its
+    ``next_run_time`` (so a run missed while the bot was down still happens); only a changed
+    interval is updated in place, which does not move the stored next run."""
+    added = []
+    for spec in specs:
+        trigger = IntervalTrigger(seconds=spec.interval.total_seconds(), timezone=dt.UTC)
+        job = scheduler.get_job(spec.id)
+        if job is None:
+            scheduler.add_job(
+                run_named,
+                trigger=trigger,
+                args=[spec.id],
+                id=spec.id,
+                name=spec.description,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=dt.datetime.now(dt.UTC),  # first run right away
+            )
+            added.append(spec.id)
+        elif getattr(job.trigger, "interval", None) != spec.interval:
+            scheduler.modify_job(spec.id, trigger=trigger)
+            log.info("job %s: interval changed to %s", spec.id, spec.interval)
+    return added
+
+
+def start(
+    ctx: JobContext, *, batch_interval: dt.timedelta | None = None, specs: list[JobSpec] | None = None
+) -> BackgroundScheduler:
+    """Start the process's one scheduler: paused → add missing jobs → resume."""
+    set_context(ctx)
+    scheduler = build_scheduler(ctx.db.url)
+    scheduler.start(paused=True)
+    added = ensure_jobs(scheduler, specs or job_specs(ctx.settings, batch_interval=batch_interval))
+    if added:
+        log.info("scheduler: added jobs %s", ", ".join(added))
+    scheduler.resume()
+    return scheduler
+
+
+def stop(scheduler: BackgroundScheduler, wait: bool = True) -> None:
+    if scheduler.running:
+        scheduler.shutdown(wait=wait)
+    set_context(None)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    id: str
+    description: str
+    trigger: str
+    next_run: dt.datetime | None
+    last_status: str
+    last_started: dt.datetime | None
+    last_detail: str
+
+
+def job_statuses(db: Database) -> list[JobStatus]:
+    """Stored jobs with their next run, and every job's last recorded run (from ``job_runs``).
+    Opens the store with a paused scheduler that never runs anything."""
+    scheduler = build_scheduler(db.url)
+    scheduler.start(paused=True)
+    try:
+        jobs: list[Job] = scheduler.get_jobs()
+    finally:
+        scheduler.shutdown(wait=False)
+    out = []
+    names = [j.id for j in jobs] + sorted(n for n in REGISTRY if n not in {j.id for j in jobs})
+    by_id: dict[str, Any] = {j.id: j for j in jobs}
+    with db.read() as conn:
+        for name in names:
+            job = by_id.get(name)
+            recent = job_runs.recent(conn, name, 1)
+            last = recent[0] if recent else None
+            out.append(
+                JobStatus(
+                    name,
+                    job.name if job is not None else "(not scheduled: run on demand)",
+                    str(job.trigger) if job is not None else "-",
+                    job.next_run_time if job is not None else None,
+                    last.status if last is not None else "never run",
+                    last.started_at if last is not None else None,
+                    last.detail if last is not None else "",
+                )
+            )
+    return out
