@@ -3,8 +3,11 @@ client in tests without any network.
 
 REST (under ``/api/v10``): ``GET /users/@me`` and ``/oauth2/applications/@me`` (login), the
 interaction callback, webhook followups (JSON or multipart ``payload_json``), deleting the original
-response, and command sync (``PUT`` global / guild commands). Every request is recorded. A path can be
-made to answer one ``429`` (with the ``Via`` header and a ``retry_after`` body) before it succeeds.
+response, command sync (``PUT`` global / guild commands) and channel messages (``POST
+/channels/{id}/messages``, JSON or multipart with file attachments; a repeated ``nonce`` with
+``enforce_nonce`` returns the first message instead of creating another, like Discord). Every
+request is recorded. A path can be made to answer one ``429`` (with the ``Via`` header and a
+``retry_after`` body) before it succeeds.
 
 Gateway (``/gateway``): HELLO (op 10) → IDENTIFY (op 2) → READY and one GUILD_CREATE per guild;
 heartbeats (op 1) get HEARTBEAT_ACK (op 11). :meth:`FakeDiscord.dispatch` sends any dispatch event,
@@ -225,6 +228,7 @@ class Request:
     json: Any
     at: float = field(default_factory=time.monotonic)
     status: int = 200
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)  # (field, filename, bytes)
 
 
 class FakeDiscord:
@@ -235,6 +239,9 @@ class FakeDiscord:
         self.identified = asyncio.Event()
         self.heartbeats = 0
         self.rate_limits: dict[str, int] = {}  # path prefix → number of 429s still to answer
+        self.channel_messages: list[dict[str, Any]] = []  # messages created in channels, in order
+        self.fail_channel_posts: int | None = None  # answer channel posts with this status
+        self._by_nonce: dict[tuple[str, str], dict[str, Any]] = {}
         self.retry_after = 0.2
         self.port = 0
         self._ws: web.WebSocketResponse | None = None
@@ -339,13 +346,17 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body: Any = None
+        files: list[tuple[str, str, bytes]] = []
         if request.content_type == "application/json":
             body = await request.json()
         elif request.content_type.startswith("multipart/"):
             form = await request.post()
             raw = form.get("payload_json")
             body = json.loads(raw) if isinstance(raw, str) else None
-        rec = Request(request.method, path, dict(request.query), body)
+            for name, value in form.items():
+                if isinstance(value, web.FileField):
+                    files.append((name, value.filename, value.file.read()))
+        rec = Request(request.method, path, dict(request.query), body, files=files)
         self.requests.append(rec)
         try:
             for prefix, left in self.rate_limits.items():
@@ -391,6 +402,10 @@ class FakeDiscord:
                     "resource": {"type": (body or {}).get("type", 5)},
                 }
             )
+        if method == "POST" and parts[0] == "channels" and parts[-1] == "messages" and len(parts) == 3:
+            if self.fail_channel_posts is not None:
+                return json_response({"message": "Missing Access", "code": 50001}, self.fail_channel_posts)
+            return json_response(self._channel_message(parts[1], body or {}))
         if method == "POST" and parts[0] == "webhooks" and len(parts) == 3:
             return json_response(self._message(parts[1], body or {}))
         if method == "DELETE" and parts[0] == "webhooks":
@@ -400,6 +415,31 @@ class FakeDiscord:
                 [{**cmd, "id": snowflake(), "application_id": APP_ID, "version": "1"} for cmd in (body or [])]
             )
         return json_response({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _channel_message(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce") and (channel, str(nonce)) in self._by_nonce:
+            return self._by_nonce[(channel, str(nonce))]
+        message = {
+            **self._message(APP_ID, body),
+            "channel_id": channel,
+            "webhook_id": None,
+            "nonce": nonce,
+            "attachments": [
+                {
+                    "id": snowflake(),
+                    "filename": a.get("filename", ""),
+                    "size": 0,
+                    "url": f"https://cdn.fake/{a.get('filename', '')}",
+                    "proxy_url": f"https://cdn.fake/{a.get('filename', '')}",
+                }
+                for a in body.get("attachments", [])
+            ],
+        }
+        self.channel_messages.append(message)
+        if nonce is not None:
+            self._by_nonce[(channel, str(nonce))] = message
+        return message
 
     def _message(self, app_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -3,6 +3,11 @@
 Serves ``POST /api/<method>`` (``auth.test``, ``chat.postMessage``, anything else answers ``ok``) and
 ``POST /response/<id>``, records every call, and can answer the next call to a path with an error
 status (e.g. 429 with ``Retry-After``) once.
+
+``files_upload_v2`` works end to end: ``files.getUploadURLExternal`` hands out an upload URL on this
+server (``POST /upload/<file id>`` stores the raw bytes in :attr:`FakeSlack.uploads`) and
+``files.completeUploadExternal`` shares the uploaded files (see :meth:`FakeSlack.shared`).
+``users.info`` answers ``is_admin`` for the ids in :attr:`FakeSlack.admins`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
         self.socket_url = ""  # what apps.connections.open answers
+        self.uploads: dict[str, bytes] = {}  # file id → bytes uploaded to its upload URL
+        self.admins: set[str] = set()  # users.info says is_admin for these
         self._failures: dict[str, list[_Failure]] = {}
         self._cond = threading.Condition()
         self._ids = 0
@@ -107,6 +114,11 @@ class FakeSlack:
                 and predicate(c)
             ]
 
+    def shared(self) -> list[Call]:
+        """Successful ``files.completeUploadExternal`` calls (files shared into a channel)."""
+        with self._cond:
+            return [c for c in self.calls if c.method == "files.completeUploadExternal" and c.ok]
+
     def wait_for(
         self, predicate: Callable[[Call], bool] = lambda c: True, count: int = 1, timeout: float = 5.0
     ) -> list[Call]:
@@ -127,7 +139,15 @@ class FakeSlack:
     # --- serving ----------------------------------------------------------------------------
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0)).decode("utf-8")
+        data = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        if h.path.startswith("/upload/"):  # a files_upload_v2 upload URL: raw bytes
+            file_id = h.path.removeprefix("/upload/").partition("?")[0]
+            with self._cond:
+                self.uploads[file_id] = data
+            self._record(Call(h.path, {"length": len(data)}, dict(h.headers), 200))
+            self._send(h, 200, f"OK - {len(data)}", "text/plain")
+            return
+        raw = data.decode("utf-8")
         ctype = h.headers.get("Content-Type") or ""
         payload: dict[str, Any]
         if "json" in ctype and raw:
@@ -167,6 +187,22 @@ class FakeSlack:
             }
         elif method == "apps.connections.open":
             body = {"ok": True, "url": self.socket_url}
+        elif method == "files.getUploadURLExternal":
+            with self._cond:
+                self._ids += 1
+                file_id = f"F{self._ids:06d}"
+            body = {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+        elif method == "files.completeUploadExternal":
+            files = json.loads(payload.get("files") or "[]")
+            if payload.get("channel_id") in self.not_in_channel:
+                body = {"ok": False, "error": "not_in_channel"}
+            elif any(f.get("id") not in self.uploads for f in files):
+                body = {"ok": False, "error": "file_not_found"}
+            else:
+                body = {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+        elif method == "users.info":
+            user = str(payload.get("user") or "")
+            body = {"ok": True, "user": {"id": user, "is_admin": user in self.admins, "is_owner": False}}
         elif method == "chat.postMessage":
             if payload.get("channel") in self.not_in_channel:
                 body = {"ok": False, "error": "not_in_channel"}
