@@ -32,6 +32,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config.settings import Settings
@@ -106,10 +107,23 @@ def run_named(name: str) -> None:
         lock.release()
 
 
+class Scheduler(BackgroundScheduler):
+    """``BackgroundScheduler`` minus one APScheduler 3.x shutdown race: ``shutdown()`` sets the state
+    to stopped, shuts the executors down and only then wakes the main loop, which makes one more
+    ``_process_jobs`` pass. A job due at that moment fails to submit ("cannot schedule new futures
+    after shutdown", agronholm/apscheduler#285, #985) but its stored ``next_run_time`` is still
+    advanced — the due run is silently lost (a paused start-up then has nothing to catch up on)."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        return super()._process_jobs()
+
+
 def build_scheduler(database_url: str) -> BackgroundScheduler:
     """A background scheduler on the project database (its own engine, same SQLite pragmas)."""
     store = SQLAlchemyJobStore(engine=make_engine(database_url), tablename=JOBSTORE_TABLE)
-    return BackgroundScheduler(
+    return Scheduler(
         jobstores={"default": store},
         executors={"default": ThreadPoolExecutor(4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
