@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, and_, func, select
 
 from storage.models import Artist, ArtistAlias, Community, Member, Play, Track
+from storage.names import canonical_artist, canonical_key
 from storage.sql import upsert_insert
 
 # rapidfuzz score (0-100) from which a new spelling is taken for an existing catalog entry.
@@ -64,21 +66,40 @@ def _prefix_range(column, key: str):
     return and_(column >= first, column < first + "\U0010ffff")
 
 
+def lookup_artists(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    """Catalog keys (already :func:`~storage.names.canonical_key`) → ``(artist id, via alias)``.
+
+    The alias table wins over an artist of the same key: an alias is an explicit statement that the
+    spelling means another artist. Exact only — bulk import and ``/played`` share this lookup."""
+    want = list(dict.fromkeys(keys))
+    found: dict[str, tuple[int, bool]] = {}
+    for s in range(0, len(want), 500):
+        chunk = want[s : s + 500]
+        for k, aid in conn.execute(
+            select(ArtistAlias.alias_key, ArtistAlias.artist_id).where(ArtistAlias.alias_key.in_(chunk))
+        ):
+            found[k] = (aid, True)
+        rest = [k for k in chunk if k not in found]
+        if rest:
+            for k, aid in conn.execute(select(Artist.key, Artist.id).where(Artist.key.in_(rest))):
+                found[k] = (aid, False)
+    return found
+
+
 def lookup_artist(conn: Connection, key: str) -> Resolved | None:
-    """Exact key, then alias."""
-    row = conn.execute(select(Artist.id, Artist.name).where(Artist.key == key)).first()
-    if row is None:
-        row = conn.execute(
-            select(Artist.id, Artist.name)
-            .join(ArtistAlias, ArtistAlias.artist_id == Artist.id)
-            .where(ArtistAlias.alias_key == key)
-        ).first()
-    return Resolved(row.id, row.name) if row else None
+    """Alias, then exact key (the rule-based variants of ``key`` folded first)."""
+    hit = lookup_artists(conn, [canonical_key(key)]).get(canonical_key(key))
+    if hit is None:
+        return None
+    name = conn.execute(select(Artist.name).where(Artist.id == hit[0])).scalar_one()
+    return Resolved(hit[0], name)
 
 
 def resolve_artist(conn: Connection, name: str, key: str, *, fuzzy: bool) -> Resolved:
     """Find or create the artist for ``key``; with ``fuzzy``, a near-duplicate spelling resolves to
-    the existing entry (interactive ``/played`` only: in bulk a wrong merge would go unseen)."""
+    the existing entry (interactive ``/played`` only: in bulk a wrong merge would go unseen).
+    ``Smiths, The`` is looked up and created as ``The Smiths`` (the same rule as bulk import)."""
+    name, key = canonical_artist(name, key)
     found = lookup_artist(conn, key)
     if found:
         return found
@@ -173,7 +194,7 @@ def catalog_suggestions(
             .limit(5000)
         )
         if artist_key:
-            stmt = stmt.where(Artist.key == artist_key)
+            stmt = stmt.where(Artist.key == canonical_key(artist_key))
     rows = conn.execute(stmt).all()
     if not query_key:
         return [r[1] for r in rows[:limit]]

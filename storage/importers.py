@@ -12,23 +12,30 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, tuple_, update
 
+from storage.catalog import lookup_artists
 from storage.db import Database
 from storage.models import Artist, ArtistAlias, Member, Play, Track
-from storage.names import InvalidName, checked_name
+from storage.names import MAX_KEY_LENGTH, InvalidName, canonical_artist, checked_name
 from storage.sql import upsert_insert
 
-BATCH_ROWS = 5000
+BATCH_ROWS = 20_000
 FUTURE_SLACK = dt.timedelta(days=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
-    """One play as an importer understood it, before it touches the database."""
+    """One play as an importer understood it, before it touches the database.
+
+    ``ident`` is the row's identity in its source when names alone do not give one (the HetRec
+    artist id: ``Red`` and ``RED`` are two source rows that land on one artist and must stay two
+    plays). ``merged`` is ``"alias"`` when the reader already mapped the artist through an alias
+    (audioscrobbler ids), ``"key"`` when its source id shares a catalog key with another source id."""
 
     line: int
     user: str
@@ -36,6 +43,19 @@ class Row:
     track: str | None = None
     played_at: dt.datetime | None = None
     count: int = 1
+    ident: str = ""
+    merged: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A record deliberately not imported (e.g. a Spotify play shorter than 30 s); counted by reason."""
+
+    line: int
+    reason: str
+
+
+Item = Row | Skip | tuple[int, str]
 
 
 @dataclass
@@ -44,14 +64,27 @@ class Summary:
     imported: int = 0
     duplicates: int = 0
     rejected: int = 0
+    # Rows whose artist was mapped through the alias table or an alias file.
+    merged_by_alias: int = 0
+    # Rows whose source artist (id) shares its catalog key with another source artist (Red / RED).
+    merged_by_key: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    aliases: int = 0
     rejects_file: str | None = None
     first_rejects: list[tuple[int, str]] = field(default_factory=list)
 
     def line(self) -> str:
-        s = (
-            f"read {self.read}, imported {self.imported}, duplicates {self.duplicates}, "
-            f"rejected {self.rejected}"
-        )
+        s = f"read {self.read}, imported {self.imported}, duplicates {self.duplicates}"
+        if self.aliases:
+            s += f", aliases stored {self.aliases}"
+        if self.merged_by_alias:
+            s += f", merged by alias {self.merged_by_alias}"
+        if self.merged_by_key:
+            s += f", merged by name key {self.merged_by_key}"
+        if self.skipped:
+            detail = ", ".join(f"{r}: {n}" for r, n in sorted(self.skipped.items()))
+            s += f", skipped {sum(self.skipped.values())} ({detail})"
+        s += f", rejected {self.rejected}"
         if self.rejected and self.rejects_file:
             s += f" (details in {self.rejects_file})"
         return s
@@ -80,7 +113,13 @@ def parse_timestamp(value: str, now: dt.datetime) -> dt.datetime:
 
 
 def parse_count(value: str | None) -> int:
-    if value is None or not value.strip():
+    if not value:
+        return 1
+    if value.isdigit():  # the common case, no stripping or exception handling
+        n = int(value)
+        if n >= 1:
+            return n
+    if not value.strip():
         return 1
     try:
         n = int(value.strip())
@@ -103,34 +142,50 @@ def csv_rows(fh: IO[str], now: dt.datetime) -> Iterator[Row | tuple[int, str]]:
     """Rows of a ``user,artist,track,played_at,count`` CSV (only user and artist required).
 
     Yields :class:`Row` or ``(line, reason)`` for a rejected row."""
-    reader = csv.DictReader(fh)
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    reader = csv.reader(fh)
+    header = next(reader, [])
+    fields = [f.strip().lower() for f in header]
     missing = {"user", "artist"} - set(fields)
     if missing:
         raise Rejected(
             f"the header must name user and artist columns (missing: {', '.join(sorted(missing))})"
         )
-    reader.fieldnames = fields
+    col = {name: i for i, name in enumerate(fields)}  # a repeated column name: the last one counts
+    width = len(fields)
+    iu, ia = col["user"], col["artist"]
+    it, ip, ic = col.get("track"), col.get("played_at"), col.get("count")
     for rec in reader:
+        if not rec:
+            continue
         line = reader.line_num
         try:
-            if None in rec:
+            if len(rec) > width:
                 raise Rejected("more fields than the header names")
-            for v in rec.values():
-                if v and not _is_utf8(v):
+            if len(rec) < width:
+                rec += [""] * (width - len(rec))
+            for v in rec:
+                if not v.isascii() and not _is_utf8(v):
                     raise Rejected("not valid UTF-8 text")
-            user = (rec.get("user") or "").strip()
-            artist = (rec.get("artist") or "").strip()
+            user = rec[iu].strip()
+            artist = rec[ia].strip()
             if not user:
                 raise Rejected("user is empty")
             if not artist:
                 raise Rejected("artist is empty")
-            track = (rec.get("track") or "").strip() or None
-            at_raw = (rec.get("played_at") or "").strip()
+            track = (rec[it].strip() or None) if it is not None else None
+            at_raw = rec[ip].strip() if ip is not None else ""
             played_at = parse_timestamp(at_raw, now) if at_raw else None
-            yield Row(line, user, artist, track, played_at, parse_count(rec.get("count")))
+            count = parse_count(rec[ic]) if ic is not None else 1
+            yield Row(line, user, artist, track, played_at, count)
         except Rejected as exc:
             yield (line, str(exc))
+
+
+# Name checks are cached per raw spelling (names repeat a lot in real histories); the cache is
+# cleared when it reaches this size, so memory stays flat however long the file is.
+NAME_CACHE_SIZE = 200_000
+
+_Pending = tuple[Row, str, str, str | None, str | None]
 
 
 class _Resolver:
@@ -140,160 +195,295 @@ class _Resolver:
         self.community = community
         self.members: dict[str, int] = {}
         self.artists: dict[str, int] = {}
+        self.aliased: set[str] = set()  # artist keys that resolved through the alias table
         self.tracks: dict[tuple[int, str], int] = {}
 
-    def resolve(self, conn: Connection, rows: list[tuple[Row, str, str, str | None, str | None]]) -> None:
-        users = {r.user for r, *_ in rows} - self.members.keys()
+    def resolve(self, conn: Connection, rows: list[_Pending]) -> None:
+        members = self.members
+        users = {r.user for r, *_ in rows if r.user not in members}
         if users:
             conn.execute(
                 upsert_insert(conn, Member).on_conflict_do_nothing(),
                 [{"community_id": self.community, "external_id": u, "display_name": u} for u in users],
             )
-            for ext, mid in conn.execute(
-                select(Member.external_id, Member.id).where(
-                    Member.community_id == self.community, Member.external_id.in_(users)
-                )
-            ):
-                self.members[ext] = mid
+            ulist = list(users)
+            for s in range(0, len(ulist), 500):
+                for ext, mid in conn.execute(
+                    select(Member.external_id, Member.id).where(
+                        Member.community_id == self.community, Member.external_id.in_(ulist[s : s + 500])
+                    )
+                ):
+                    members[ext] = mid
+        artists = self.artists
         want: dict[str, str] = {}
         for _r, a_disp, a_key, _t, _tk in rows:
-            if a_key not in self.artists:
-                want.setdefault(a_key, a_disp)
+            if a_key not in artists and a_key not in want:
+                want[a_key] = a_disp
         if want:
             self._artists(conn, want)
         tracks: dict[tuple[int, str], str] = {}
+        known = self.tracks
         for _r, _a, a_key, t_disp, t_key in rows:
             if t_key is not None and t_disp is not None:
-                k = (self.artists[a_key], t_key)
-                if k not in self.tracks:
-                    tracks.setdefault(k, t_disp)
+                k = (artists[a_key], t_key)
+                if k not in known and k not in tracks:
+                    tracks[k] = t_disp
         if tracks:
-            conn.execute(
-                upsert_insert(conn, Track).on_conflict_do_nothing(),
-                [{"artist_id": a, "key": k, "title": t} for (a, k), t in tracks.items()],
-            )
-            by_artist: dict[int, list[str]] = {}
-            for artist_id, track_key in tracks:
-                by_artist.setdefault(artist_id, []).append(track_key)
-            for a, keys in by_artist.items():
-                for tkey, tid in conn.execute(
-                    select(Track.key, Track.id).where(Track.artist_id == a, Track.key.in_(keys))
+            if conn.dialect.name == "sqlite":
+                self._sqlite_tracks(conn, tracks)
+            else:
+                conn.execute(
+                    upsert_insert(conn, Track).on_conflict_do_nothing(),
+                    [{"artist_id": a, "key": k, "title": t} for (a, k), t in tracks.items()],
+                )
+            pairs = [k for k in tracks if k not in known]
+            for s in range(0, len(pairs), 400):
+                for a, tkey, tid in conn.execute(
+                    select(Track.artist_id, Track.key, Track.id).where(
+                        tuple_(Track.artist_id, Track.key).in_(pairs[s : s + 400])
+                    )
                 ):
-                    self.tracks[(a, tkey)] = tid
+                    known[(a, tkey)] = tid
+
+    def _sqlite_tracks(self, conn: Connection, tracks: dict[tuple[int, str], str]) -> None:
+        """New tracks in multi-row INSERTs that return their ids (SQLite ≥ 3.35); rows that already
+        existed return nothing and are looked up by the caller."""
+        items = [(a, k, t) for (a, k), t in tracks.items()]
+        for s in range(0, len(items), 300):
+            chunk = items[s : s + 300]
+            sql = (
+                "INSERT INTO tracks (artist_id, key, title) VALUES "
+                + ",".join(["(?,?,?)"] * len(chunk))
+                + " ON CONFLICT DO NOTHING RETURNING artist_id, key, id"
+            )
+            flat = tuple(v for row in chunk for v in row)
+            for a, k, tid in conn.exec_driver_sql(sql, flat):
+                self.tracks[(a, k)] = tid
 
     def _artists(self, conn: Connection, want: dict[str, str]) -> None:
-        keys = list(want)
-        for s in range(0, len(keys), 500):
-            chunk = keys[s : s + 500]
-            for k, aid in conn.execute(
-                select(ArtistAlias.alias_key, ArtistAlias.artist_id).where(ArtistAlias.alias_key.in_(chunk))
-            ):
-                self.artists[k] = aid
+        for k, (aid, via_alias) in lookup_artists(conn, want).items():
+            self.artists[k] = aid
+            if via_alias:
+                self.aliased.add(k)
         new = {k: v for k, v in want.items() if k not in self.artists}
         if new:
             conn.execute(
                 upsert_insert(conn, Artist).on_conflict_do_nothing(),
                 [{"key": k, "name": n} for k, n in new.items()],
             )
-            nk = list(new)
-            for s in range(0, len(nk), 500):
-                for k, aid in conn.execute(
-                    select(Artist.key, Artist.id).where(Artist.key.in_(nk[s : s + 500]))
-                ):
-                    self.artists[k] = aid
+            for k, (aid, _alias) in lookup_artists(conn, new).items():
+                self.artists[k] = aid
+
+
+_SEP = "\x1f"
 
 
 def dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | None) -> str:
     """Identity of an imported play: the same row imported again maps to the same key."""
-    ident = "\x1f".join(
-        [
-            str(community),
-            r.user,
-            a_key,
-            t_key or "",
-            r.played_at.isoformat() if r.played_at else "",
-            str(r.count),
-        ]
-    )
-    return f"{source}:{hashlib.sha1(ident.encode()).hexdigest()}"
+    parts = [
+        str(community),
+        r.user,
+        a_key,
+        t_key or "",
+        r.played_at.isoformat() if r.played_at else "",
+        str(r.count),
+    ]
+    if r.ident:
+        parts.append(r.ident)
+    return f"{source}:{hashlib.sha1(_SEP.join(parts).encode()).hexdigest()}"
+
+
+_PLAY_COLUMNS = (
+    "community_id",
+    "member_id",
+    "artist_id",
+    "track_id",
+    "played_at",
+    "count",
+    "source",
+    "dedupe_key",
+)
+_SQLITE_INSERT_PLAY = (
+    f"INSERT INTO plays ({', '.join(_PLAY_COLUMNS)}) VALUES ({', '.join('?' * len(_PLAY_COLUMNS))}) "
+    "ON CONFLICT (dedupe_key) DO NOTHING"
+)
+
+
+class _Names:
+    """Bounded cache of :func:`artist_name` / :func:`checked_name` results per raw spelling."""
+
+    def __init__(self) -> None:
+        self.artists: dict[str, tuple[str, str] | str] = {}
+        self.tracks: dict[str, tuple[str, str] | str] = {}
+
+    @staticmethod
+    def _get(cache: dict[str, tuple[str, str] | str], raw: str, check: Callable[[str], tuple[str, str]]):
+        hit = cache.get(raw)
+        if hit is None:
+            try:
+                hit = check(raw)
+            except InvalidName as exc:
+                hit = str(exc)
+            if len(cache) >= NAME_CACHE_SIZE:
+                cache.clear()
+            cache[raw] = hit
+        if isinstance(hit, str):
+            raise InvalidName(hit)
+        return hit
+
+    def artist(self, raw: str) -> tuple[str, str]:
+        return self._get(self.artists, raw, artist_name)
+
+    def track(self, raw: str) -> tuple[str, str]:
+        return self._get(self.tracks, raw, _track_name)
+
+
+def fast_checked_name(text: str, what: str) -> tuple[str, str]:
+    """:func:`~storage.names.checked_name`, with a shortcut for printable ASCII (most names), where
+    NFC/NFKC are the identity, nothing is invisible, casefold is lower() and the only whitespace
+    is the space. Same result (``tests/storage/test_import_formats.py`` checks it)."""
+    if text.isascii() and text.isprintable() and len(text) <= MAX_KEY_LENGTH:
+        display = " ".join(text.split())
+        if display:
+            return display, display.lower()
+    return checked_name(text, what)
+
+
+def artist_name(text: str) -> tuple[str, str]:
+    """:func:`storage.names.artist_name` (checked, then :func:`~storage.names.canonical_artist`)."""
+    return canonical_artist(*fast_checked_name(text, "artist name"))
+
+
+def _track_name(raw: str) -> tuple[str, str]:
+    return fast_checked_name(raw, "track title")
 
 
 def import_rows(
     db: Database,
     community: int,
-    rows: Iterable[Row | tuple[int, str]],
+    rows: Iterable[Item],
     *,
     source: str,
     rejects: IO[str] | None = None,
     progress: Callable[[int], None] | None = None,
     keep_rejects: int = 20,
+    summary: Summary | None = None,
 ) -> Summary:
     """Import a stream of rows in batches; each batch is one transaction, so an interrupted import
-    leaves whole batches behind and a rerun (idempotent) completes it."""
-    summary = Summary()
+    leaves whole batches behind and a rerun (idempotent) completes it.
+
+    Artists are matched by :func:`~storage.names.artist_name` key and the alias table only (never
+    fuzzily); plays are inserted with one ``executemany`` per batch."""
+    summary = summary or Summary()
     resolver = _Resolver(community)
-    pending: list[tuple[Row, str, str, str | None, str | None]] = []
+    names = _Names()
+    pending: list[_Pending] = []
+    sqlite = db.sqlite
+    cprefix, spref = str(community), f"{source}:"
 
     def reject(line: int, reason: str) -> None:
         summary.rejected += 1
         if len(summary.first_rejects) < keep_rejects:
             summary.first_rejects.append((line, reason))
         if rejects is not None:
-            rejects.write(f"{line}\t{reason}\n")
+            rejects.write(f"{line}\t{_one_line(reason)}\n")
 
     def flush() -> None:
         if not pending:
             return
         with db.write() as conn:
+            if sqlite:  # a bounded page cache (64 MiB) keeps index inserts off the disk
+                conn.exec_driver_sql("PRAGMA cache_size=-65536")
             resolver.resolve(conn, pending)
+            members, artists, tracks = resolver.members, resolver.artists, resolver.tracks
+            aliased = resolver.aliased
             seen: set[str] = set()
-            values = []
+            params: list[tuple[Any, ...]] = []
+            add_param, add_seen, sha1, sep = params.append, seen.add, hashlib.sha1, _SEP
+            merged_alias = merged_key = 0
             for r, _a, a_key, _t, t_key in pending:
-                key = dedupe_key(source, community, r, a_key, t_key)
+                if r.merged == "alias" or a_key in aliased:
+                    merged_alias += 1
+                elif r.merged == "key":
+                    merged_key += 1
+                at = r.played_at
+                if at is None:
+                    iso = at_db = None
+                else:
+                    iso = at.isoformat()
+                    # SQLAlchemy's SQLite DATETIME text; other dialects bind the datetime itself.
+                    at_db = (iso.replace("T", " ") + (".000000" if len(iso) == 19 else "")) if sqlite else at
+                # Same value as dedupe_key(), inlined: this loop runs once per row.
+                ident = sep.join((cprefix, r.user, a_key, t_key or "", iso or "", str(r.count)))
+                if r.ident:
+                    ident += sep + r.ident
+                key = spref + sha1(ident.encode()).hexdigest()
                 if key in seen:
                     continue
-                seen.add(key)
-                aid = resolver.artists[a_key]
-                values.append(
-                    {
-                        "community_id": community,
-                        "member_id": resolver.members[r.user],
-                        "artist_id": aid,
-                        "track_id": resolver.tracks[(aid, t_key)] if t_key else None,
-                        "played_at": r.played_at,
-                        "count": r.count,
-                        "source": source,
-                        "dedupe_key": key,
-                    }
+                add_seen(key)
+                aid = artists[a_key]
+                add_param(
+                    (
+                        community,
+                        members[r.user],
+                        aid,
+                        tracks[(aid, t_key)] if t_key else None,
+                        at_db,
+                        r.count,
+                        source,
+                        key,
+                    )
                 )
-            inserted = 0
-            stmt = upsert_insert(conn, Play).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            for s in range(0, len(values), 1000):
-                inserted += conn.execute(stmt, values[s : s + 1000]).rowcount
+            summary.merged_by_alias += merged_alias
+            summary.merged_by_key += merged_key
+            if db.sqlite:
+                # In dedupe-key order the unique index is filled page by page, not at random.
+                params.sort(key=itemgetter(7))
+                inserted = conn.exec_driver_sql(_SQLITE_INSERT_PLAY, params).rowcount if params else 0
+            else:
+                inserted = 0
+                stmt = upsert_insert(conn, Play).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                for s in range(0, len(params), 1000):
+                    chunk = [dict(zip(_PLAY_COLUMNS, p, strict=True)) for p in params[s : s + 1000]]
+                    inserted += conn.execute(stmt, chunk).rowcount
         summary.imported += inserted
         summary.duplicates += len(pending) - inserted
         if progress:
             progress(len(pending))
         pending.clear()
 
+    a_cache, t_cache = names.artists, names.tracks
+    read = summary.read
     for item in rows:
-        summary.read += 1
-        if isinstance(item, tuple):
-            reject(*item)
+        read += 1
+        if type(item) is not Row:
+            if isinstance(item, Skip):
+                summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
+            else:
+                reject(*item)  # type: ignore[misc]
             continue
-        try:
-            if len(item.user) > 100:
-                raise InvalidName("user id is too long (at most 100 characters)")
-            a_disp, a_key = checked_name(item.artist, "artist name")
-            t_disp, t_key = checked_name(item.track, "track title") if item.track else (None, None)
-        except InvalidName as exc:
-            reject(item.line, str(exc))
-            continue
-        pending.append((item, a_disp, a_key, t_disp, t_key))
+        # Cache hits inline (the common case); misses and bad names go through _Names.
+        a = a_cache.get(item.artist)
+        t = t_cache.get(item.track) if item.track else (None, None)
+        if type(a) is not tuple or type(t) is not tuple or len(item.user) > 100:
+            try:
+                if len(item.user) > 100:
+                    raise InvalidName("user id is too long (at most 100 characters)")
+                a = names.artist(item.artist)
+                t = names.track(item.track) if item.track else (None, None)
+            except InvalidName as exc:
+                reject(item.line, str(exc))
+                continue
+        pending.append((item, a[0], a[1], t[0], t[1]))
         if len(pending) >= BATCH_ROWS:
             flush()
     flush()
+    summary.read = read
     return summary
+
+
+def _one_line(reason: str) -> str:
+    return reason.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
 def rejects_path(db: Database, source_path: Path) -> Path:
@@ -321,6 +511,187 @@ def import_csv(
         out.open("w", encoding="utf-8") as rej,
     ):
         summary = import_rows(db, community, csv_rows(fh, now), source="csv", rejects=rej, progress=progress)
+    if summary.rejected:
+        summary.rejects_file = str(out)
+    else:
+        out.unlink(missing_ok=True)
+    return summary
+
+
+# --- aliases --------------------------------------------------------------------------------------
+
+
+def resolve_chains(mapping: dict[str, str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Follow ``a → b → c`` to the end: returns ``(resolved, cyclic)`` where ``resolved[a] == c`` and
+    ``cyclic[x]`` is the loop ``x`` is in (or leads into), e.g. ``[x, y, x]``. Linear time; a cycle is
+    detected, never followed forever."""
+    resolved: dict[str, str] = {}
+    cyclic: dict[str, list[str]] = {}
+    for start in mapping:
+        if start in resolved or start in cyclic:
+            continue
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        cur = start
+        while cur in mapping and cur not in resolved and cur not in cyclic:
+            if cur in on_path:
+                loop = path[on_path[cur] :] + [cur]
+                for p in path:
+                    cyclic[p] = loop
+                break
+            on_path[cur] = len(path)
+            path.append(cur)
+            cur = mapping[cur]
+        else:
+            if cur in cyclic:
+                for p in path:
+                    cyclic[p] = cyclic[cur]
+            else:
+                final = resolved.get(cur, cur)
+                for p in path:
+                    resolved[p] = final
+    return resolved, cyclic
+
+
+def import_aliases(
+    db: Database,
+    entries: Iterable[tuple[int, str, str] | tuple[int, str]],
+    *,
+    rejects: IO[str] | None = None,
+    summary: Summary | None = None,
+    keep_rejects: int = 20,
+    what: str = "",
+) -> Summary:
+    """Store ``(line, alias spelling, canonical spelling)`` entries in the alias table.
+
+    Both sides get the artist rules (:func:`~storage.names.artist_name`); chains ``a → b → c`` are
+    resolved (``a`` and ``b`` both point at ``c``, also through aliases already stored), a cycle is
+    rejected with its lines instead of followed. Idempotent: ``imported`` counts new or changed
+    aliases, ``duplicates`` the ones already stored as given. ``(line, reason)`` entries are
+    rejected as they are. Aliases apply to plays logged or imported afterwards."""
+    summary = summary if summary is not None else Summary()
+    prefix = f"{what}: " if what else ""
+
+    def reject(line: int, reason: str) -> None:
+        summary.rejected += 1
+        if len(summary.first_rejects) < keep_rejects:
+            summary.first_rejects.append((line, prefix + reason))
+        if rejects is not None:
+            rejects.write(f"{line}\t{_one_line(prefix + reason)}\n")
+
+    mapping: dict[str, str] = {}
+    target_display: dict[str, str] = {}
+    line_of: dict[str, int] = {}
+    for entry in entries:
+        summary.read += 1
+        if len(entry) == 2:
+            reject(*entry)
+            continue
+        line, alias, canonical = entry
+        try:
+            _a_disp, a_key = artist_name(alias)
+            c_disp, c_key = artist_name(canonical)
+        except InvalidName as exc:
+            reject(line, str(exc))
+            continue
+        if a_key == c_key:
+            reason = "alias and canonical name are the same artist"
+            summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
+            continue
+        if a_key in mapping and mapping[a_key] != c_key:
+            reject(
+                line_of[a_key], f"{alias!r} is given another canonical name on line {line}; the later wins"
+            )
+        mapping[a_key] = c_key
+        line_of[a_key] = line
+        target_display.setdefault(c_key, c_disp)
+    resolved, cyclic = resolve_chains(mapping)
+    for a_key, loop in cyclic.items():
+        reject(line_of[a_key], f"alias cycle {' → '.join(loop)}: left unaliased")
+    items = list(resolved.items())
+    for s in range(0, len(items), 5000):
+        chunk = items[s : s + 5000]
+        with db.write() as conn:
+            targets = {c for _a, c in chunk}
+            found = lookup_artists(conn, targets)
+            missing = [c for c in targets if c not in found]
+            if missing:
+                conn.execute(
+                    upsert_insert(conn, Artist).on_conflict_do_nothing(),
+                    [{"key": c, "name": target_display.get(c, c)} for c in missing],
+                )
+                found.update(lookup_artists(conn, missing))
+            via = {found[c][0] for c in targets if found[c][1]}
+            key_of = (
+                dict(conn.execute(select(Artist.id, Artist.key).where(Artist.id.in_(via))).all())
+                if via
+                else {}
+            )
+            values = []
+            for a_key, c_key in chunk:
+                aid, via_alias = found[c_key]
+                if via_alias and key_of.get(aid) == a_key:
+                    reject(
+                        line_of[a_key], f"alias cycle {a_key} → {c_key} → {a_key} (stored): left unaliased"
+                    )
+                    continue
+                values.append({"alias_key": a_key, "artist_id": aid})
+            if not values:
+                continue
+            ins = upsert_insert(conn, ArtistAlias)
+            upsert = ins.on_conflict_do_update(
+                index_elements=["alias_key"],
+                set_={"artist_id": ins.excluded.artist_id},
+                where=ArtistAlias.artist_id != ins.excluded.artist_id,
+            )
+            changed = conn.execute(upsert, values).rowcount
+            # Aliases that pointed at the artist now aliased away follow it (chains stay one hop).
+            conn.execute(
+                update(ArtistAlias)
+                .where(
+                    ArtistAlias.artist_id
+                    == select(Artist.id).where(Artist.key == bindparam("a_key")).scalar_subquery()
+                )
+                .values(artist_id=bindparam("target")),
+                [{"a_key": v["alias_key"], "target": v["artist_id"]} for v in values],
+            )
+        summary.aliases += changed
+        summary.imported += changed
+        summary.duplicates += len(values) - changed
+    return summary
+
+
+def alias_file_entries(
+    fh: IO[str], delimiter: str = "\t"
+) -> Iterator[tuple[int, str, str] | tuple[int, str]]:
+    """``alias<TAB>canonical`` (or ``alias,canonical`` CSV) lines; an optional header naming
+    ``alias`` first is skipped, as are blank lines and ``#`` comments."""
+    reader = csv.reader(fh, delimiter=delimiter)
+    for rec in reader:
+        line = reader.line_num
+        if not rec or not "".join(rec).strip() or rec[0].lstrip().startswith("#"):
+            continue
+        if line == 1 and rec[0].strip().lower() == "alias":
+            continue
+        if len(rec) != 2:
+            yield (line, f"expected 2 fields (alias, canonical name), got {len(rec)}")
+        elif not all(_is_utf8(v) for v in rec):
+            yield (line, "not valid UTF-8 text")
+        else:
+            yield (line, rec[0], rec[1])
+
+
+def import_alias_file(db: Database, path: Path) -> Summary:
+    """Load an alias file (see :func:`alias_file_entries`) into the alias table."""
+    out = rejects_path(db, path)
+    with (
+        path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh,
+        out.open("w", encoding="utf-8") as rej,
+    ):
+        head = fh.readline()
+        fh.seek(0)
+        entries = alias_file_entries(fh, "\t" if "\t" in head else ",")
+        summary = import_aliases(db, entries, rejects=rej, what=path.name)
     if summary.rejected:
         summary.rejects_file = str(out)
     else:

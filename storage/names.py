@@ -49,3 +49,33 @@ def checked_name(text: str, what: str = "name") -> tuple[str, str]:
     if not display:  # cannot happen when key is non-empty, but never store an empty name
         raise InvalidName(f"The {what} is empty.")
     return display[:MAX_RAW_LENGTH], key
+
+
+# "Smiths, The" → "The Smiths": a trailing ", The" (any case, any spacing around the comma) moves to
+# the front. Only "The": a trailing ", A" is too often part of a real name to rewrite blindly.
+_KEY_TRAILING_THE = re.compile(r"^(.+?) ?, ?the$")
+_DISPLAY_TRAILING_THE = re.compile(r"^(.+?)\s*,\s*(the)$", re.IGNORECASE)
+
+
+def canonical_key(key: str) -> str:
+    """The catalog key of an artist from its normalised key: rule-based variants folded together
+    (case and whitespace by :func:`normalise`, ``smiths, the`` → ``the smiths`` here). The one rule
+    every path (chat ``/played``, bulk import, alias files) applies before looking an artist up."""
+    m = _KEY_TRAILING_THE.match(key)
+    return f"the {m.group(1)}" if m else key
+
+
+def canonical_artist(display: str, key: str) -> tuple[str, str]:
+    """``(display, key)`` of an artist with :func:`canonical_key` applied, the display spelling
+    rewritten the same way (``Smiths, The`` → ``The Smiths``)."""
+    canon = canonical_key(key)
+    if canon == key:
+        return display, key
+    m = _DISPLAY_TRAILING_THE.match(display)
+    return (f"{m.group(2)} {m.group(1)}" if m else display), canon
+
+
+def artist_name(text: str) -> tuple[str, str]:
+    """:func:`checked_name` for an artist, canonicalised: ``(display, catalog key)``."""
+    display, key = checked_name(text, "artist name")
+    return canonical_artist(display, key)
