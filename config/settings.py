@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = Field(default=4, ge=1)
     spark_ui: bool = False
+    # Extra JVM options for the driver (e.g. -Ddev.ludovic.netlib.blas.allowNative=false).
+    spark_java_options: str = ""
 
     # Recommendations
     top_n: int = Field(default=50, ge=1, le=500)
@@ -39,6 +41,8 @@ class Settings(BaseSettings):
     als_seed: int = 42
     # Blend of ALS scores with item-item co-occurrence (0 = pure ALS); tuned on validation data.
     blend_cooc_weight: float = Field(default=0.0, ge=0)
+    blend_cooc_shrink: float = Field(default=10.0, ge=0)
+    blend_cooc_damp: float = Field(default=0.5, ge=0, le=1)
     retrain_every_batches: int = Field(default=12, ge=1)
     retrain_new_share: float = Field(default=0.10, gt=0, le=1)
 

@@ -41,7 +41,10 @@ def build_session(settings: Settings) -> SparkSession:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J}")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dlog4j2.configurationFile={LOG4J} {settings.spark_java_options}".strip(),
+        )
     )
     jars = [j for j in JDBC_JARS if Path(j).is_file()]
     if jars:
