@@ -116,6 +116,127 @@ def import_csv_cmd(
     _report(summary, json_out)
 
 
+MemberOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--member",
+        help="Member that gets every play (single-user exports: lastfm, listenbrainz, spotify; "
+        "required for lastfm, else the export's user name is used).",
+    ),
+]
+
+
+def _import_format(
+    fmt: str, path: Path, community: str, member: str | None, db: str | None, json_out: bool
+) -> None:
+    from storage import catalog
+    from storage.formats import import_path
+    from storage.importers import Rejected
+
+    settings = _settings(db)
+    database = _database(settings)
+    platform, ext = community_ref(community)
+    with database.write() as conn:
+        cid = catalog.community_id(conn, platform, ext, ext)
+    try:
+        with _progress(path) as bar:
+            summary = import_path(
+                database,
+                cid,
+                fmt,
+                path,
+                member=member,
+                now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                progress=bar.update,
+            )
+    except Rejected as exc:
+        typer.echo(f"error: {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _report(summary, json_out)
+
+
+@import_app.command("hetrec")
+def import_hetrec_cmd(
+    folder: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="HetRec 2011 Last.fm-2k folder.")
+    ],
+    community: CommunityOpt = "local",
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import user_artists.dat (+ artists.dat names): one undated play of `weight` listens per pair."""
+    _import_format("hetrec", folder, community, None, db, json_out)
+
+
+@import_app.command("audioscrobbler")
+def import_audioscrobbler_cmd(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, help="Folder with user_artist_data, artist_data, artist_alias."
+        ),
+    ],
+    community: CommunityOpt = "local",
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import Audioscrobbler play counts; artist_alias ids are applied first and stored as aliases."""
+    _import_format("audioscrobbler", folder, community, None, db, json_out)
+
+
+@import_app.command("lastfm")
+def import_lastfm_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scrobble CSV export.")],
+    member: MemberOpt = None,
+    community: CommunityOpt = "local",
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import a Last.fm scrobble CSV (artist, album, track, date; header optional)."""
+    _import_format("lastfm", file, community, member, db, json_out)
+
+
+@import_app.command("listenbrainz")
+def import_listenbrainz_cmd(
+    path: Annotated[
+        Path, typer.Argument(exists=True, help="Listens JSON / JSON-lines file or export folder.")
+    ],
+    member: MemberOpt = None,
+    community: CommunityOpt = "local",
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import a ListenBrainz listens export (JSON lines or a JSON array)."""
+    _import_format("listenbrainz", path, community, member, db, json_out)
+
+
+@import_app.command("spotify")
+def import_spotify_cmd(
+    path: Annotated[Path, typer.Argument(exists=True, help="Streaming history JSON file or export folder.")],
+    member: MemberOpt = None,
+    community: CommunityOpt = "local",
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import Spotify streaming history (basic or extended); < 30 s plays and podcasts are skipped."""
+    _import_format("spotify", path, community, member, db, json_out)
+
+
+@import_app.command("aliases")
+def import_aliases_cmd(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="alias<TAB>canonical (or CSV) lines.")
+    ],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Load artist aliases (chains resolved, cycles reported); they apply to later plays everywhere."""
+    from storage.importers import import_alias_file
+
+    settings = _settings(db)
+    _report(import_alias_file(_database(settings), file), json_out)
+
+
 def _progress(path: Path):
     from tqdm import tqdm
 
@@ -172,6 +293,8 @@ def run(
         from bot.slack_app import SlackDigestSender, web_client
         from bot.slack_app import serve as serve_slack
 
+        if not settings.slack_bot_token:
+            serve_slack(service, settings, http_port=http_port)  # exits with the setup explanation
         senders["slack"] = SlackDigestSender(web_client(settings))
         scheduler = sched.start(ctx)
         try:
@@ -182,6 +305,8 @@ def run(
         from bot.discord_app import DiscordDigestSender
         from bot.discord_app import serve as serve_discord
 
+        if not (settings.discord_token or "").strip():
+            serve_discord(service, settings)  # exits with the setup explanation
         sender = DiscordDigestSender()
         senders["discord"] = sender
         scheduler = sched.start(ctx)

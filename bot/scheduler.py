@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 DIGEST_TICK = dt.timedelta(minutes=1)
+SCHEDULED = ("batch", "digest")  # registry jobs that `tastemaker run` schedules
 
 _context: JobContext | None = None
 _locks: dict[str, threading.Lock] = {}
@@ -209,7 +210,11 @@ def job_statuses(db: Database) -> list[JobStatus]:
             out.append(
                 JobStatus(
                     name,
-                    job.name if job is not None else "(not scheduled: run on demand)",
+                    job.name
+                    if job is not None
+                    else "(not in the job store yet: `tastemaker run` adds it)"
+                    if name in SCHEDULED
+                    else "(not scheduled: run on demand)",
                     str(job.trigger) if job is not None else "-",
                     job.next_run_time if job is not None else None,
                     last.status if last is not None else "never run",
