@@ -220,8 +220,7 @@ class Service:
                 source=who.platform,
                 dedupe_key=dedupe,
             )
-            mine = catalog.member_items(conn, member, "track" if t else "artist")
-        total = dict(mine).get(t.id if t else a.id, 0)
+            total = catalog.member_item_plays(conn, member, "track" if t else "artist", t.id if t else a.id)
         typed = f"{parsed.artist} – {parsed.title}" if parsed.title else parsed.artist
         shown = f"{a.name} – {t.name}" if t else a.name
         corrected = (

@@ -212,6 +212,15 @@ def member_items(conn: Connection, member: int, kind: str) -> list[tuple[int, in
     return [(int(i), int(c)) for i, c in rows if i is not None]
 
 
+def member_item_plays(conn: Connection, member: int, kind: str, item: int) -> int:
+    col = Play.artist_id if kind == "artist" else Play.track_id
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(Play.count), 0)).where(Play.member_id == member, col == item)
+        ).scalar_one()
+    )
+
+
 def member_last_play_id(conn: Connection, member: int) -> int:
     return conn.execute(
         select(func.coalesce(func.max(Play.id), 0)).where(Play.member_id == member)
