@@ -170,7 +170,8 @@ def main() -> None:
     for r in results:
         print(
             f"| {r['format']} | {r['rows']:,} | {r['seconds']} | {r['rows_per_s']:,} | {r['cpu_seconds']} | "
-            f"{r['rows_per_cpu_s']:,} | {r['rss_before_mb']} MB | {r['peak_rss_mb']} MB | {r['load_avg_1m']} |"
+            f"{r['rows_per_cpu_s']:,} | {r['rss_before_mb']} MB | {r['peak_rss_mb']} MB | "
+            f"{r['load_avg_1m']} |"
         )
     print(f"\n{os.cpu_count()} CPUs; rows per CPU second is the figure to compare on a busy machine.")
 
