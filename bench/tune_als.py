@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
 from engine.als import AlsParams  # noqa: E402
+from engine.cooc import BlendParams  # noqa: E402
 from engine.evaluate import (  # noqa: E402
     evaluate_model,
     load_pairs,
@@ -47,8 +48,12 @@ def _ints(s: str) -> list[int]:
     return [int(x) for x in s.split(",") if x]
 
 
-def _key(p: AlsParams) -> tuple[float, ...]:
-    return (p.rank, p.reg_param, p.alpha, p.iterations, p.conf_scale, p.seed)
+def _key(p: AlsParams, b: BlendParams) -> tuple[float, ...]:
+    return (p.rank, p.reg_param, p.alpha, p.iterations, p.conf_scale, p.seed, b.weight, b.shrink, b.damp)
+
+
+def _blend(rec: dict) -> BlendParams:
+    return BlendParams(**rec["blend"]) if rec.get("blend") else BlendParams()
 
 
 def _load_log(path: Path) -> list[dict]:
@@ -61,14 +66,17 @@ def table(log: list[dict]) -> str:
     rows = [r for r in log if r["split"] == "validation"]
     rows.sort(key=lambda r: -r["ndcg"])
     out = [
-        "| # | rank | regParam | alpha | iterations | conf_scale "
+        "| # | rank | regParam | alpha | iterations | seed | cooc weight / shrink / damp "
         "| NDCG@10 | P@10 | R@10 | MAP@10 | coverage | fit s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, r in enumerate(rows, 1):
         p = r["params"]
+        b = _blend(r)
+        cooc = f"{b.weight:g} / {b.shrink:g} / {b.damp:g}" if b.weight else "–"
         out.append(
-            f"| {n} | {p['rank']} | {p['reg_param']} | {p['alpha']} | {p['iterations']} | {p['conf_scale']} "
+            f"| {n} | {p['rank']} | {p['reg_param']} | {p['alpha']} | {p['iterations']} | {p['seed']} "
+            f"| {cooc} "
             f"| {r['ndcg']:.4f} | {r['precision']:.4f} | {r['recall']:.4f} | {r['map']:.4f} "
             f"| {r['coverage']:.4f} | {r['fit_seconds']:.0f} |"
         )
@@ -84,6 +92,10 @@ def main() -> None:
     ap.add_argument("--alpha", type=_floats, default=[1.0])
     ap.add_argument("--iterations", type=_ints, default=[10])
     ap.add_argument("--conf-scale", type=_floats, default=[1.0])
+    ap.add_argument("--seed", type=_ints, default=[42])
+    ap.add_argument("--blend-weight", type=_floats, default=[0.0], help="co-occurrence blend weights")
+    ap.add_argument("--blend-shrink", type=_floats, default=[10.0])
+    ap.add_argument("--blend-damp", type=_floats, default=[0.5])
     ap.add_argument("--table", action="store_true", help="print the log as a Markdown table and exit")
     ap.add_argument("--test", action="store_true", help="measure the (single) given point on the test split")
     args = ap.parse_args()
@@ -103,14 +115,16 @@ def main() -> None:
         target_split, name = outer, "test"
     else:
         target_split, name = validation_split(outer.train), "validation"
-    axes = (args.rank, args.reg, args.alpha, args.iterations, args.conf_scale)
+    axes = (args.rank, args.reg, args.alpha, args.iterations, args.conf_scale, args.seed)
+    blend_axes = (args.blend_weight, args.blend_shrink, args.blend_damp)
+    blends = [BlendParams(*b) for b in itertools.product(*blend_axes)]
     grid = [
-        AlsParams(rank=r, reg_param=g, alpha=a, iterations=i, conf_scale=c)
-        for r, g, a, i, c in itertools.product(*axes)
+        (AlsParams(rank=r, reg_param=g, alpha=a, iterations=i, conf_scale=c, seed=sd), b)
+        for (r, g, a, i, c, sd), b in itertools.product(itertools.product(*axes), blends)
     ]
     if args.test and len(grid) != 1:
         ap.error("--test takes exactly one parameter set")
-    done = {_key(AlsParams(**r["params"])) for r in log if r["split"] == name}
+    done = {_key(AlsParams(**r["params"]), _blend(r)) for r in log if r["split"] == name}
 
     from engine.session import build_session
 
@@ -119,15 +133,16 @@ def main() -> None:
     print(f"{name}: {len(target_split.train)} train rows, {len(target_split.test)} users held out")
     print(f"popularity      {pop.line()}", flush=True)
     args.log.parent.mkdir(parents=True, exist_ok=True)
-    for p in grid:
-        if _key(p) in done and not args.test:
-            print(f"skip (logged)   {p}")
+    for p, b in grid:
+        if _key(p, b) in done and not args.test:
+            print(f"skip (logged)   {p} {b}")
             continue
         t0 = time.perf_counter()
-        res = evaluate_model(spark, target_split.train, target_split.test, p, n_items=n_items)
+        res = evaluate_model(spark, target_split.train, target_split.test, p, n_items=n_items, blend=b)
         rec = {
             "split": name,
             "params": asdict(p),
+            "blend": asdict(b),
             **res.metrics.as_dict(),
             "fit_seconds": round(res.fit_seconds, 1),
             "score_seconds": round(res.score_seconds, 1),
@@ -137,7 +152,8 @@ def main() -> None:
             fh.write(json.dumps(rec) + "\n")
         print(
             f"rank {p.rank:3d} reg {p.reg_param:<6g} alpha {p.alpha:<5g} it {p.iterations:2d} "
-            f"cs {p.conf_scale:g}  {res.metrics.line()}  [{time.perf_counter() - t0:.0f} s]",
+            f"seed {p.seed} cooc {b.weight:g}/{b.shrink:g}/{b.damp:g}  {res.metrics.line()}  "
+            f"[{time.perf_counter() - t0:.0f} s]",
             flush=True,
         )
     spark.stop()

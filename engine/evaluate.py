@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.als import AlsParams, Model, all_picks, train
+from engine.cooc import BlendParams, blend_hook
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -255,10 +256,16 @@ def pairs_frame(spark: SparkSession, rows: np.ndarray) -> DataFrame:
     return spark.createDataFrame(pdf)
 
 
-def model_recs(model: Model, train_rows: np.ndarray, k: int = K) -> dict[int, list[int]]:
+def model_recs(
+    model: Model,
+    history: Mapping[int, Mapping[int, int]],
+    k: int = K,
+    extra: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> dict[int, list[int]]:
     """Top-``k`` per user through :func:`engine.als.all_picks` (the production code path)."""
     out: dict[int, list[int]] = {}
-    for member, _rank, item, _score, _reason in all_picks(model, histories_of(train_rows), k):
+    hist = {u: dict(h) for u, h in history.items()}
+    for member, _rank, item, _score, _reason in all_picks(model, hist, k, extra=extra):
         out.setdefault(member, []).append(item)
     return out
 
@@ -277,27 +284,33 @@ def evaluate_model(
     params: AlsParams,
     *,
     n_items: int,
+    blend: BlendParams | None = None,
 ) -> ModelResult:
-    """Fit ALS on ``train_rows`` with ``params`` and score its top-10 against ``test``."""
+    """Fit ALS on ``train_rows`` with ``params`` (blended with co-occurrence if ``blend`` has a
+    weight) and score its top-10 against ``test``."""
     t0 = time.perf_counter()
     frame = pairs_frame(spark, train_rows).cache()
+    history = histories_of(train_rows)
     try:
         model = train(frame, params)
+        hook = blend_hook(frame, model.item_ids, history, blend) if blend is not None else None
     finally:
         frame.unpersist()
     t1 = time.perf_counter()
-    recs = model_recs(model, train_rows)
+    recs = model_recs(model, history, extra=hook)
     result = metrics(recs, test, n_items)
     return ModelResult(result, t1 - t0, time.perf_counter() - t1)
 
 
-def hetrec_report(spark: SparkSession, data_dir: str | Path, params: AlsParams) -> dict[str, object]:
+def hetrec_report(
+    spark: SparkSession, data_dir: str | Path, params: AlsParams, blend: BlendParams | None = None
+) -> dict[str, object]:
     """The ``tastemaker eval hetrec`` report: popularity and model metrics on the test split."""
     pairs = load_pairs(data_dir)
     s = split(pairs)
     n_items = len(np.unique(pairs[:, 1]))
     pop = metrics(popularity_recs(s.train, s.test), s.test, n_items)
-    res = evaluate_model(spark, s.train, s.test, params, n_items=n_items)
+    res = evaluate_model(spark, s.train, s.test, params, n_items=n_items, blend=blend)
     return {
         "data": {
             "users": len(np.unique(pairs[:, 0])),
@@ -308,6 +321,7 @@ def hetrec_report(spark: SparkSession, data_dir: str | Path, params: AlsParams) 
             "test_users": len(s.test),
         },
         "params": asdict(params),
+        "blend": asdict(blend) if blend is not None else None,
         "popularity": pop.as_dict(),
         "model": res.metrics.as_dict(),
         "seconds": {"fit": round(res.fit_seconds, 2), "score": round(res.score_seconds, 2)},
