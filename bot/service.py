@@ -181,6 +181,9 @@ class Service:
         self.clock = clock
         self._factors: dict[str, tuple[int, recs.Factors]] = {}
         self._lock = threading.Lock()
+        # (platform, community, member) -> committed (community id, member id): ids never change, so
+        # repeat /played calls skip two upserts and two look-ups. Filled only after a commit.
+        self._ids: dict[tuple[str, str, str], tuple[int, int]] = {}
 
     # --- /played ----------------------------------------------------------------------------
 
@@ -200,11 +203,16 @@ class Service:
         parsed = parse_played(text) if artist is None and track is None else play_input(artist, track)
         dedupe = f"{who.platform}:{event_id}" if event_id else f"{who.platform}:{uuid.uuid4().hex}"
         when = played_at or self.clock()
+        ids_key = (who.platform, who.community_id, who.member_id)
         with self.db.write() as conn:
-            community = catalog.community_id(
-                conn, who.platform, who.community_id, who.community_name or who.community_id
-            )
-            member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
+            known = self._ids.get(ids_key)
+            if known is not None:
+                community, member = known
+            else:
+                community = catalog.community_id(
+                    conn, who.platform, who.community_id, who.community_name or who.community_id
+                )
+                member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
             a = catalog.resolve_artist(conn, parsed.artist, parsed.artist_key, fuzzy=True)
             t = None
             if parsed.title is not None and parsed.title_key is not None:
@@ -221,6 +229,8 @@ class Service:
                 dedupe_key=dedupe,
             )
             total = catalog.member_item_plays(conn, member, "track" if t else "artist", t.id if t else a.id)
+        if known is None and len(self._ids) < 100_000:
+            self._ids[ids_key] = (community, member)
         typed = f"{parsed.artist} – {parsed.title}" if parsed.title else parsed.artist
         shown = f"{a.name} – {t.name}" if t else a.name
         corrected = (

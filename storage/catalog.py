@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import Artist, ArtistAlias, Community, Member, Play, Track
 from storage.names import canonical_artist, canonical_key
@@ -86,13 +88,38 @@ def lookup_artists(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int
     return found
 
 
+# The interactive path's look-ups, built once: an alias wins over an artist of the same key.
+_ARTIST_BY_ALIAS = (
+    select(Artist.id, Artist.name)
+    .join(ArtistAlias, ArtistAlias.artist_id == Artist.id)
+    .where(ArtistAlias.alias_key == bindparam("k"))
+)
+_ARTIST_BY_KEY = select(Artist.id, Artist.name).where(Artist.key == bindparam("k"))
+_ADD_PLAY = MappingProxyType(
+    {
+        name: dialect.insert(Play).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Play.id)
+        for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    }
+)
+_PLAY_BY_DEDUPE = select(Play.id).where(Play.dedupe_key == bindparam("k"))
+_MEMBER_ITEM_PLAYS = MappingProxyType(
+    {
+        kind: select(func.coalesce(func.sum(Play.count), 0)).where(
+            Play.member_id == bindparam("m"), col == bindparam("i")
+        )
+        for kind, col in (("artist", Play.artist_id), ("track", Play.track_id))
+    }
+)
+_TRACK_BY_KEY = select(Track.id, Track.title).where(
+    Track.artist_id == bindparam("a"), Track.key == bindparam("k")
+)
+
+
 def lookup_artist(conn: Connection, key: str) -> Resolved | None:
     """Alias, then exact key (the rule-based variants of ``key`` folded first)."""
-    hit = lookup_artists(conn, [canonical_key(key)]).get(canonical_key(key))
-    if hit is None:
-        return None
-    name = conn.execute(select(Artist.name).where(Artist.id == hit[0])).scalar_one()
-    return Resolved(hit[0], name)
+    k = {"k": canonical_key(key)}
+    row = conn.execute(_ARTIST_BY_ALIAS, k).first() or conn.execute(_ARTIST_BY_KEY, k).first()
+    return Resolved(row[0], row[1]) if row else None
 
 
 def resolve_artist(conn: Connection, name: str, key: str, *, fuzzy: bool) -> Resolved:
@@ -118,9 +145,7 @@ def resolve_artist(conn: Connection, name: str, key: str, *, fuzzy: bool) -> Res
 
 
 def resolve_track(conn: Connection, artist: int, title: str, key: str, *, fuzzy: bool) -> Resolved:
-    row = conn.execute(
-        select(Track.id, Track.title).where(Track.artist_id == artist, Track.key == key)
-    ).first()
+    row = conn.execute(_TRACK_BY_KEY, {"a": artist, "k": key}).first()
     if row:
         return Resolved(row.id, row.title)
     if fuzzy:
@@ -150,24 +175,20 @@ def add_play(
     dedupe_key: str,
 ) -> tuple[int, bool]:
     """Insert a play unless its dedupe key is known; return ``(play_id, inserted)``."""
-    res = conn.execute(
-        upsert_insert(conn, Play)
-        .values(
-            community_id=community,
-            member_id=member,
-            artist_id=artist,
-            track_id=track,
-            played_at=played_at,
-            count=count,
-            source=source,
-            dedupe_key=dedupe_key,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
-    if res.rowcount == 1:
-        return int(res.inserted_primary_key[0]), True  # type: ignore[index]
-    pid = conn.execute(select(Play.id).where(Play.dedupe_key == dedupe_key)).scalar_one()
-    return pid, False
+    params = {
+        "community_id": community,
+        "member_id": member,
+        "artist_id": artist,
+        "track_id": track,
+        "played_at": played_at,
+        "count": count,
+        "source": source,
+        "dedupe_key": dedupe_key,
+    }
+    new_id = conn.execute(_ADD_PLAY[conn.dialect.name], params).scalar_one_or_none()
+    if new_id is not None:
+        return int(new_id), True
+    return conn.execute(_PLAY_BY_DEDUPE, {"k": dedupe_key}).scalar_one(), False
 
 
 def catalog_suggestions(
@@ -213,12 +234,7 @@ def member_items(conn: Connection, member: int, kind: str) -> list[tuple[int, in
 
 
 def member_item_plays(conn: Connection, member: int, kind: str, item: int) -> int:
-    col = Play.artist_id if kind == "artist" else Play.track_id
-    return int(
-        conn.execute(
-            select(func.coalesce(func.sum(Play.count), 0)).where(Play.member_id == member, col == item)
-        ).scalar_one()
-    )
+    return int(conn.execute(_MEMBER_ITEM_PLAYS[kind], {"m": member, "i": item}).scalar_one())
 
 
 def member_last_play_id(conn: Connection, member: int) -> int:
