@@ -66,9 +66,9 @@ def table(log: list[dict]) -> str:
     rows = [r for r in log if r["split"] == "validation"]
     rows.sort(key=lambda r: -r["ndcg"])
     out = [
-        "| # | rank | regParam | alpha | iterations | seed | cooc weight / shrink / damp "
+        "| # | rank | regParam | alpha | iterations | seed | blocks | cooc weight / shrink / damp "
         "| NDCG@10 | P@10 | R@10 | MAP@10 | coverage | fit s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, r in enumerate(rows, 1):
         p = r["params"]
@@ -76,7 +76,7 @@ def table(log: list[dict]) -> str:
         cooc = f"{b.weight:g} / {b.shrink:g} / {b.damp:g}" if b.weight else "–"
         out.append(
             f"| {n} | {p['rank']} | {p['reg_param']} | {p['alpha']} | {p['iterations']} | {p['seed']} "
-            f"| {cooc} "
+            f"| {r.get('als_blocks', '–')} | {cooc} "
             f"| {r['ndcg']:.4f} | {r['precision']:.4f} | {r['recall']:.4f} | {r['map']:.4f} "
             f"| {r['coverage']:.4f} | {r['fit_seconds']:.0f} |"
         )
@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--blend-weight", type=_floats, default=[0.0], help="co-occurrence blend weights")
     ap.add_argument("--blend-shrink", type=_floats, default=[10.0])
     ap.add_argument("--blend-damp", type=_floats, default=[0.5])
+    ap.add_argument("--force", action="store_true", help="rerun points already in the log")
     ap.add_argument("--table", action="store_true", help="print the log as a Markdown table and exit")
     ap.add_argument("--test", action="store_true", help="measure the (single) given point on the test split")
     args = ap.parse_args()
@@ -134,7 +135,7 @@ def main() -> None:
     print(f"popularity      {pop.line()}", flush=True)
     args.log.parent.mkdir(parents=True, exist_ok=True)
     for p, b in grid:
-        if _key(p, b) in done and not args.test:
+        if _key(p, b) in done and not (args.test or args.force):
             print(f"skip (logged)   {p} {b}")
             continue
         t0 = time.perf_counter()
@@ -143,6 +144,7 @@ def main() -> None:
             "split": name,
             "params": asdict(p),
             "blend": asdict(b),
+            "als_blocks": max(2, spark.sparkContext.defaultParallelism),
             **res.metrics.as_dict(),
             "fit_seconds": round(res.fit_seconds, 1),
             "score_seconds": round(res.score_seconds, 1),

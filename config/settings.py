@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # Recommendations
     top_n: int = Field(default=50, ge=1, le=500)
     als_rank: int = Field(default=64, ge=2)
-    als_reg: float = Field(default=0.1, gt=0)
+    als_reg: float = Field(default=0.5, gt=0)  # tuned on the HetRec validation split: docs/tuning.md
     als_alpha: float = Field(default=1.0, gt=0)
     als_iterations: int = Field(default=10, ge=1)
     als_seed: int = 42

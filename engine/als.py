@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class AlsParams:
     rank: int = 64
-    reg_param: float = 0.1
+    reg_param: float = 0.5  # tuned: docs/tuning.md
     alpha: float = 1.0
     iterations: int = 10
     conf_scale: float = 1.0
