@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -102,7 +103,10 @@ class Rejected(ValueError):
 def parse_timestamp(value: str, now: dt.datetime) -> dt.datetime:
     """ISO 8601 → naive UTC. Naive input is taken as UTC."""
     try:
-        t = dt.datetime.fromisoformat(value.strip())
+        if value.endswith("Z") and "+" not in value:  # the common UTC form: no tz round trip
+            t = dt.datetime.fromisoformat(value[:-1].strip())
+        else:
+            t = dt.datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise Rejected(f"played_at {value!r} is not an ISO 8601 date-time") from exc
     if t.tzinfo is not None:
@@ -388,7 +392,7 @@ def import_rows(
         if rejects is not None:
             rejects.write(f"{line}\t{_one_line(reason)}\n")
 
-    def flush() -> None:
+    def flush(pending: list[_Pending]) -> None:
         if not pending:
             return
         with db.write() as conn:
@@ -450,34 +454,42 @@ def import_rows(
         summary.duplicates += len(pending) - inserted
         if progress:
             progress(len(pending))
-        pending.clear()
 
     a_cache, t_cache = names.artists, names.tracks
     read = summary.read
-    for item in rows:
-        read += 1
-        if type(item) is not Row:
-            if isinstance(item, Skip):
-                summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
-            else:
-                reject(*item)  # type: ignore[misc]
-            continue
-        # Cache hits inline (the common case); misses and bad names go through _Names.
-        a = a_cache.get(item.artist)
-        t = t_cache.get(item.track) if item.track else (None, None)
-        if type(a) is not tuple or type(t) is not tuple or len(item.user) > 100:
-            try:
-                if len(item.user) > 100:
-                    raise InvalidName("user id is too long (at most 100 characters)")
-                a = names.artist(item.artist)
-                t = names.track(item.track) if item.track else (None, None)
-            except InvalidName as exc:
-                reject(item.line, str(exc))
+    # One writer thread: SQLite releases the GIL while it inserts, so the next batch is parsed
+    # while the previous one is written. At most two batches are in memory.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+        writing: Future[None] | None = None
+        for item in rows:
+            read += 1
+            if type(item) is not Row:
+                if isinstance(item, Skip):
+                    summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
+                else:
+                    reject(*item)  # type: ignore[misc]
                 continue
-        pending.append((item, a[0], a[1], t[0], t[1]))
-        if len(pending) >= BATCH_ROWS:
-            flush()
-    flush()
+            # Cache hits inline (the common case); misses and bad names go through _Names.
+            a = a_cache.get(item.artist)
+            t = t_cache.get(item.track) if item.track else (None, None)
+            if type(a) is not tuple or type(t) is not tuple or len(item.user) > 100:
+                try:
+                    if len(item.user) > 100:
+                        raise InvalidName("user id is too long (at most 100 characters)")
+                    a = names.artist(item.artist)
+                    t = names.track(item.track) if item.track else (None, None)
+                except InvalidName as exc:
+                    reject(item.line, str(exc))
+                    continue
+            pending.append((item, a[0], a[1], t[0], t[1]))
+            if len(pending) >= BATCH_ROWS:
+                if writing is not None:
+                    writing.result()  # re-raises a failed batch here
+                writing = writer.submit(flush, pending)
+                pending = []
+        if writing is not None:
+            writing.result()
+    flush(pending)
     summary.read = read
     return summary
 
