@@ -99,3 +99,20 @@ def test_export_names_map_back_through_the_normalised_key(tmp_path: Path) -> Non
     tsv.write_text("7\t2\tBlue\t0.5\t\n7\t1\tRed\t0.9\tBlue\n8\t1\tred\t0.9\t\n8\t2\tUnknown\t0.1\t\n")
     got = export_recs_by_user(tsv, names, {7: {2}, 8: {3}})
     assert got == {7: [2, 3], 8: [1]}  # "Red" counts as id 2 for user 7, whose test set holds RED
+
+
+def test_cooc_blend_adds_scaled_co_occurrence() -> None:
+    from engine.cooc import Blender, Cooc
+
+    item_ids = np.array([10, 20, 30])
+    # sim(10, 20) = 0.5 both ways, sim(10, 30) = 0.25 both ways; 99 is not in the model
+    cooc = Cooc(
+        np.array([10, 20, 10, 30, 10]), np.array([20, 10, 30, 10, 99]), np.array([0.5, 0.5, 0.25, 0.25, 9.0])
+    )
+    blend = Blender(item_ids, cooc, {1: {10: 3}, 2: {}}, weight=2.0)
+    assert blend.scores(1).tolist() == [0.0, 0.5, 0.25]
+    als = np.array([[0.2, -0.4, 0.1], [1.0, 0.5, 0.0]])
+    out = blend(np.array([1, 2]), als)
+    # member 1: ALS / max|ALS| + 2 · cooc / max cooc; member 2 has no history, ALS scaled only
+    assert out[0].tolist() == pytest.approx([0.5, -1.0 + 2.0, 0.25 + 1.0])
+    assert out[1].tolist() == pytest.approx([1.0, 0.5, 0.0])
