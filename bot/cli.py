@@ -434,16 +434,19 @@ def eval_hetrec(
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Popularity and ALS (current als_* settings) on HetRec Last.fm-2k, fixed protocol, test split."""
+    """Popularity and ALS (current als_*/blend_* settings) on HetRec Last.fm-2k, fixed protocol."""
     import json
 
     from engine.als import params_from_settings
+    from engine.cooc import blend_from_settings
     from engine.evaluate import DataError, hetrec_report, report_text
     from engine.session import build_session
 
     settings = _settings(db)
     try:
-        report = hetrec_report(build_session(settings), data_dir, params_from_settings(settings))
+        report = hetrec_report(
+            build_session(settings), data_dir, params_from_settings(settings), blend_from_settings(settings)
+        )
     except DataError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -116,3 +116,57 @@ def test_cooc_blend_adds_scaled_co_occurrence() -> None:
     # member 1: ALS / max|ALS| + 2 · cooc / max cooc; member 2 has no history, ALS scaled only
     assert out[0].tolist() == pytest.approx([0.5, -1.0 + 2.0, 0.25 + 1.0])
     assert out[1].tolist() == pytest.approx([1.0, 0.5, 0.0])
+
+
+@pytest.mark.spark
+def test_eval_hetrec_command_on_a_tiny_data_set(
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """``tastemaker eval hetrec DIR --json`` end to end (Spark ALS plus the co-occurrence blend computed
+    in Spark) on two taste groups of 10 artists: the model must beat popularity."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    rng = np.random.default_rng(3)
+    lines = ["userID\tartistID\tweight"]  # a header this time; load_pairs skips it
+    for u in range(1, 41):
+        group = range(1, 11) if u % 2 else range(11, 21)
+        for a in rng.choice(list(group), size=8, replace=False):
+            lines.append(f"{u}\t{a} \t{int(rng.integers(1, 500))}")
+    (tmp_path / "user_artists.dat").write_text("\r\n".join(lines) + "\r\n")
+    for var, value in {
+        "TASTEMAKER_SPARK_MASTER": "local[2]",
+        "TASTEMAKER_ALS_RANK": "4",
+        "TASTEMAKER_ALS_ITERATIONS": "5",
+        "TASTEMAKER_ALS_REG": "0.1",
+        "TASTEMAKER_BLEND_COOC_WEIGHT": "0.5",
+    }.items():
+        monkeypatch.setenv(var, value)
+    result = CliRunner().invoke(app, ["eval", "hetrec", str(tmp_path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["data"] == {
+        "users": 40,
+        "items": 20,
+        "pairs": 320,
+        "train_pairs": 280,
+        "test_pairs": 40,
+        "test_users": 40,
+    }
+    assert report["params"]["rank"] == 4
+    assert report["blend"]["weight"] == 0.5
+    assert report["model"]["ndcg"] > report["popularity"]["ndcg"]
+    assert report["model"]["ndcg"] > 0.5  # the one held-out artist is one of the group's 2 unplayed
+
+
+def test_eval_hetrec_command_reports_a_folder_without_data(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "hetrec", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "user_artists.dat not found" in result.output
