@@ -16,11 +16,13 @@ import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy import Connection
+from threadpoolctl import ThreadpoolController
 
 from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
-from engine.foldin import recommend_from_factors
+from engine.foldin import normalised, recommend_from_factors
 from storage import catalog, digests, recs, trends
 from storage.db import Database
 from storage.models import UNDATED
@@ -179,11 +181,13 @@ class Service:
         self.db = db
         self.settings = settings
         self.clock = clock
-        self._factors: dict[str, tuple[int, recs.Factors]] = {}
+        # generation id -> (generation, item factors, unit-length factors); newest per kind only.
+        self._models: dict[int, tuple[recs.Generation, recs.Factors, np.ndarray]] = {}
         self._lock = threading.Lock()
         # (platform, community, member) -> committed (community id, member id): ids never change, so
         # repeat /played calls skip two upserts and two look-ups. Filled only after a commit.
         self._ids: dict[tuple[str, str, str], tuple[int, int]] = {}
+        self._blas = ThreadpoolController()
 
     # --- /played ----------------------------------------------------------------------------
 
@@ -375,39 +379,57 @@ class Service:
         kind: str,
         n: int,
     ) -> Recommendations:
-        history = catalog.member_items(conn, member, kind) if member is not None else []
-        gen = recs.active_generation(conn, kind)
-        if gen is not None and member is not None and history:
-            fresh = catalog.member_last_play_id(conn, member) > gen.last_play_id
-            stored = [] if fresh else recs.stored_picks(conn, gen.id, member, n)
+        ref = recs.active_generation_ref(conn, kind)
+        if ref is not None and member is not None and catalog.member_last_play_id(conn, member) <= ref[1]:
+            # Nothing played since the retrain: the stored picks are current.
+            stored = recs.stored_picks(conn, ref[0], member, n)
             if stored:
-                return self._picks(conn, kind, "model", [(i, s, r) for i, s, r in stored])
-            factors = self._factors_for(conn, gen)
-            folded = recommend_from_factors(
-                factors.ids,
-                factors.matrix,
-                gen.yty,
-                history,
-                alpha=gen.alpha,
-                reg_param=gen.reg_param,
-                conf_scale=gen.conf_scale,
-                n=n,
-            )
-            if folded:
-                return self._picks(
-                    conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
-                )
-        return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, gen is None)
+                return self._picks(conn, kind, "model", stored)
+        history = catalog.member_items(conn, member, kind) if member is not None else []
+        if ref is not None and history:
+            model = self._model_for(conn, ref[0])
+            if model is not None:
+                gen, factors, unit = model
+                # One BLAS thread: a 64x64 solve and a matrix-vector product gain nothing from
+                # threads, and on a busy machine OpenBLAS's thread hand-offs made them 10x slower.
+                with self._blas.limit(limits=1, user_api="blas"):
+                    folded = recommend_from_factors(
+                        factors.ids,
+                        factors.matrix,
+                        gen.yty,
+                        history,
+                        alpha=gen.alpha,
+                        reg_param=gen.reg_param,
+                        conf_scale=gen.conf_scale,
+                        n=n,
+                        unit=unit,
+                    )
+                if folded:
+                    return self._picks(
+                        conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
+                    )
+        return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, ref is None)
 
-    def _factors_for(self, conn: Connection, gen: recs.Generation) -> recs.Factors:
+    def _model_for(
+        self, conn: Connection, generation_id: int
+    ) -> tuple[recs.Generation, recs.Factors, np.ndarray] | None:
+        """A generation with its factors (and unit-length factors for the reasons), loaded once per
+        generation and kept for this process."""
         with self._lock:
-            cached = self._factors.get(gen.kind)
-            if cached and cached[0] == gen.id:
-                return cached[1]
+            cached = self._models.get(generation_id)
+        if cached is not None:
+            return cached
+        gen = recs.generation(conn, generation_id)
+        if gen is None:  # switched away and dropped since we looked: the next call sees the new one
+            return None
         factors = recs.load_factors(conn, gen)
+        model = (gen, factors, normalised(factors.matrix))
         with self._lock:
-            self._factors[gen.kind] = (gen.id, factors)
-        return factors
+            # Keep only the newest generation per kind.
+            for gid in [g for g, m in self._models.items() if m[0].kind == gen.kind]:
+                del self._models[gid]
+            self._models[generation_id] = model
+        return model
 
     def _picks(
         self, conn: Connection, kind: str, source: str, rows: list[tuple[int, float, int | None]]

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     spark_ui: bool = False
     # Extra JVM options for the driver (e.g. -Ddev.ludovic.netlib.blas.allowNative=false).
     spark_java_options: str = ""
+    # Checkpoint directory (ALS lineage); default: a fresh local temp folder. On a cluster: shared storage.
+    spark_checkpoint_dir: str = ""
 
     # Recommendations
     top_n: int = Field(default=50, ge=1, le=500)

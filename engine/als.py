@@ -14,7 +14,7 @@ import numpy as np
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import functions as F
 
-from engine.foldin import reasons, top_n
+from engine.foldin import normalised, reasons, top_n
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -120,6 +120,7 @@ def all_picks(
     ``extra(members, scores)``, if given, returns the block's final scores from the ALS ones (the
     co-occurrence blend of :mod:`engine.cooc`)."""
     y = model.item_factors.astype(np.float64)
+    unit = normalised(model.item_factors)
     col_of = {int(i): k for k, i in enumerate(model.item_ids)}
     for start in range(0, len(model.user_ids), block):
         users = model.user_ids[start : start + block]
@@ -132,7 +133,7 @@ def all_picks(
             )
             s = scores[row]
             best = top_n(s, played, n)
-            why = reasons(model.item_factors, best, played)
+            why = reasons(unit, best, played)
             for rank, (b, w) in enumerate(zip(best, why, strict=True), 1):
                 yield (
                     int(member),

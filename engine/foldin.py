@@ -49,16 +49,19 @@ def top_n(scores: np.ndarray, exclude: np.ndarray, n: int) -> np.ndarray:
     return idx[np.argsort(-s[idx], kind="stable")]
 
 
-def reasons(factors: np.ndarray, picks: np.ndarray, played: np.ndarray) -> np.ndarray:
-    """For each picked row, the played row closest in cosine similarity (the "because you played")."""
+def normalised(factors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows left as they are): cosine similarity is a dot product."""
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (factors / norms).astype(np.float32)
+
+
+def reasons(unit: np.ndarray, picks: np.ndarray, played: np.ndarray) -> np.ndarray:
+    """For each picked row, the played row closest in cosine similarity (the "because you played").
+    ``unit`` is :func:`normalised` item factors, computed once per generation."""
     if len(played) == 0 or len(picks) == 0:
         return np.full(len(picks), -1, dtype=np.int64)
-    f = factors.astype(np.float64)
-    norms = np.linalg.norm(f, axis=1)
-    norms[norms == 0] = 1.0
-    p = f[picks] / norms[picks, None]
-    q = f[played] / norms[played, None]
-    return played[np.argmax(p @ q.T, axis=1)]
+    return played[np.argmax(unit[picks] @ unit[played].T, axis=1)]
 
 
 def recommend_from_factors(
@@ -71,8 +74,12 @@ def recommend_from_factors(
     reg_param: float,
     conf_scale: float,
     n: int,
+    unit: np.ndarray | None = None,
 ) -> list[Pick]:
-    """Fold a member's ``(item_id, plays)`` history into the model and return their top ``n``."""
+    """Fold a member's ``(item_id, plays)`` history into the model and return their top ``n``.
+
+    Scoring stays in float32 (one pass over the item matrix); pass ``unit`` (:func:`normalised`
+    factors, cached per generation) to avoid recomputing norms on every call."""
     pos = np.searchsorted(item_ids, [i for i, _ in history])
     known = [(p, c) for p, (i, c) in zip(pos, history, strict=True) if p < len(item_ids) and item_ids[p] == i]
     if not known:
@@ -80,9 +87,9 @@ def recommend_from_factors(
     rows = np.array([p for p, _ in known], dtype=np.int64)
     ratings = confidence_ratings(np.array([c for _, c in known]), conf_scale)
     x = user_vector(yty, factors[rows], ratings, alpha=alpha, reg_param=reg_param)
-    scores = factors.astype(np.float64) @ x
+    scores = factors @ x.astype(factors.dtype)
     best = top_n(scores, rows, n)
-    why = reasons(factors, best, rows)
+    why = reasons(normalised(factors) if unit is None else unit, best, rows)
     return [
         Pick(int(item_ids[b]), float(scores[b]), int(item_ids[w]) if w >= 0 else None)
         for b, w in zip(best, why, strict=True)

@@ -144,7 +144,8 @@ def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
     """Fit ALS for ``kind`` on all plays up to the current high-water mark and switch generations.
 
     On any failure nothing is written: the last good generation keeps serving."""
-    from engine.als import AlsParams, all_picks, histories, train
+    from engine.als import all_picks, histories, params_from_settings, train
+    from engine.cooc import blend_from_settings, blend_hook
     from engine.reader import high_water, member_item_totals
 
     s = ctx.settings
@@ -153,9 +154,12 @@ def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
     try:
         if pairs.limit(1).count() == 0:
             return None
-        params = AlsParams(s.als_rank, s.als_reg, s.als_alpha, s.als_iterations, 1.0, s.als_seed)
+        params = params_from_settings(s)
         model = train(pairs, params)
         hist = histories(pairs)
+        # Optional co-occurrence blend of the stored picks (off by default: no gain on validation data;
+        # fold-in picks between retrains are plain ALS).
+        extra = blend_hook(pairs, model.item_ids, hist, blend_from_settings(s))
         ctx.fault("after-train")
         listeners = {
             int(r.item): int(r.n)
@@ -174,7 +178,7 @@ def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
                 item_ids=[int(i) for i in model.item_ids],
                 factors=model.item_factors,
                 popularity=popularity,
-                picks=all_picks(model, hist, s.top_n),
+                picks=all_picks(model, hist, s.top_n, extra=extra),
                 now=ctx.clock(),
             )
             ctx.fault("before-switch-commit")

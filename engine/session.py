@@ -6,6 +6,7 @@ A cold start costs ~12 s, so the scheduler and the CLI build one session and pas
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,4 +52,9 @@ def build_session(settings: Settings) -> SparkSession:
         builder = builder.config("spark.jars", ",".join(jars))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    # ALS checkpoints its factor lineage every 10 iterations; without a checkpoint directory more
+    # iterations end in a StackOverflowError. On a cluster, point this at shared storage.
+    session.sparkContext.setCheckpointDir(
+        settings.spark_checkpoint_dir or tempfile.mkdtemp(prefix="tastemaker-ckpt-")
+    )
     return session

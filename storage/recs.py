@@ -37,10 +37,23 @@ class Factors:
     popularity: np.ndarray
 
 
-def active_generation(conn: Connection, kind: str) -> Generation | None:
+def active_generation_ref(conn: Connection, kind: str) -> tuple[int, int] | None:
+    """``(generation id, last play id it was trained on)`` of the active generation, cheaply."""
     row = conn.execute(
-        select(RecGeneration.__table__).where(RecGeneration.kind == kind, RecGeneration.active.is_(True))
+        select(RecGeneration.id, RecGeneration.last_play_id).where(
+            RecGeneration.kind == kind, RecGeneration.active.is_(True)
+        )
     ).first()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def active_generation(conn: Connection, kind: str) -> Generation | None:
+    ref = active_generation_ref(conn, kind)
+    return generation(conn, ref[0]) if ref else None
+
+
+def generation(conn: Connection, generation_id: int) -> Generation | None:
+    row = conn.execute(select(RecGeneration.__table__).where(RecGeneration.id == generation_id)).first()
     if row is None:
         return None
     k = row.rank
