@@ -31,12 +31,15 @@ test: install lint
 
 check: test
 
-bench-quick: install
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): pyproject.toml $(STAMP)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench-quick: install $(BENCH_STAMP)
 	@$(PY) bench/run.py --quick
 
-bench: install
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+bench: install $(BENCH_STAMP)
 	@$(PY) bench/run.py
 
 clean:

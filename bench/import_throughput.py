@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import Section  # noqa: E402
+
 USERS = 5_000
 ARTISTS = 20_000
 TRACKS_PER_ARTIST = 10
@@ -174,6 +176,44 @@ def main() -> None:
             f"{r['load_avg_1m']} |"
         )
     print(f"\n{os.cpu_count()} CPUs; rows per CPU second is the figure to compare on a busy machine.")
+
+
+def run(quick: bool) -> Section:
+    """The `make bench` section: csv and hetrec at 1M rows (quick: 200k)."""
+    rows = 200_000 if quick else 1_000_000
+    sec = Section(
+        "Import throughput into SQLite",
+        f"python bench/import_throughput.py --rows {rows}",
+        ["format", "rows", "seconds", "rows/s", "rows per CPU s", "peak RSS (MB)", "load avg"],
+    )
+    for fmt in ("csv", "hetrec"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", fmt, str(rows)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        sec.rows.append(
+            [
+                fmt,
+                r["rows"],
+                r["seconds"],
+                r["rows_per_s"],
+                r["rows_per_cpu_s"],
+                r["peak_rss_mb"],
+                r["load_avg_1m"],
+            ]
+        )
+        met = "met" if r["rows_per_s"] >= TARGET_ROWS_PER_S else "MISSED"
+        sec.notes.append(f"{fmt}: {r['rows_per_s']:,} rows/s (target >= {TARGET_ROWS_PER_S:,}: {met}).")
+    sec.notes.append(
+        "Synthetic files (5,000 members, 20,000 artists, Zipf popularity) imported in a child process into "
+        "a fresh SQLite file; peak RSS sampled every 20 ms. Bounded by Python parsing and the unique "
+        "dedupe-key index: memory stays flat (it grows with distinct names, not rows)."
+    )
+    return sec
 
 
 if __name__ == "__main__":

@@ -97,23 +97,7 @@ def import_csv_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Import plays from a CSV with header user,artist,track,played_at,count (the last three optional)."""
-    from storage import catalog
-    from storage.importers import Rejected, import_csv
-
-    settings = _settings(db)
-    database = _database(settings)
-    platform, ext = community_ref(community)
-    with database.write() as conn:
-        cid = catalog.community_id(conn, platform, ext, ext)
-    try:
-        with _progress(file) as bar:
-            summary = import_csv(
-                database, cid, file, now=dt.datetime.now(dt.UTC).replace(tzinfo=None), progress=bar.update
-            )
-    except Rejected as exc:
-        typer.echo(f"error: {file}: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    _report(summary, json_out)
+    _import_format("csv", file, community, None, db, json_out)
 
 
 MemberOpt = Annotated[

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import Executable, func, select
 
 from storage.db import Database
 from storage.models import Play
@@ -40,6 +40,16 @@ def _to_arrow(rows: list, schema: pa.Schema) -> pa.Table:
     return pa.table([pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)], schema=schema)
 
 
+def _read_arrow(db: Database, stmt: Executable, schema: pa.Schema) -> pa.Table:
+    """Stream a query's rows into one Arrow table, ``_FETCH`` rows at a time."""
+    tables = []
+    with db.read() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(stmt)
+        for part in result.partitions(_FETCH):
+            tables.append(_to_arrow(list(part), schema))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
 def high_water(db: Database) -> int:
     with db.read() as conn:
         return int(conn.execute(select(func.coalesce(func.max(Play.id), 0))).scalar_one())
@@ -60,12 +70,7 @@ def plays_between(spark: SparkSession, db: Database, after: int, upto: int) -> t
         .where(Play.id > after, Play.id <= upto)
         .order_by(Play.id)
     )
-    tables = []
-    with db.read() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(stmt)
-        for part in result.partitions(_FETCH):
-            tables.append(_to_arrow(list(part), PLAY_SCHEMA))
-    table = pa.concat_tables(tables) if tables else PLAY_SCHEMA.empty_table()
+    table = _read_arrow(db, stmt, PLAY_SCHEMA)
     return spark.createDataFrame(table), table.num_rows
 
 
@@ -77,10 +82,4 @@ def member_item_totals(spark: SparkSession, db: Database, kind: str, upto: int) 
         .where(Play.id <= upto, col.is_not(None))
         .group_by(Play.member_id, col)
     )
-    tables = []
-    with db.read() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(stmt)
-        for part in result.partitions(_FETCH):
-            tables.append(_to_arrow(list(part), PAIR_SCHEMA))
-    table = pa.concat_tables(tables) if tables else PAIR_SCHEMA.empty_table()
-    return spark.createDataFrame(table)
+    return spark.createDataFrame(_read_arrow(db, stmt, PAIR_SCHEMA))

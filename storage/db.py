@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +71,11 @@ class Database:
         self.engine = engine or make_engine(url)
         self.sqlite = self.engine.dialect.name == "sqlite"
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
-        # SQLite has one writer at a time. Queueing this process's writers on a lock (FIFO-ish and
-        # without sleeping) instead of letting them poll SQLite's busy handler, whose back-off sleeps
-        # grow to 100 ms, keeps tail latency low; other processes still meet the busy timeout.
-        self._write_lock: AbstractContextManager[object] = threading.Lock() if self.sqlite else nullcontext()
+        # Writers of this process queue on a lock. SQLite has one writer at a time anyway, and the lock
+        # (no sleeping) beats polling SQLite's busy handler, whose back-off sleeps grow to 100 ms. On
+        # Postgres it makes play ids commit in id order, so the batch's high-water mark (max id) never
+        # passes a play that is still being written by this process.
+        self._write_lock: AbstractContextManager[object] = threading.Lock()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -509,27 +509,6 @@ def rejects_path(db: Database, source_path: Path) -> Path:
     return source_path.with_name(source_path.name + ".rejects")
 
 
-def import_csv(
-    db: Database,
-    community: int,
-    path: Path,
-    *,
-    now: dt.datetime,
-    progress: Callable[[int], None] | None = None,
-) -> Summary:
-    out = rejects_path(db, path)
-    with (
-        path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh,
-        out.open("w", encoding="utf-8") as rej,
-    ):
-        summary = import_rows(db, community, csv_rows(fh, now), source="csv", rejects=rej, progress=progress)
-    if summary.rejected:
-        summary.rejects_file = str(out)
-    else:
-        out.unlink(missing_ok=True)
-    return summary
-
-
 # --- aliases --------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage import catalog
 from storage.db import Database
-from storage.importers import import_csv
+from storage.formats import import_path
 from storage.models import Artist, Member, Play
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
@@ -41,7 +41,7 @@ def _community(db: Database) -> int:
 def test_good_rows_bad_rows_and_line_numbers(db: Database, tmp_path: Path) -> None:
     f = tmp_path / "plays.csv"
     f.write_text(GOOD_AND_BAD, encoding="utf-8")
-    s = import_csv(db, _community(db), f, now=NOW)
+    s = import_path(db, _community(db), "csv", f, now=NOW)
     assert (s.read, s.imported, s.duplicates, s.rejected) == (12, 4, 1, 7)
     # Multi-line quoted field: line numbers follow the file, not the record count.
     assert [n for n, _ in s.first_rejects] == [5, 6, 7, 10, 11, 12, 13]
@@ -68,8 +68,8 @@ def test_reimport_adds_nothing(db: Database, tmp_path: Path) -> None:
     f = tmp_path / "plays.csv"
     f.write_text(GOOD_AND_BAD, encoding="utf-8")
     cid = _community(db)
-    first = import_csv(db, cid, f, now=NOW)
-    second = import_csv(db, cid, f, now=NOW)
+    first = import_path(db, cid, "csv", f, now=NOW)
+    second = import_path(db, cid, "csv", f, now=NOW)
     assert first.imported == 4 and second.imported == 0
     assert second.duplicates == first.imported + first.duplicates
     with db.read() as conn:
@@ -79,7 +79,7 @@ def test_reimport_adds_nothing(db: Database, tmp_path: Path) -> None:
 def test_bulk_import_never_fuzzy_merges(db: Database, tmp_path: Path) -> None:
     f = tmp_path / "plays.csv"
     f.write_text("user,artist\na,Lulu\na,Lulú\na,LULU\na,Radiohed\na,Radiohead\n", encoding="utf-8")
-    import_csv(db, _community(db), f, now=NOW)
+    import_path(db, _community(db), "csv", f, now=NOW)
     with db.read() as conn:
         assert sorted(conn.execute(select(Artist.name)).scalars()) == [
             "Lulu",
@@ -92,7 +92,7 @@ def test_bulk_import_never_fuzzy_merges(db: Database, tmp_path: Path) -> None:
 def test_bom_crlf_and_invalid_utf8(db: Database, tmp_path: Path) -> None:
     f = tmp_path / "plays.csv"
     f.write_bytes(b"\xef\xbb\xbfuser,artist\r\na,Abba\r\nb,Bad \xff name\r\n")
-    s = import_csv(db, _community(db), f, now=NOW)
+    s = import_path(db, _community(db), "csv", f, now=NOW)
     assert (s.imported, s.rejected) == (1, 1)
     assert "UTF-8" in s.first_rejects[0][1] and s.first_rejects[0][0] == 3
 
