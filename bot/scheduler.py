@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -46,9 +46,22 @@ JOBSTORE_TABLE = "apscheduler_jobs"
 DIGEST_TICK = dt.timedelta(minutes=1)
 SCHEDULED = ("batch", "digest")  # registry jobs that `tastemaker run` schedules
 
-_context: JobContext | None = None
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+
+@dataclass
+class _Runtime:
+    """What scheduled jobs run with in this process, and one lock per job so a run never overlaps
+    the previous one (on top of APScheduler's ``max_instances=1``)."""
+
+    ctx: JobContext
+    locks: dict[str, threading.Lock] = field(
+        default_factory=lambda: {name: threading.Lock() for name in REGISTRY}
+    )
+
+
+# The one process-wide slot: APScheduler stores jobs pickled, as a reference to an importable
+# function plus picklable arguments (the job name), so the running process has to provide the
+# context (settings, database, Spark, chat senders) somewhere the function can reach it.
+_runtime: _Runtime | None = None
 
 
 @dataclass(frozen=True)
@@ -76,22 +89,18 @@ def job_specs(settings: Settings, *, batch_interval: dt.timedelta | None = None)
 def set_context(ctx: JobContext | None) -> None:
     """The context scheduled jobs run with. Jobs are stored pickled, so they carry only the job
     name; the process provides the rest (settings, database, Spark, chat senders) here."""
-    global _context
-    _context = ctx
-
-
-def _lock(name: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(name, threading.Lock())
+    global _runtime
+    _runtime = _Runtime(ctx) if ctx is not None else None
 
 
 def run_named(name: str) -> None:
     """What APScheduler runs: an importable module-level function with a picklable argument."""
-    ctx = _context
-    if ctx is None:
+    runtime = _runtime
+    if runtime is None:
         log.error("job %s fired but no job context is set; skipped", name)
         return
-    lock = _lock(name)
+    ctx = runtime.ctx
+    lock = runtime.locks[name]
     if not lock.acquire(blocking=False):
         log.warning("job %s is still running; this run is skipped", name)
         return
