@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from bot.service import Digest, PlayResult, Recommendations, TrendEntry, Trending
 
-WINDOW_LABEL = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "all": "all time"}
+# Windows are whole UTC days up to now (storage.trends.window_days); the labels say so.
+WINDOW_LABEL = {
+    "24h": "since yesterday (UTC)",
+    "7d": "since 7 days ago (UTC)",
+    "30d": "since 30 days ago (UTC)",
+    "all": "all time",
+}
 KIND_LABEL = {"artist": "artists", "track": "tracks"}
 
 HELP = """tastemaker — log what you listen to, see what your community is into.

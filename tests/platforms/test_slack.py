@@ -245,7 +245,7 @@ def test_trending_falls_back_to_response_url_when_bot_is_not_in_channel(
     _, form = slack.command("/trending", "", channel_id="C0PRIVATE")
     [call] = fake.wait_for(at(form))
     assert call.payload["response_type"] == "in_channel"
-    assert call.payload["text"].startswith("Trending tracks in fakecrew — last 7 days")
+    assert call.payload["text"].startswith("Trending tracks in fakecrew — since 7 days ago (UTC)")
     assert call.payload["blocks"][0]["type"] == "header"
 
 
