@@ -257,6 +257,10 @@ def run(
         int | None,
         typer.Option("--http-port", help="Slack HTTP mode port (else Socket Mode with SLACK_APP_TOKEN)."),
     ] = None,
+    http_host: Annotated[
+        str,
+        typer.Option("--http-host", help="Slack HTTP mode address to listen on (127.0.0.1 behind a proxy)."),
+    ] = "0.0.0.0",
     db: DbOpt = None,
 ) -> None:
     """Run the bot on a chat platform (tokens come from the environment), with the scheduler:
@@ -278,11 +282,11 @@ def run(
         from bot.slack_app import serve as serve_slack
 
         if not settings.slack_bot_token:
-            serve_slack(service, settings, http_port=http_port)  # exits with the setup explanation
+            serve_slack(service, settings, http_port=http_port, http_host=http_host)  # exits, explaining
         senders["slack"] = SlackDigestSender(web_client(settings))
         scheduler = sched.start(ctx)
         try:
-            serve_slack(service, settings, http_port=http_port)
+            serve_slack(service, settings, http_port=http_port, http_host=http_host)
         finally:
             sched.stop(scheduler, wait=False)
     else:

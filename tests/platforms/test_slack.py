@@ -493,7 +493,7 @@ def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
     )
     exe = Path(sys.executable).with_name("tastemaker")
     proc = subprocess.Popen(
-        [str(exe), "run", "--platform", "slack", "--http-port", str(port)],
+        [str(exe), "run", "--platform", "slack", "--http-port", str(port), "--http-host", "127.0.0.1"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
