@@ -12,7 +12,7 @@ from pathlib import Path
 from common import Section, median, synthetic_rows
 
 from config.settings import Settings
-from engine.jobs import JobContext, fold_trends
+from engine.jobs import JobContext, fold_all, fold_trends
 from engine.session import build_session
 from storage import catalog
 from storage.db import open_database
@@ -54,14 +54,14 @@ def run(quick: bool) -> Section:
             loaded, seed = 0, 100
             # Warm the session (JIT, Python workers) once, untimed.
             _load(db, cid, 2_000, seed, 0)
-            fold_trends(ctx)
+            fold_all(ctx)
             loaded += 2_000
             per_history: dict[int, float] = {}
             for hist in histories:
                 if hist > loaded:
                     seed += 1
                     _load(db, cid, hist - loaded, seed, loaded)
-                    fold_trends(ctx)  # fold the history itself (untimed)
+                    fold_all(ctx)  # fold the history itself (untimed)
                     loaded = hist
                 for size in sizes if hist == histories[0] else [10_000]:
                     times, phases = [], []

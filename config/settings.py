@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     # Scheduler / digests
     batch_interval_minutes: int = Field(default=10, ge=1)
+    # Largest slice of new plays one batch transaction folds (bounds memory after a big import).
+    batch_max_plays: int = Field(default=200_000, ge=1)
     digest_grace_hours: float = Field(default=6.0, ge=0)
 
     # Chat platforms (tokens only from the environment, under their usual names)

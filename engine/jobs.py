@@ -91,14 +91,16 @@ class RetrainResult:
     picks: int
 
 
-def fold_trends(ctx: JobContext) -> BatchResult:
-    """Fold plays after the watermark into the trend aggregates, exactly once."""
+def fold_trends(ctx: JobContext, upto: int | None = None) -> BatchResult:
+    """Fold the next chunk of plays after the watermark (at most ``batch_max_plays`` ids, and not
+    past ``upto``) into the trend aggregates, exactly once: the deltas and the new watermark commit
+    in one transaction."""
     from engine.reader import high_water, plays_between
     from engine.trends_job import trend_deltas
 
     with ctx.db.read() as conn:
         low, _ = trends.watermark(conn, TRENDS_JOB)
-    high = high_water(ctx.db)
+    high = min(high_water(ctx.db) if upto is None else upto, low + ctx.settings.batch_max_plays)
     if high <= low:
         return BatchResult(low, low, 0, 0, 0)
     ctx.fault("before-compute")
@@ -119,6 +121,30 @@ def fold_trends(ctx: JobContext) -> BatchResult:
     ctx.fault("after-commit")
     timings = (("read", t1 - t0), ("compute", t2 - t1), ("merge", t3 - t2))
     return BatchResult(low, high, n_plays, len(counts), new_listeners, timings=timings)
+
+
+def fold_all(ctx: JobContext) -> BatchResult:
+    """Fold everything logged so far, chunk by chunk, so that memory stays bounded after a large
+    import; each chunk commits with its own watermark, so an interruption loses nothing."""
+    from engine.reader import high_water
+
+    target = high_water(ctx.db)
+    first = fold_trends(ctx, target)
+    total = first
+    while total.to_id < target:
+        nxt = fold_trends(ctx, target)
+        if nxt.to_id == nxt.from_id:  # nothing left (another batch got there first)
+            break
+        summed = {k: dict(total.timings).get(k, 0.0) + v for k, v in nxt.timings}
+        total = dataclasses.replace(
+            total,
+            to_id=nxt.to_id,
+            new_plays=total.new_plays + nxt.new_plays,
+            count_rows=total.count_rows + nxt.count_rows,
+            new_listeners=total.new_listeners + nxt.new_listeners,
+            timings=tuple(summed.items()),
+        )
+    return total
 
 
 def retrain_due(ctx: JobContext) -> list[str]:
@@ -189,7 +215,7 @@ def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
 
 def batch(ctx: JobContext, retrain_now: bool = False) -> BatchResult:
     """The micro-batch: fold trends, then retrain the models that are due (or all, if forced)."""
-    result = fold_trends(ctx)
+    result = fold_all(ctx)
     kinds = list(KINDS) if retrain_now else retrain_due(ctx)
     done = []
     for kind in kinds:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete
 
 from config.settings import Settings
-from engine.jobs import TRENDS_JOB, JobContext, fold_trends, run_job
+from engine.jobs import TRENDS_JOB, JobContext, fold_all, fold_trends, run_job
 from storage import jobs as job_store
 from storage import trends
 from storage.db import Database
@@ -125,3 +125,13 @@ def test_a_batch_that_lost_the_race_rolls_back(db: Database) -> None:
     with db.read() as conn:
         assert trends.all_aggregates(conn) == ([(1, "artist", day, 1, 3, 1)], [(1, "artist", day, 1, 1)])
         assert trends.watermark(conn, TRENDS_JOB) == (5, 1)
+
+
+def test_a_large_backlog_folds_in_bounded_chunks(settings: Settings, db: Database, spark) -> None:  # type: ignore[no-untyped-def]
+    add_plays(db, FIRST + SECOND, tag="a")
+    small = settings.model_copy(update={"batch_max_plays": 3})
+    result = fold_all(_ctx(small, db, spark))
+    assert (result.from_id, result.to_id, result.new_plays) == (0, 8, 8)
+    with db.read() as conn:
+        assert trends.watermark(conn, TRENDS_JOB) == (8, 3)  # three chunks: 1-3, 4-6, 7-8
+        assert trends.all_aggregates(conn) == reference_aggregates(db)
