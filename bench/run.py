@@ -48,6 +48,7 @@ def main() -> None:
                 mod.__name__, f"python bench/{mod.__name__}.py", ["error"], [[traceback.format_exc(limit=3)]]
             )
         parts.append(sec.markdown())
+        print(parts[-1], flush=True)
         print(f"   {time.perf_counter() - t:.0f}s", flush=True)
     load = os.getloadavg()
     head = [
