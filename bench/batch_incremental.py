@@ -83,13 +83,21 @@ def run(quick: bool) -> Section:
             db.dispose()
     finally:
         spark.stop()
-    base = per_history[histories[0]]
-    for h in histories[1:]:
-        growth = per_history[h] / base - 1
+    for small, big in zip(histories, histories[1:], strict=False):
+        growth = per_history[big] / per_history[small] - 1
+        factor = big / small
+        verdict = ("met" if growth < 0.30 else "MISSED") if factor >= 10 else "no target for this step"
         sec.notes.append(
-            f"10k-play batch at {h:,} stored plays vs {histories[0]:,}: {growth:+.0%} "
-            f"(target < +30% for 10x history; {'met' if growth < 0.30 else 'MISSED'})"
+            f"10k-play batch at {big:,} stored plays vs {small:,} ({factor:.0f}x the history): {growth:+.0%} "
+            f"(target < +30% when the history grows 10x: {verdict})."
         )
+    first, last = histories[0], histories[-1]
+    sec.notes.append(
+        f"Across the whole range ({last // first}x the history) the 10k batch went "
+        f"{per_history[last] / per_history[first] - 1:+.0%}; the growth is in the merge phase (SQLite "
+        "upserts into the presence and count indexes, which grow with the history), not in reading or "
+        "Spark compute, which follow the new plays."
+    )
     ten_k = per_history[histories[0]]
     verdict = "met" if ten_k <= 2 else "MISSED"
     sec.notes.append(f"10k new plays on a warm session: {ten_k:.2f} s (target <= 2 s; {verdict}).")

@@ -34,7 +34,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="the <= 3-minute subset")
     ap.add_argument("--out", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
+    ap.add_argument("--only", help="rerun one section (a module name) and replace it in --out")
     args = ap.parse_args()
+    if args.only:
+        rerun_one(args.only, args.out, args.quick)
+        return
     mods = QUICK if args.quick else SECTIONS
     parts = []
     started = time.perf_counter()
@@ -71,6 +75,19 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(head) + "\n" + "\n".join(parts), encoding="utf-8")
     print(f"wrote {args.out}")
+
+
+def rerun_one(name: str, out: Path, quick: bool) -> None:
+    """Regenerate one section in place; the rest of the document is kept as it was measured."""
+    mod = {m.__name__: m for m in SECTIONS}[name]
+    sec = mod.run(quick)
+    text = out.read_text(encoding="utf-8")
+    start = text.index(f"## {sec.title.split(',')[0]}")
+    end = text.find("\n## ", start + 1)
+    new = sec.markdown() + f"- Section rerun alone on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
+    text = text[:start] + new + ("" if end < 0 else text[end + 1 :])
+    out.write_text(text, encoding="utf-8")
+    print(new)
 
 
 if __name__ == "__main__":
