@@ -28,7 +28,7 @@ def _load(db, community: int, n: int, seed: int, offset: int) -> None:  # type: 
 
 
 def run(quick: bool) -> Section:
-    histories = [20_000, 200_000] if quick else [100_000, 1_000_000, 5_000_000]
+    histories = [10_000, 100_000] if quick else [100_000, 1_000_000, 5_000_000]
     sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
     reps = 2 if quick else 3
     cmd = "python bench/batch_incremental.py" + (" --quick" if quick else "")

@@ -41,7 +41,7 @@ def _jdbc(spark, path: Path, after: int, upto: int):  # type: ignore[no-untyped-
 
 
 def run(quick: bool) -> Section:
-    sizes = [10_000, 200_000] if quick else [10_000, 100_000, 1_000_000]
+    sizes = [10_000, 50_000] if quick else [10_000, 100_000, 1_000_000]
     cmd = "python bench/read_path.py" + (" --quick" if quick else "")
     sec = Section(
         "SQLite → Spark read path (plays after a watermark, through the batch's trend aggregation)",

@@ -33,9 +33,11 @@ QUICK = (played, recommend, batch_incremental, read_path)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="the <= 3-minute subset")
-    ap.add_argument("--out", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
+    ap.add_argument("--out", type=Path, help="default: docs/benchmarks.md (quick: docs/benchmarks-quick.md)")
     ap.add_argument("--only", help="rerun one section (a module name) and replace it in --out")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = HERE.parent / "docs" / ("benchmarks-quick.md" if args.quick else "benchmarks.md")
     if args.only:
         rerun_one(args.only, args.out, args.quick)
         return
