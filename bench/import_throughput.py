@@ -137,6 +137,18 @@ def run_one(fmt: str, rows: int, workdir: Path) -> dict[str, float | int | str]:
     }
 
 
+def measure(fmt: str, rows: int) -> dict[str, float | int | str]:
+    """One import in a child process, so peak RSS belongs to that import alone."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", fmt, str(rows)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", default="1000000", help="comma-separated row counts (default 1000000)")
@@ -151,14 +163,7 @@ def main() -> None:
     results = []
     for rows in (int(r) for r in args.rows.split(",")):
         for fmt in args.formats.split(","):
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", fmt, str(rows)],
-                check=True,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
-            res = json.loads(out.stdout.strip().splitlines()[-1])
+            res = measure(fmt, rows)
             results.append(res)
             if args.json:
                 print(json.dumps(res), flush=True)
@@ -187,14 +192,7 @@ def run(quick: bool) -> Section:
         ["format", "rows", "seconds", "rows/s", "rows per CPU s", "peak RSS (MB)", "load avg"],
     )
     for fmt in ("csv", "hetrec"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", fmt, str(rows)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = measure(fmt, rows)
         sec.rows.append(
             [
                 fmt,
