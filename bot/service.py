@@ -31,7 +31,7 @@ from storage.names import normalise
 BATCH_JOB = "trends"
 TRENDING_LIMIT = 10
 # Pseudo-count that smooths the growth score, so 1 → 3 plays does not outrank 40 → 80.
-GROWTH_PRIOR = 5.0
+GROWTH_PRIOR = 10.0
 
 
 def utcnow() -> dt.datetime:
