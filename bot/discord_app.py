@@ -140,12 +140,9 @@ def trending_embed(t: Trending) -> discord.Embed:
     title = f"Trending {render.KIND_LABEL[t.kind]} in {t.community} — {render.WINDOW_LABEL[t.window]}"
     lines = []
     for e in t.entries:
-        marker = render.movement_marker(e)
-        line = (
-            f"**{e.rank}.** {_esc(e.name)} — {render.plural(e.plays, 'play')}, "
-            f"{render.plural(e.listeners, 'listener')}"
+        lines.append(
+            render.trend_line(e, name=_esc(e.name), rank=lambda n: f"**{n}.**", marker=lambda m: f"`{m}`")
         )
-        lines.append(line + (f"  `{marker}`" if marker else ""))
     if not lines:
         lines = [t.note or "Nothing yet."]
     embed = discord.Embed(

@@ -4,6 +4,8 @@ adapters and take the same dataclasses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.service import Digest, PlayResult, Recommendations, TrendEntry, Trending
 
 # Windows are whole UTC days up to now (storage.trends.window_days); the labels say so.
@@ -53,10 +55,18 @@ def played_text(r: PlayResult) -> str:
     return line
 
 
-def trend_line(e: TrendEntry) -> str:
-    marker = movement_marker(e)
-    return f"{e.rank:>2}. {e.name} — {plural(e.plays, 'play')}, {plural(e.listeners, 'listener')}" + (
-        f"  {marker}" if marker else ""
+def trend_line(
+    e: TrendEntry,
+    *,
+    name: str | None = None,
+    rank: Callable[[int], str] = lambda n: f"{n:>2}.",
+    marker: Callable[[str], str] = lambda m: m,
+) -> str:
+    """One chart line; adapters pass their escaped ``name`` and their markup for rank and marker."""
+    move = movement_marker(e)
+    return (
+        f"{rank(e.rank)} {e.name if name is None else name} — {plural(e.plays, 'play')}, "
+        f"{plural(e.listeners, 'listener')}" + (f"  {marker(move)}" if move else "")
     )
 
 

@@ -144,12 +144,9 @@ def trending_message(t: Trending) -> dict[str, Any]:
         return message(render.trending_text(t), blocks)
     lines = []
     for e in t.entries:
-        marker = render.movement_marker(e)
-        line = (
-            f"*{e.rank}.* {escape(e.name)} — {render.plural(e.plays, 'play')}, "
-            f"{render.plural(e.listeners, 'listener')}"
+        lines.append(
+            render.trend_line(e, name=escape(e.name), rank=lambda n: f"*{n}.*", marker=lambda m: f"`{m}`")
         )
-        lines.append(line + (f"  `{marker}`" if marker else ""))
     blocks += _sections(lines)
     if t.rising is not None:
         blocks.append(
