@@ -116,18 +116,8 @@ def played_embed(r: PlayResult) -> discord.Embed:
 
 
 def recommend_embed(r: Recommendations) -> discord.Embed:
-    label = render.KIND_LABEL[r.kind]
-    title = (
-        f"Trending {label} you haven't played yet"
-        if r.source == "trending"
-        else f"Recommended {label} for you"
-    )
-    lines = []
-    for p in r.picks:
-        line = f"**{p.rank}.** {_esc(p.name)}"
-        if p.reason:
-            line += f" — because you played {_esc(p.reason)}"
-        lines.append(line)
+    title = render.recommend_title(r)
+    lines = [render.pick_line(p, esc=_esc, rank=lambda n: f"**{n}.**") for p in r.picks]
     if not lines:
         lines = [r.note or "Nothing to recommend yet."]
     embed = discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)

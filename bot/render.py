@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.service import Digest, PlayResult, Recommendations, TrendEntry, Trending
+from bot.service import Digest, Pick, PlayResult, Recommendations, TrendEntry, Trending
 
 # Windows are whole UTC days up to now (storage.trends.window_days); the labels say so.
 WINDOW_LABEL = {
@@ -87,20 +87,32 @@ def trending_text(t: Trending) -> str:
     return "\n".join(lines)
 
 
-def recommend_text(r: Recommendations) -> str:
+def recommend_title(r: Recommendations) -> str:
     label = KIND_LABEL[r.kind]
-    if r.source == "trending":
-        head = f"Trending {label} you haven't played yet"
-    else:
-        head = f"Recommended {label} for you"
-    lines = [head]
+    return (
+        f"Trending {label} you haven't played yet"
+        if r.source == "trending"
+        else f"Recommended {label} for you"
+    )
+
+
+def pick_line(
+    p: Pick,
+    *,
+    esc: Callable[[str], str] = lambda t: t,
+    rank: Callable[[int], str] = lambda n: f"{n:>2}.",
+    reason: Callable[[str], str] = lambda t: t,
+) -> str:
+    """One recommendation line; adapters pass their escaping and their markup for rank and reason."""
+    line = f"{rank(p.rank)} {esc(p.name)}"
+    return line + (f" — {reason(f'because you played {esc(p.reason)}')}" if p.reason else "")
+
+
+def recommend_text(r: Recommendations) -> str:
+    lines = [recommend_title(r)]
     if r.note:
         lines.append(r.note)
-    for p in r.picks:
-        line = f"{p.rank:>2}. {p.name}"
-        if p.reason:
-            line += f" — because you played {p.reason}"
-        lines.append(line)
+    lines += [pick_line(p) for p in r.picks]
     if not r.picks and not r.note:
         lines.append("Nothing to recommend yet.")
     return "\n".join(lines)

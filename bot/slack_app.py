@@ -119,17 +119,12 @@ def played_message(r: PlayResult) -> dict[str, Any]:
 
 
 def recommend_message(r: Recommendations) -> dict[str, Any]:
-    label = render.KIND_LABEL[r.kind]
-    head = f"Trending {label} you haven't played yet" if r.source == "trending" else f"Recommended {label}"
-    blocks: list[dict[str, Any]] = [_header(head)]
+    blocks: list[dict[str, Any]] = [_header(render.recommend_title(r))]
     if r.note:
         blocks.append(_context(escape(r.note)))
-    lines = []
-    for p in r.picks:
-        line = f"*{p.rank}.* {escape(p.name)}"
-        if p.reason:
-            line += f" — _because you played {escape(p.reason)}_"
-        lines.append(line)
+    lines = [
+        render.pick_line(p, esc=escape, rank=lambda n: f"*{n}.*", reason=lambda t: f"_{t}_") for p in r.picks
+    ]
     blocks += _sections(lines)
     if not r.picks and not r.note:
         blocks.append(_mrkdwn("Nothing to recommend yet."))
