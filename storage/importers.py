@@ -8,28 +8,30 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, update
 
+from storage.bulk import Batch, Resolver, WriterProcess, Written, write_batch
 from storage.catalog import lookup_artists
 from storage.db import Database
-from storage.models import Artist, ArtistAlias, Member, Play, Track
+from storage.models import Artist, ArtistAlias
 from storage.names import MAX_KEY_LENGTH, InvalidName, canonical_artist, checked_name
 from storage.sql import upsert_insert
 
-BATCH_ROWS = 20_000
+BATCH_ROWS = 50_000
 FUTURE_SLACK = dt.timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Row:
     """One play as an importer understood it, before it touches the database.
 
@@ -158,18 +160,21 @@ def csv_rows(fh: IO[str], now: dt.datetime) -> Iterator[Row | tuple[int, str]]:
     width = len(fields)
     iu, ia = col["user"], col["artist"]
     it, ip, ic = col.get("track"), col.get("played_at"), col.get("count")
+    latest = now + FUTURE_SLACK
+    fromiso = dt.datetime.fromisoformat
     for rec in reader:
         if not rec:
             continue
         line = reader.line_num
         try:
-            if len(rec) > width:
-                raise Rejected("more fields than the header names")
-            if len(rec) < width:
+            if len(rec) != width:
+                if len(rec) > width:
+                    raise Rejected("more fields than the header names")
                 rec += [""] * (width - len(rec))
-            for v in rec:
-                if not v.isascii() and not _is_utf8(v):
-                    raise Rejected("not valid UTF-8 text")
+            if not "".join(rec).isascii():
+                for v in rec:
+                    if not _is_utf8(v):
+                        raise Rejected("not valid UTF-8 text")
             user = rec[iu].strip()
             artist = rec[ia].strip()
             if not user:
@@ -178,8 +183,16 @@ def csv_rows(fh: IO[str], now: dt.datetime) -> Iterator[Row | tuple[int, str]]:
                 raise Rejected("artist is empty")
             track = (rec[it].strip() or None) if it is not None else None
             at_raw = rec[ip].strip() if ip is not None else ""
-            played_at = parse_timestamp(at_raw, now) if at_raw else None
-            count = parse_count(rec[ic]) if ic is not None else 1
+            played_at = None
+            if at_raw:
+                # The common ``…Z`` form inline; anything else (or a failure) takes the full path.
+                if at_raw[-1] == "Z" and "+" not in at_raw:
+                    with suppress(ValueError):
+                        played_at = fromiso(at_raw[:-1])
+                if played_at is None or played_at.tzinfo is not None or played_at > latest:
+                    played_at = parse_timestamp(at_raw, now)
+            c = rec[ic] if ic is not None else "1"
+            count = 1 if c == "1" else parse_count(c)
             yield Row(line, user, artist, track, played_at, count)
         except Rejected as exc:
             yield (line, str(exc))
@@ -189,101 +202,20 @@ def csv_rows(fh: IO[str], now: dt.datetime) -> Iterator[Row | tuple[int, str]]:
 # cleared when it reaches this size, so memory stays flat however long the file is.
 NAME_CACHE_SIZE = 200_000
 
-_Pending = tuple[Row, str, str, str | None, str | None]
-
-
-class _Resolver:
-    """Key → id caches for one import (bounded by the number of distinct names, not rows)."""
-
-    def __init__(self, community: int) -> None:
-        self.community = community
-        self.members: dict[str, int] = {}
-        self.artists: dict[str, int] = {}
-        self.aliased: set[str] = set()  # artist keys that resolved through the alias table
-        self.tracks: dict[tuple[int, str], int] = {}
-
-    def resolve(self, conn: Connection, rows: list[_Pending]) -> None:
-        members = self.members
-        users = {r.user for r, *_ in rows if r.user not in members}
-        if users:
-            conn.execute(
-                upsert_insert(conn, Member).on_conflict_do_nothing(),
-                [{"community_id": self.community, "external_id": u, "display_name": u} for u in users],
-            )
-            ulist = list(users)
-            for s in range(0, len(ulist), 500):
-                for ext, mid in conn.execute(
-                    select(Member.external_id, Member.id).where(
-                        Member.community_id == self.community, Member.external_id.in_(ulist[s : s + 500])
-                    )
-                ):
-                    members[ext] = mid
-        artists = self.artists
-        want: dict[str, str] = {}
-        for _r, a_disp, a_key, _t, _tk in rows:
-            if a_key not in artists and a_key not in want:
-                want[a_key] = a_disp
-        if want:
-            self._artists(conn, want)
-        tracks: dict[tuple[int, str], str] = {}
-        known = self.tracks
-        for _r, _a, a_key, t_disp, t_key in rows:
-            if t_key is not None and t_disp is not None:
-                k = (artists[a_key], t_key)
-                if k not in known and k not in tracks:
-                    tracks[k] = t_disp
-        if tracks:
-            if conn.dialect.name == "sqlite":
-                self._sqlite_tracks(conn, tracks)
-            else:
-                conn.execute(
-                    upsert_insert(conn, Track).on_conflict_do_nothing(),
-                    [{"artist_id": a, "key": k, "title": t} for (a, k), t in tracks.items()],
-                )
-            pairs = [k for k in tracks if k not in known]
-            for s in range(0, len(pairs), 400):
-                for a, tkey, tid in conn.execute(
-                    select(Track.artist_id, Track.key, Track.id).where(
-                        tuple_(Track.artist_id, Track.key).in_(pairs[s : s + 400])
-                    )
-                ):
-                    known[(a, tkey)] = tid
-
-    def _sqlite_tracks(self, conn: Connection, tracks: dict[tuple[int, str], str]) -> None:
-        """New tracks in multi-row INSERTs that return their ids (SQLite ≥ 3.35); rows that already
-        existed return nothing and are looked up by the caller."""
-        items = [(a, k, t) for (a, k), t in tracks.items()]
-        for s in range(0, len(items), 300):
-            chunk = items[s : s + 300]
-            sql = (
-                "INSERT INTO tracks (artist_id, key, title) VALUES "
-                + ",".join(["(?,?,?)"] * len(chunk))
-                + " ON CONFLICT DO NOTHING RETURNING artist_id, key, id"
-            )
-            flat = tuple(v for row in chunk for v in row)
-            for a, k, tid in conn.exec_driver_sql(sql, flat):
-                self.tracks[(a, k)] = tid
-
-    def _artists(self, conn: Connection, want: dict[str, str]) -> None:
-        for k, (aid, via_alias) in lookup_artists(conn, want).items():
-            self.artists[k] = aid
-            if via_alias:
-                self.aliased.add(k)
-        new = {k: v for k, v in want.items() if k not in self.artists}
-        if new:
-            conn.execute(
-                upsert_insert(conn, Artist).on_conflict_do_nothing(),
-                [{"key": k, "name": n} for k, n in new.items()],
-            )
-            for k, (aid, _alias) in lookup_artists(conn, new).items():
-                self.artists[k] = aid
-
-
 _SEP = "\x1f"
 
 
+def key_cluster(user: str, played_at: dt.datetime | None) -> str:
+    """The leading part of an imported play's dedupe key: its time (``2025-01-31T14:05:00``) or, for
+    an undated play, its user (``u`` + the user id). Histories arrive in time or user order, so keys
+    that start this way land next to each other in the unique index instead of all over it, and a
+    batch dirties a few index pages instead of most of them."""
+    return "u" + user if played_at is None else played_at.isoformat()[:19]
+
+
 def dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | None) -> str:
-    """Identity of an imported play: the same row imported again maps to the same key."""
+    """Identity of an imported play: the same row imported again maps to the same key
+    (``source:cluster:sha1``; migration 0003 put the cluster into keys stored before it)."""
     parts = [
         str(community),
         r.user,
@@ -294,23 +226,8 @@ def dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | Non
     ]
     if r.ident:
         parts.append(r.ident)
-    return f"{source}:{hashlib.sha1(_SEP.join(parts).encode()).hexdigest()}"
-
-
-_PLAY_COLUMNS = (
-    "community_id",
-    "member_id",
-    "artist_id",
-    "track_id",
-    "played_at",
-    "count",
-    "source",
-    "dedupe_key",
-)
-_SQLITE_INSERT_PLAY = (
-    f"INSERT INTO plays ({', '.join(_PLAY_COLUMNS)}) VALUES ({', '.join('?' * len(_PLAY_COLUMNS))}) "
-    "ON CONFLICT (dedupe_key) DO NOTHING"
-)
+    digest = hashlib.sha1(_SEP.join(parts).encode()).hexdigest()
+    return f"{source}:{key_cluster(r.user, r.played_at)}:{digest}"
 
 
 class _Names:
@@ -372,18 +289,17 @@ def import_rows(
     progress: Callable[[int], None] | None = None,
     keep_rejects: int = 20,
     summary: Summary | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> Summary:
-    """Import a stream of rows in batches; each batch is one transaction, so an interrupted import
-    leaves whole batches behind and a rerun (idempotent) completes it.
+    """Import a stream of rows in batches of ``batch_rows``; each batch is one transaction, so an
+    interrupted import leaves whole batches behind and a rerun (idempotent) completes it.
 
     Artists are matched by :func:`~storage.names.artist_name` key and the alias table only (never
-    fuzzily); plays are inserted with one ``executemany`` per batch."""
+    fuzzily). This process reads and checks rows and builds each play's dedupe key; an import of
+    more than one batch is written by a :class:`~storage.bulk.WriterProcess` meanwhile."""
     summary = summary or Summary()
-    resolver = _Resolver(community)
     names = _Names()
-    pending: list[_Pending] = []
     sqlite = db.sqlite
-    cprefix, spref = str(community), f"{source}:"
 
     def reject(line: int, reason: str) -> None:
         summary.rejected += 1
@@ -392,106 +308,116 @@ def import_rows(
         if rejects is not None:
             rejects.write(f"{line}\t{_one_line(reason)}\n")
 
-    def flush(pending: list[_Pending]) -> None:
-        if not pending:
-            return
-        with db.write() as conn:
-            if sqlite:  # a bounded page cache (64 MiB) keeps index inserts off the disk
-                conn.exec_driver_sql("PRAGMA cache_size=-65536")
-            resolver.resolve(conn, pending)
-            members, artists, tracks = resolver.members, resolver.artists, resolver.tracks
-            aliased = resolver.aliased
-            seen: set[str] = set()
-            params: list[tuple[Any, ...]] = []
-            add_param, add_seen, sha1, sep = params.append, seen.add, hashlib.sha1, _SEP
-            merged_alias = merged_key = 0
-            for r, _a, a_key, _t, t_key in pending:
-                if r.merged == "alias" or a_key in aliased:
-                    merged_alias += 1
-                elif r.merged == "key":
-                    merged_key += 1
-                at = r.played_at
-                if at is None:
-                    iso = at_db = None
-                else:
-                    iso = at.isoformat()
-                    # SQLAlchemy's SQLite DATETIME text; other dialects bind the datetime itself.
-                    at_db = (iso.replace("T", " ") + (".000000" if len(iso) == 19 else "")) if sqlite else at
-                # Same value as dedupe_key(), inlined: this loop runs once per row.
-                ident = sep.join((cprefix, r.user, a_key, t_key or "", iso or "", str(r.count)))
-                if r.ident:
-                    ident += sep + r.ident
-                key = spref + sha1(ident.encode()).hexdigest()
-                if key in seen:
-                    continue
-                add_seen(key)
-                aid = artists[a_key]
-                add_param(
-                    (
-                        community,
-                        members[r.user],
-                        aid,
-                        tracks[(aid, t_key)] if t_key else None,
-                        at_db,
-                        r.count,
-                        source,
-                        key,
-                    )
-                )
-            summary.merged_by_alias += merged_alias
-            summary.merged_by_key += merged_key
-            if db.sqlite:
-                # In dedupe-key order the unique index is filled page by page, not at random.
-                params.sort(key=itemgetter(7))
-                inserted = conn.exec_driver_sql(_SQLITE_INSERT_PLAY, params).rowcount if params else 0
-            else:
-                inserted = 0
-                stmt = upsert_insert(conn, Play).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                for s in range(0, len(params), 1000):
-                    chunk = [dict(zip(_PLAY_COLUMNS, p, strict=True)) for p in params[s : s + 1000]]
-                    inserted += conn.execute(stmt, chunk).rowcount
-        summary.imported += inserted
-        summary.duplicates += len(pending) - inserted
+    def written(w: Written) -> None:
+        summary.imported += w.inserted
+        summary.duplicates += w.rows - w.inserted
+        summary.merged_by_alias += w.merged_by_alias
+        summary.merged_by_key += w.merged_by_key
         if progress:
-            progress(len(pending))
+            progress(w.rows)
+
+    writer: WriterProcess | None = None
 
     a_cache, t_cache = names.artists, names.tracks
+    users_seen: set[str] = set()
+    artists_seen: set[str] = set()
+    tracks_seen: set[tuple[str, str]] = set()
+    no_track = (None, None)
+    cprefix, spref, sep, sha1 = str(community), f"{source}:", _SEP, hashlib.sha1
+    batch = Batch()
+    pending, new_users, new_artists, new_tracks = batch.rows, batch.users, batch.artists, batch.tracks
     read = summary.read
-    # One writer thread: SQLite releases the GIL while it inserts, so the next batch is parsed
-    # while the previous one is written. At most two batches are in memory.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
-        writing: Future[None] | None = None
-        for item in rows:
-            read += 1
-            if type(item) is not Row:
-                if isinstance(item, Skip):
-                    summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
-                else:
-                    reject(*item)  # type: ignore[misc]
-                continue
-            # Cache hits inline (the common case); misses and bad names go through _Names.
-            a = a_cache.get(item.artist)
-            t = t_cache.get(item.track) if item.track else (None, None)
-            if type(a) is not tuple or type(t) is not tuple or len(item.user) > 100:
-                try:
-                    if len(item.user) > 100:
-                        raise InvalidName("user id is too long (at most 100 characters)")
-                    a = names.artist(item.artist)
-                    t = names.track(item.track) if item.track else (None, None)
-                except InvalidName as exc:
-                    reject(item.line, str(exc))
+    try:
+        with _gc_paused():
+            for item in rows:
+                read += 1
+                if type(item) is not Row:
+                    if isinstance(item, Skip):
+                        summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
+                    else:
+                        reject(*item)  # type: ignore[misc]
                     continue
-            pending.append((item, a[0], a[1], t[0], t[1]))
-            if len(pending) >= BATCH_ROWS:
-                if writing is not None:
-                    writing.result()  # re-raises a failed batch here
-                writing = writer.submit(flush, pending)
-                pending = []
-        if writing is not None:
-            writing.result()
-    flush(pending)
+                # Cache hits inline (the common case); misses and bad names go through _Names.
+                user = item.user
+                a = a_cache.get(item.artist)
+                t = t_cache.get(item.track) if item.track else no_track
+                if type(a) is not tuple or type(t) is not tuple or len(user) > 100:
+                    try:
+                        if len(user) > 100:
+                            raise InvalidName("user id is too long (at most 100 characters)")
+                        a = names.artist(item.artist)
+                        t = names.track(item.track) if item.track else no_track
+                    except InvalidName as exc:
+                        reject(item.line, str(exc))
+                        continue
+                a_key, t_key = a[1], t[1]
+                if user not in users_seen:
+                    users_seen.add(user)
+                    new_users.append(user)
+                if a_key not in artists_seen:
+                    artists_seen.add(a_key)
+                    new_artists[a_key] = a[0]
+                if t_key is not None and (a_key, t_key) not in tracks_seen:
+                    tracks_seen.add((a_key, t_key))
+                    new_tracks[(a_key, t_key)] = t[0]  # type: ignore[assignment]  # set with the key
+                # The dedupe key: dedupe_key() inlined, as this loop runs once per row.
+                when = item.played_at
+                at: object = None
+                if when is None:
+                    iso = ""
+                    cluster = "u" + user
+                else:
+                    iso = when.isoformat()
+                    cluster = iso[:19]
+                    # SQLAlchemy's SQLite DATETIME text; other dialects bind the datetime itself.
+                    at = (iso.replace("T", " ") + (".000000" if len(iso) == 19 else "")) if sqlite else when
+                count = item.count
+                ident = sep.join((cprefix, user, a_key, t_key or "", iso, str(count)))
+                if item.ident:
+                    ident += sep + item.ident
+                key = f"{spref}{cluster}:{sha1(ident.encode()).hexdigest()}"
+                pending.append((user, a_key, t_key, at, count, key, item.merged))
+                if len(pending) >= batch_rows:
+                    pending.sort(key=_BY_KEY)  # key order: the unique index is filled page by page
+                    if writer is None:
+                        writer = WriterProcess(db.url, community, source, written)
+                    writer.submit(batch)
+                    batch = Batch()
+                    pending, new_users, new_artists, new_tracks = (
+                        batch.rows,
+                        batch.users,
+                        batch.artists,
+                        batch.tracks,
+                    )
+            pending.sort(key=_BY_KEY)
+            if writer is None:
+                written(write_batch(db, Resolver(community), batch, source))
+            else:
+                if pending:
+                    writer.submit(batch)
+                writer.finish()
+    finally:
+        if writer is not None:
+            writer.close()
     summary.read = read
     return summary
+
+
+_BY_KEY = itemgetter(5)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while importing: the rows make no reference cycles, and with
+    batches in flight each full collection walks hundreds of thousands of live objects (2.5 s of
+    a 1M-row import). Reference counting still frees everything; the collector is restored after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _one_line(reason: str) -> str:

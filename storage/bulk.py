@@ -1,0 +1,397 @@
+"""Bulk play writes for imports: resolve names to ids and insert plays, one transaction per batch.
+
+A :class:`Batch` is built by :func:`storage.importers.import_rows` (which reads, checks and keys
+the rows); :func:`write_batch` writes it. A long import runs :func:`write_batch` in a writer
+*process* (:class:`WriterProcess`): reading and key-building are Python, writing is mostly SQLite,
+and in one process the two fight over the GIL: a thread that gives up the GIL for each call into
+SQLite waits for it again behind the busy reader, so a writer *thread* was no faster than doing
+both in turn (about 16 s for 1M CSV rows either way). Two processes overlap (about 13 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sqlalchemy import Connection, select, tuple_
+
+from storage.catalog import lookup_artists
+from storage.db import Database, open_database
+from storage.models import Artist, Member, Play, Track
+from storage.sql import upsert_insert
+
+# A play ready for the database but for its ids: (user, artist key, track key, played_at as bound,
+# count, dedupe key, Row.merged).
+PendingPlay = tuple[str, str, str | None, Any, int, str, str | None]
+
+
+@dataclass
+class Batch:
+    """Plays for one write transaction, with the names first seen in this import's stream: the
+    reader notes them as it goes, so the writer resolves only those instead of rescanning rows."""
+
+    rows: list[PendingPlay] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    artists: dict[str, str] = field(default_factory=dict)  # key → display name
+    tracks: dict[tuple[str, str], str] = field(default_factory=dict)  # (artist key, track key) → title
+
+
+class Resolver:
+    """Key → id caches for one import (bounded by the number of distinct names, not rows)."""
+
+    def __init__(self, community: int) -> None:
+        self.community = community
+        self.members: dict[str, int] = {}
+        self.artists: dict[str, int] = {}
+        self.aliased: set[str] = set()  # artist keys that resolved through the alias table
+        self.tracks: dict[tuple[int, str], int] = {}  # (artist id, track key) → id
+
+    def resolve(self, conn: Connection, batch: Batch) -> None:
+        """Ids for the batch's new names: existing rows are looked up, missing ones inserted."""
+        if conn.dialect.name == "sqlite":
+            self._resolve_sqlite(conn, batch)
+        else:
+            self._resolve_generic(conn, batch)
+
+    # SQLite: a handful of statements per batch, each passing its names as one JSON array and
+    # returning its answer as one JSON array (instead of a statement per chunk of names and a
+    # step per result row).
+
+    def _resolve_sqlite(self, conn: Connection, batch: Batch) -> None:
+        if batch.users:
+            users = json.dumps(batch.users)
+            conn.exec_driver_sql(
+                "INSERT INTO members (community_id, external_id, display_name) "
+                "SELECT ?, value, value FROM json_each(?) WHERE 1 ON CONFLICT DO NOTHING",
+                (self.community, users),
+            )
+            self.members.update(
+                _json_answer(
+                    conn,
+                    "SELECT json_group_array(json_array(m.external_id, m.id)) FROM json_each(?) j "
+                    "CROSS JOIN members m ON m.community_id = ? AND m.external_id = j.value",
+                    (users, self.community),
+                )
+            )
+        if batch.artists:
+            found = self._sqlite_artists(conn, list(batch.artists))
+            missing = [[k, n] for k, n in batch.artists.items() if k not in found]
+            if missing:
+                conn.exec_driver_sql(
+                    "INSERT INTO artists (key, name) SELECT json_extract(value, '$[0]'), "
+                    "json_extract(value, '$[1]') FROM json_each(?) WHERE 1 ON CONFLICT DO NOTHING",
+                    (json.dumps(missing),),
+                )
+                found.update(self._sqlite_artists(conn, [k for k, _n in missing]))
+            self.artists.update(found)
+        wanted = self._new_tracks(batch)
+        if wanted:
+            payload = json.dumps([[aid, t, title] for (aid, t), title in wanted.items()])
+            conn.exec_driver_sql(
+                "INSERT INTO tracks (artist_id, key, title) SELECT json_extract(value, '$[0]'), "
+                "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?) WHERE 1 "
+                "ON CONFLICT DO NOTHING",
+                (payload,),
+            )
+            for aid, t, tid in _json_answer(
+                conn,
+                "SELECT json_group_array(json_array(t.artist_id, t.key, t.id)) FROM json_each(?) j "
+                "CROSS JOIN tracks t ON t.artist_id = json_extract(j.value, '$[0]') "
+                "AND t.key = json_extract(j.value, '$[1]')",
+                (payload,),
+            ):
+                self.tracks[(aid, t)] = tid
+
+    def _new_tracks(self, batch: Batch) -> dict[tuple[int, str], str]:
+        """``(artist id, track key) → title`` of the batch's tracks not resolved yet (two artist
+        keys can be one artist: an alias)."""
+        artists, known = self.artists, self.tracks
+        wanted: dict[tuple[int, str], str] = {}
+        for (a, t), title in batch.tracks.items():
+            k = (artists[a], t)
+            if k not in known:
+                wanted.setdefault(k, title)
+        return wanted
+
+    def _sqlite_artists(self, conn: Connection, keys: list[str]) -> dict[str, int]:
+        """:func:`~storage.catalog.lookup_artists` in one statement: the alias table wins."""
+        found: dict[str, int] = {}
+        for key, aid, via_alias in _json_answer(
+            conn,
+            "SELECT json_group_array(json_array(j.value, coalesce(al.artist_id, a.id), "
+            "al.artist_id IS NOT NULL)) FROM json_each(?) j "
+            "LEFT JOIN artist_aliases al ON al.alias_key = j.value "
+            "LEFT JOIN artists a ON a.key = j.value "
+            "WHERE al.artist_id IS NOT NULL OR a.id IS NOT NULL",
+            (json.dumps(keys),),
+        ):
+            found[key] = aid
+            if via_alias:
+                self.aliased.add(key)
+        return found
+
+    def _resolve_generic(self, conn: Connection, batch: Batch) -> None:
+        if batch.users:
+            conn.execute(
+                upsert_insert(conn, Member).on_conflict_do_nothing(),
+                [{"community_id": self.community, "external_id": u, "display_name": u} for u in batch.users],
+            )
+            for s in range(0, len(batch.users), 500):
+                for ext, mid in conn.execute(
+                    select(Member.external_id, Member.id).where(
+                        Member.community_id == self.community,
+                        Member.external_id.in_(batch.users[s : s + 500]),
+                    )
+                ):
+                    self.members[ext] = mid
+        if batch.artists:
+            for k, (aid, via_alias) in lookup_artists(conn, batch.artists).items():
+                self.artists[k] = aid
+                if via_alias:
+                    self.aliased.add(k)
+            new = {k: v for k, v in batch.artists.items() if k not in self.artists}
+            if new:
+                conn.execute(
+                    upsert_insert(conn, Artist).on_conflict_do_nothing(),
+                    [{"key": k, "name": n} for k, n in new.items()],
+                )
+                for k, (aid, _alias) in lookup_artists(conn, new).items():
+                    self.artists[k] = aid
+        wanted = self._new_tracks(batch)
+        if wanted:
+            conn.execute(
+                upsert_insert(conn, Track).on_conflict_do_nothing(),
+                [{"artist_id": aid, "key": t, "title": title} for (aid, t), title in wanted.items()],
+            )
+            pairs = list(wanted)
+            for s in range(0, len(pairs), 400):
+                for aid, tkey, tid in conn.execute(
+                    select(Track.artist_id, Track.key, Track.id).where(
+                        tuple_(Track.artist_id, Track.key).in_(pairs[s : s + 400])
+                    )
+                ):
+                    self.tracks[(aid, tkey)] = tid
+
+
+def _json_answer(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """The JSON array a one-row ``json_group_array`` query returns, decoded."""
+    text = conn.exec_driver_sql(sql, params).scalar_one()
+    return json.loads(text) if text else []
+
+
+_PLAY_COLUMNS = (
+    "community_id",
+    "member_id",
+    "artist_id",
+    "track_id",
+    "played_at",
+    "count",
+    "source",
+    "dedupe_key",
+)
+# Plays per multi-row INSERT on SQLite (capped by the bound-parameter limit).
+ROWS_PER_INSERT = 2000
+
+
+def _sqlite_insert_plays(rows: int) -> str:
+    one = f"({', '.join('?' * len(_PLAY_COLUMNS))})"
+    return (
+        f"INSERT INTO plays ({', '.join(_PLAY_COLUMNS)}) VALUES {','.join([one] * rows)} "
+        "ON CONFLICT (dedupe_key) DO NOTHING"
+    )
+
+
+def _max_variables(conn: Connection) -> int:
+    """SQLite's bound-parameter limit for this connection (32,766 since SQLite 3.32)."""
+    raw = conn.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        return raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return 999
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one batch did: plays inserted (the rest were duplicates) and rows merged on the way."""
+
+    rows: int
+    inserted: int
+    merged_by_alias: int
+    merged_by_key: int
+
+
+def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> Written:
+    """Write one batch in one transaction. On SQLite the plays go in with multi-row INSERTs and
+    foreign-key checks off (every id in them was resolved in this transaction); a repeated dedupe
+    key (within the batch too) is skipped by ON CONFLICT and counted as a duplicate."""
+    if not batch.rows:
+        return Written(0, 0, 0, 0)
+    community = resolver.community
+    with db.write(bulk=True) as conn:
+        if db.sqlite:  # a bounded page cache (64 MiB) keeps index inserts off the disk
+            conn.exec_driver_sql("PRAGMA cache_size=-65536")
+        resolver.resolve(conn, batch)
+        members, artists, tracks, aliased = (
+            resolver.members,
+            resolver.artists,
+            resolver.tracks,
+            resolver.aliased,
+        )
+        flat: list[Any] = []
+        add = flat.extend
+        merged_alias = merged_key = 0
+        for user, a_key, t_key, at, count, key, merged in batch.rows:
+            aid = artists[a_key]
+            add(
+                (
+                    community,
+                    members[user],
+                    aid,
+                    None if t_key is None else tracks[(aid, t_key)],
+                    at,
+                    count,
+                    source,
+                    key,
+                )
+            )
+            if merged is not None or a_key in aliased:
+                if merged == "alias" or a_key in aliased:
+                    merged_alias += 1
+                else:
+                    merged_key += 1
+        inserted = 0
+        width = len(_PLAY_COLUMNS)
+        if db.sqlite:
+            per = max(1, min(ROWS_PER_INSERT, _max_variables(conn) // width)) * width
+            full = _sqlite_insert_plays(per // width)
+            for s in range(0, len(flat), per):
+                chunk = flat[s : s + per]
+                sql = full if len(chunk) == per else _sqlite_insert_plays(len(chunk) // width)
+                inserted += conn.exec_driver_sql(sql, tuple(chunk)).rowcount
+        else:
+            stmt = upsert_insert(conn, Play).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            for s in range(0, len(flat), 1000 * width):
+                chunk = flat[s : s + 1000 * width]
+                maps = [
+                    dict(zip(_PLAY_COLUMNS, chunk[i : i + width], strict=True))
+                    for i in range(0, len(chunk), width)
+                ]
+                inserted += conn.execute(stmt, maps).rowcount
+    return Written(len(batch.rows), inserted, merged_alias, merged_key)
+
+
+class WriterFailed(RuntimeError):
+    """The writer process failed; the message carries its traceback."""
+
+
+class WriterProcess:
+    """:func:`write_batch` in a child Python process, fed pickled batches on its stdin; it answers
+    each with a pickled :class:`Written` (or its traceback) on a private copy of its stdout. At
+    most ``ahead`` batches are in flight; ``done`` is called with each answer in order. Batches
+    already sent are written even if the caller fails later: each is its own transaction, and a
+    rerun of the import skips them."""
+
+    def __init__(
+        self, url: str, community: int, source: str, done: Callable[[Written], None], ahead: int = 2
+    ) -> None:
+        root = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from storage.bulk import serve; serve()", url, str(community), source],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._to, self._from = self._proc.stdin, self._proc.stdout
+        self._done = done
+        self._ahead = ahead
+        self._in_flight = 0
+
+    def submit(self, batch: Batch) -> None:
+        try:
+            pickle.dump((batch.rows, batch.users, batch.artists, batch.tracks), self._to, _PROTOCOL)
+            self._to.flush()
+        except BrokenPipeError:
+            self._failed()
+        self._in_flight += 1
+        while self._in_flight > self._ahead:
+            self._receive()
+
+    def finish(self) -> None:
+        """Wait for every batch sent, then let the process end."""
+        while self._in_flight:
+            self._receive()
+        self._to.close()
+        if self._proc.wait() != 0:
+            self._failed()
+
+    def close(self) -> None:
+        """Stop the process: after :meth:`finish`, or when the caller failed (batches already sent
+        are still written first)."""
+        if self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self._to.close()
+            try:
+                self._proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._from.close()
+
+    def _receive(self) -> None:
+        try:
+            answer = pickle.load(self._from)
+        except EOFError:
+            self._failed()
+        if isinstance(answer, str):
+            raise WriterFailed(answer)
+        self._in_flight -= 1
+        self._done(Written(*answer))
+
+    def _failed(self) -> NoReturn:
+        raise WriterFailed(f"the import writer process ended early (exit code {self._proc.wait()})")
+
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def serve() -> None:
+    """The writer process: ``serve()`` with ``URL COMMUNITY SOURCE`` as arguments (see
+    :class:`WriterProcess`)."""
+    url, community, source = sys.argv[1:4]
+    # Ctrl-C reaches the whole process group: the parent decides (it closes our stdin).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()  # the batches make no reference cycles; see storage.importers._gc_paused
+    # Answers go to a private copy of stdout; anything printed lands on stderr instead.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    batches = sys.stdin.buffer
+    db = open_database(url, migrate=False)
+    resolver = Resolver(int(community))
+    try:
+        while True:
+            try:
+                rows, users, artists, tracks = pickle.load(batches)
+            except EOFError:
+                break
+            w = write_batch(db, resolver, Batch(rows, users, artists, tracks), source)
+            pickle.dump((w.rows, w.inserted, w.merged_by_alias, w.merged_by_key), answers, _PROTOCOL)
+            answers.flush()
+    except Exception:
+        pickle.dump(traceback.format_exc(), answers, _PROTOCOL)
+        answers.flush()
+        raise SystemExit(1) from None
+    finally:
+        db.dispose()
