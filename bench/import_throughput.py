@@ -196,33 +196,37 @@ def main() -> None:
 
 
 def run(quick: bool) -> Section:
-    """The `make bench` section: csv and hetrec at 1M rows (quick: 200k)."""
-    rows = 200_000 if quick else 1_000_000
+    """The `make bench` section: csv and hetrec at 1M and 5M rows (quick: 200k)."""
+    sizes = [200_000] if quick else [1_000_000, 5_000_000]
     sec = Section(
         "Import throughput into SQLite",
-        f"python bench/import_throughput.py --rows {rows}",
+        f"python bench/import_throughput.py --rows {','.join(str(n) for n in sizes)}",
         ["format", "rows", "seconds", "rows/s", "rows per CPU s", "peak RSS (MB)", "load avg"],
     )
-    for fmt in ("csv", "hetrec"):
-        r = measure(fmt, rows)
-        sec.rows.append(
-            [
-                fmt,
-                r["rows"],
-                r["seconds"],
-                r["rows_per_s"],
-                r["rows_per_cpu_s"],
-                r["peak_rss_mb"],
-                r["load_avg_1m"],
-            ]
-        )
-        met = "met" if r["rows_per_s"] >= TARGET_ROWS_PER_S else "MISSED"
-        sec.notes.append(f"{fmt}: {r['rows_per_s']:,} rows/s (target >= {TARGET_ROWS_PER_S:,}: {met}).")
+    for rows in sizes:
+        for fmt in ("csv", "hetrec"):
+            r = measure(fmt, rows)
+            sec.rows.append(
+                [
+                    fmt,
+                    r["rows"],
+                    r["seconds"],
+                    r["rows_per_s"],
+                    r["rows_per_cpu_s"],
+                    r["peak_rss_mb"],
+                    r["load_avg_1m"],
+                ]
+            )
+            met = "met" if r["rows_per_s"] >= TARGET_ROWS_PER_S else "MISSED"
+            sec.notes.append(
+                f"{fmt}, {rows:,} rows: {r['rows_per_s']:,} rows/s (target >= {TARGET_ROWS_PER_S:,}: {met})."
+            )
     sec.notes.append(
         "Synthetic files (5,000 members, 20,000 artists, Zipf popularity) imported in a child process into "
         "a fresh SQLite file; peak RSS of the importing and writer processes sampled every 20 ms, CPU "
         "seconds of both. Reading, checking and keying rows (Python) runs beside the SQLite writes in a "
-        "writer process; memory stays flat (it grows with distinct names, not rows)."
+        "writer process (storage/bulk.py). Memory stays flat: it grows with distinct names (reached "
+        "within the first 1-2M rows here), not with rows."
     )
     return sec
 

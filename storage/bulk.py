@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, event, select, tuple_
 
 from storage.catalog import lookup_artists
 from storage.db import Database, open_database
@@ -367,6 +367,14 @@ class WriterProcess:
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
+def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # No memory map: the mapped database pages would count as this process's memory and grow with
+    # the database (the 64 MiB page cache set per batch is what keeps index pages at hand).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA mmap_size=0")
+    cur.close()
+
+
 def serve() -> None:
     """The writer process: ``serve()`` with ``URL COMMUNITY SOURCE`` as arguments (see
     :class:`WriterProcess`)."""
@@ -379,6 +387,8 @@ def serve() -> None:
     os.dup2(2, 1)
     batches = sys.stdin.buffer
     db = open_database(url, migrate=False)
+    if db.sqlite:
+        event.listen(db.engine, "connect", _writer_pragmas)
     resolver = Resolver(int(community))
     try:
         while True:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import make_url
 
 from storage.bulk import Batch, Resolver, WriterProcess, Written, write_batch
 from storage.catalog import lookup_artists
@@ -390,7 +391,7 @@ def import_rows(
                         batch.tracks,
                     )
             pending.sort(key=_BY_KEY)
-            if writer is None:
+            if writer is None:  # the whole import fit in one batch: write it here
                 written(write_batch(db, Resolver(community), batch, source))
             else:
                 if pending:
@@ -426,8 +427,6 @@ def _one_line(reason: str) -> str:
 
 def rejects_path(db: Database, source_path: Path) -> Path:
     """Where rejected rows are written: next to the SQLite file, else next to the input."""
-    from sqlalchemy.engine import make_url
-
     u = make_url(db.url)
     if db.sqlite and u.database and u.database != ":memory:":
         base = Path(u.database)
