@@ -308,13 +308,15 @@ class WriterProcess:
         root = str(Path(__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from storage.bulk import serve; serve()", url, str(community), source],
+            [sys.executable, "-c", "from storage.bulk import serve; serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to, self._from = self._proc.stdin, self._proc.stdout
+        # The URL goes through the pipe, not the command line: it may hold a password.
+        pickle.dump((url, community, source), self._to, _PROTOCOL)
         self._done = done
         self._ahead = ahead
         self._in_flight = 0
@@ -376,9 +378,8 @@ def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def serve() -> None:
-    """The writer process: ``serve()`` with ``URL COMMUNITY SOURCE`` as arguments (see
-    :class:`WriterProcess`)."""
-    url, community, source = sys.argv[1:4]
+    """The writer process (see :class:`WriterProcess`): reads ``(url, community, source)``, then
+    batches until its stdin is closed."""
     # Ctrl-C reaches the whole process group: the parent decides (it closes our stdin).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # the batches make no reference cycles; see storage.importers._gc_paused
@@ -386,10 +387,11 @@ def serve() -> None:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     batches = sys.stdin.buffer
+    url, community, source = pickle.load(batches)
     db = open_database(url, migrate=False)
     if db.sqlite:
         event.listen(db.engine, "connect", _writer_pragmas)
-    resolver = Resolver(int(community))
+    resolver = Resolver(community)
     try:
         while True:
             try:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from alembic import command
 from sqlalchemy import select, text
@@ -126,6 +127,7 @@ def test_an_interrupted_read_keeps_whole_batches_and_stops_the_writer(db: Databa
 
     with pytest.raises(OSError, match="disk went away"):
         import_rows(db, cid, rows(), source="csv", batch_rows=10)
+    assert not [p for p in psutil.Process().children() if "storage.bulk" in " ".join(p.cmdline())]
     with db.read() as conn:  # two full batches of 10 were handed over and written; 5 rows never were
         assert conn.execute(select(Play.id)).all().__len__() == 20
 
