@@ -280,7 +280,12 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
                 sql = full if len(chunk) == per else _sqlite_insert_plays(len(chunk) // width)
                 inserted += conn.exec_driver_sql(sql, tuple(chunk)).rowcount
         else:
-            stmt = upsert_insert(conn, Play).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            # preserve_rowcount: otherwise an INSERT's rowcount is -1 on psycopg.
+            stmt = (
+                upsert_insert(conn, Play)
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .execution_options(preserve_rowcount=True)
+            )
             for s in range(0, len(flat), 1000 * width):
                 chunk = flat[s : s + 1000 * width]
                 maps = [

@@ -559,7 +559,7 @@ def import_aliases(
                 index_elements=["alias_key"],
                 set_={"artist_id": ins.excluded.artist_id},
                 where=ArtistAlias.artist_id != ins.excluded.artist_id,
-            )
+            ).execution_options(preserve_rowcount=True)  # an executemany's rowcount is -1 on psycopg
             changed = conn.execute(upsert, values).rowcount
             # Aliases that pointed at the artist now aliased away follow it (chains stay one hop).
             conn.execute(
