@@ -98,9 +98,13 @@ def test_writer_process_writes_what_the_inline_path_writes(tmp_path: Path) -> No
 
 
 def test_bulk_writes_leave_foreign_keys_on_and_consistent(db: Database) -> None:
-    _import(db, _csv(), batch_rows=7)
-    _import(db, _csv(30), batch_rows=10_000)
-    with db.write() as conn:  # a pooled connection a bulk batch used: checks are back on
+    with db.write(bulk=True) as conn:  # off inside a bulk transaction, on again after it
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 0
+        raw = conn.connection.driver_connection
+    assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    _import(db, _csv(), batch_rows=7)  # written by the writer process
+    _import(db, _csv(30), batch_rows=10_000)  # written in this process
+    with db.write() as conn:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
 

@@ -125,7 +125,8 @@ def test_inlined_dedupe_and_datetime_text_match_the_reference(db: Database, tmp_
     cid = _community(db)
     f = tmp_path / "p.csv"
     f.write_text(
-        "user,artist,track,played_at,count\na,X,Y,2026-01-02T03:04:05,2\na,X,,2026-01-02T03:04:05.25,1\n",
+        "user,artist,track,played_at,count\na,X,Y,2026-01-02T03:04:05,2\na,X,,2026-01-02T03:04:05.25,1\n"
+        "b,X,Y,,3\n",
         encoding="utf-8",
     )
     import_path(db, cid, "csv", f, now=NOW)
@@ -135,10 +136,11 @@ def test_inlined_dedupe_and_datetime_text_match_the_reference(db: Database, tmp_
         stored = dict(conn.exec_driver_sql("SELECT count, played_at FROM plays").all())
         keys = set(conn.execute(select(Play.dedupe_key)).scalars())
     t1, t2 = dt.datetime(2026, 1, 2, 3, 4, 5), dt.datetime(2026, 1, 2, 3, 4, 5, 250000)
-    assert proc is not None and stored == {2: proc(t1), 1: proc(t2)}
+    assert proc is not None and stored == {2: proc(t1), 1: proc(t2), 3: None}
     assert keys == {
         dedupe_key("csv", cid, Row(0, "a", "X", "Y", t1, 2), "x", "y"),
         dedupe_key("csv", cid, Row(0, "a", "X", None, t2, 1), "x", None),
+        dedupe_key("csv", cid, Row(0, "b", "X", "Y", None, 3), "x", "y"),  # undated: clustered by user
     }
 
 
