@@ -21,11 +21,13 @@ export_app = typer.Typer(no_args_is_help=True, help="Export computed data.")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate recommendation quality.")
 discord_app = typer.Typer(no_args_is_help=True, help="Discord administration.")
 digest_app = typer.Typer(no_args_is_help=True, help="The daily trending digest.")
+community_app = typer.Typer(no_args_is_help=True, help="Communities and what they may see.")
 app.add_typer(import_app, name="import")
 app.add_typer(digest_app, name="digest")
 app.add_typer(export_app, name="export")
 app.add_typer(eval_app, name="eval")
 app.add_typer(discord_app, name="discord")
+app.add_typer(community_app, name="community")
 
 DbOpt = Annotated[
     str | None,
@@ -236,6 +238,27 @@ def _report(summary, json_out: bool) -> None:
         typer.echo(f"  line {line}: {reason}", err=True)
     if summary.rejected > len(summary.first_rejects):
         typer.echo(f"  … and {summary.rejected - len(summary.first_rejects)} more", err=True)
+
+
+@community_app.command("public")
+def community_public(
+    community: Annotated[str, typer.Argument(help="Community as [platform:]id.")],
+    off: Annotated[bool, typer.Option("--off", help="Make it private again.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Mark a community public: every community may then be shown what was played in it (for an
+    imported open data set, say). Communities are private by default."""
+    from storage import catalog, visibility
+
+    settings = _settings(db)
+    platform, ext = community_ref(community)
+    with _database(settings).write() as conn:
+        cid = catalog.find_community(conn, platform, ext)
+        if cid is None:
+            typer.echo(f"error: unknown community {community!r}", err=True)
+            raise typer.Exit(2)
+        visibility.set_public(conn, cid, not off)
+    typer.echo(f"{community} is now {'private' if off else 'public: every community can see its plays'}.")
 
 
 @app.command()

@@ -23,7 +23,7 @@ from threadpoolctl import ThreadpoolController
 from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
 from engine.foldin import normalised, recommend_from_factors
-from storage import catalog, digests, recs, trends
+from storage import catalog, digests, recs, trends, visibility
 from storage.db import Database
 from storage.models import UNDATED
 from storage.names import normalise
@@ -172,6 +172,12 @@ def next_slot(local_time: str, tz: str, now: dt.datetime) -> dt.datetime:
     raise AssertionError("unreachable: a slot exists every day")
 
 
+def _shown(pick: tuple[int, float, int | None], visible: np.ndarray) -> bool:
+    """A stored pick is shown only if its item (and its reason) are visible to the community now."""
+    item, _score, reason = pick
+    return bool(visibility.contains(visible, np.array([item] if reason is None else [item, reason])).all())
+
+
 def growth_score(plays: int, prev: int) -> float:
     return math.log2((plays + GROWTH_PRIOR) / (prev + GROWTH_PRIOR))
 
@@ -188,6 +194,7 @@ class Service:
         # repeat /played calls skip two upserts and two look-ups. Filled only after a commit.
         self._ids: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._blas = ThreadpoolController()
+        self._visible = visibility.VisibleItems()
 
     # --- /played ----------------------------------------------------------------------------
 
@@ -217,10 +224,22 @@ class Service:
                     conn, who.platform, who.community_id, who.community_name or who.community_id
                 )
                 member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
-            a = catalog.resolve_artist(conn, parsed.artist, parsed.artist_key, fuzzy=True)
+            # A near-miss spelling resolves only to an entry this community can already see.
+            a = catalog.resolve_artist(
+                conn,
+                parsed.artist,
+                parsed.artist_key,
+                fuzzy_among=self._visible.get(conn, community, "artist"),
+            )
             t = None
             if parsed.title is not None and parsed.title_key is not None:
-                t = catalog.resolve_track(conn, a.id, parsed.title, parsed.title_key, fuzzy=True)
+                t = catalog.resolve_track(
+                    conn,
+                    a.id,
+                    parsed.title,
+                    parsed.title_key,
+                    fuzzy_among=self._visible.get(conn, community, "track"),
+                )
             _pid, inserted = catalog.add_play(
                 conn,
                 community=community,
@@ -380,13 +399,18 @@ class Service:
         n: int,
     ) -> Recommendations:
         ref = recs.active_generation_ref(conn, kind)
-        if ref is not None and member is not None and catalog.member_last_play_id(conn, member) <= ref[1]:
+        if ref is None or community is None or member is None:
+            played = {i for i, _ in catalog.member_items(conn, member, kind)} if member is not None else set()
+            return self._trending_picks(conn, who, community, kind, n, played, ref is None)
+        # Every pick, reason and name below comes from what this community can see.
+        visible = self._visible.get(conn, community, kind)
+        if catalog.member_last_play_id(conn, member) <= ref[1]:
             # Nothing played since the retrain: the stored picks are current.
             stored = recs.stored_picks(conn, ref[0], member, n)
-            if stored:
+            if stored and all(_shown(p, visible) for p in stored):
                 return self._picks(conn, kind, "model", stored)
-        history = catalog.member_items(conn, member, kind) if member is not None else []
-        if ref is not None and history:
+        history = catalog.member_items(conn, member, kind)
+        if history:
             model = self._model_for(conn, ref[0])
             if model is not None:
                 gen, factors, unit = model
@@ -402,6 +426,7 @@ class Service:
                         reg_param=gen.reg_param,
                         conf_scale=gen.conf_scale,
                         n=n,
+                        visible=visible,
                         unit=unit,
                     )
                 if folded:

@@ -15,6 +15,7 @@ from pyspark.ml.recommendation import ALS
 from pyspark.sql import functions as F
 
 from engine.foldin import normalised, reasons, top_n
+from storage.visibility import contains
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -111,17 +112,22 @@ def all_picks(
     history: dict[int, dict[int, int]],
     n: int,
     *,
+    visible: Callable[[int], np.ndarray] | None = None,
     block: int = 512,
     extra: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[tuple[int, int, int, float, int | None]]:
     """Top ``n`` unplayed items per member with the reason item, as
     ``(member, rank, item, score, reason_item)`` rows (blocked matrix products on the driver).
 
+    ``visible(member)``, if given, returns the sorted item ids that member may be shown
+    (:mod:`storage.visibility`); picks come only from those. Masks are cached per distinct array.
+
     ``extra(members, scores)``, if given, returns the block's final scores from the ALS ones (the
     co-occurrence blend of :mod:`engine.cooc`)."""
     y = model.item_factors.astype(np.float64)
     unit = normalised(model.item_factors)
     col_of = {int(i): k for k, i in enumerate(model.item_ids)}
+    masks: dict[int, np.ndarray] = {}  # id() of a visible array -> its row mask
     for start in range(0, len(model.user_ids), block):
         users = model.user_ids[start : start + block]
         scores = model.user_factors[start : start + block].astype(np.float64) @ y.T
@@ -132,7 +138,13 @@ def all_picks(
                 [col_of[i] for i in history.get(int(member), {}) if i in col_of], dtype=np.int64
             )
             s = scores[row]
-            best = top_n(s, played, n)
+            allowed = None
+            if visible is not None:
+                ids = visible(int(member))
+                allowed = masks.get(id(ids))
+                if allowed is None:
+                    allowed = masks[id(ids)] = contains(ids, model.item_ids)
+            best = top_n(s, played, n, allowed=allowed)
             why = reasons(unit, best, played)
             for rank, (b, w) in enumerate(zip(best, why, strict=True), 1):
                 yield (

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from storage.visibility import contains
+
 
 @dataclass(frozen=True)
 class Pick:
@@ -38,10 +40,13 @@ def user_vector(
     return np.linalg.solve(a, b)
 
 
-def top_n(scores: np.ndarray, exclude: np.ndarray, n: int) -> np.ndarray:
-    """Row indices of the ``n`` best scores, excluding the ``exclude`` row indices."""
+def top_n(scores: np.ndarray, exclude: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Row indices of the ``n`` best scores, excluding the ``exclude`` row indices and, when an
+    ``allowed`` row mask is given, every row outside it."""
     s = scores.astype(np.float64, copy=True)
     s[exclude] = -np.inf
+    if allowed is not None:
+        s[~allowed] = -np.inf
     n = min(n, int(np.isfinite(s).sum()))
     if n <= 0:
         return np.empty(0, dtype=np.int64)
@@ -74,9 +79,11 @@ def recommend_from_factors(
     reg_param: float,
     conf_scale: float,
     n: int,
+    visible: np.ndarray,
     unit: np.ndarray | None = None,
 ) -> list[Pick]:
-    """Fold a member's ``(item_id, plays)`` history into the model and return their top ``n``.
+    """Fold a member's ``(item_id, plays)`` history into the model and return their top ``n`` among
+    the ``visible`` item ids (sorted; :mod:`storage.visibility`).
 
     Scoring stays in float32 (one pass over the item matrix); pass ``unit`` (:func:`normalised`
     factors, cached per generation) to avoid recomputing norms on every call."""
@@ -88,7 +95,7 @@ def recommend_from_factors(
     ratings = confidence_ratings(np.array([c for _, c in known]), conf_scale)
     x = user_vector(yty, factors[rows], ratings, alpha=alpha, reg_param=reg_param)
     scores = factors @ x.astype(factors.dtype)
-    best = top_n(scores, rows, n)
+    best = top_n(scores, rows, n, allowed=contains(visible, item_ids))
     why = reasons(normalised(factors) if unit is None else unit, best, rows)
     return [
         Pick(int(item_ids[b]), float(scores[b]), int(item_ids[w]) if w >= 0 else None)

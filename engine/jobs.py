@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlalchemy import func, select
 
 from config.settings import Settings
+from storage import catalog, recs, trends, visibility
 from storage import jobs as job_store
-from storage import recs, trends
 from storage.db import Database
 from storage.models import Play
 
@@ -192,6 +193,14 @@ def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
             for r in pairs.groupBy("item").count().withColumnRenamed("count", "n").collect()
         }
         popularity = [float(listeners.get(int(i), 0)) for i in model.item_ids]
+        with ctx.db.read() as conn:
+            seen_by = visibility.visible_items_by_community(conn, kind)
+            community_of = catalog.member_communities(conn)
+        nothing = np.empty(0, dtype=np.int64)
+
+        def visible(member: int) -> np.ndarray:
+            return seen_by.get(community_of.get(member, -1), nothing)
+
         with ctx.db.write() as conn:
             gen = recs.write_generation(
                 conn,
@@ -204,7 +213,7 @@ def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
                 item_ids=[int(i) for i in model.item_ids],
                 factors=model.item_factors,
                 popularity=popularity,
-                picks=all_picks(model, hist, s.top_n, extra=extra),
+                picks=all_picks(model, hist, s.top_n, visible=visible, extra=extra),
                 now=ctx.clock(),
             )
             ctx.fault("before-switch-commit")

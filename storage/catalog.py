@@ -6,11 +6,14 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage import visibility
 from storage.models import Artist, ArtistAlias, Community, Member, Play, Track
 from storage.names import canonical_artist, canonical_key
 from storage.sql import upsert_insert
@@ -122,17 +125,28 @@ def lookup_artist(conn: Connection, key: str) -> Resolved | None:
     return Resolved(row[0], row[1]) if row else None
 
 
-def resolve_artist(conn: Connection, name: str, key: str, *, fuzzy: bool) -> Resolved:
-    """Find or create the artist for ``key``; with ``fuzzy``, a near-duplicate spelling resolves to
-    the existing entry (interactive ``/played`` only: in bulk a wrong merge would go unseen).
+def _among(rows: Iterable[Any], visible: np.ndarray) -> dict[str, int]:
+    """``{key: id}`` of the ``(key, id)`` rows whose id is in the sorted ``visible`` ids."""
+    pairs = [(str(k), int(i)) for k, i in rows]
+    keep = visibility.contains(visible, np.array([i for _, i in pairs], dtype=np.int64))
+    return {k: i for (k, i), ok in zip(pairs, keep, strict=True) if ok}
+
+
+def resolve_artist(
+    conn: Connection, name: str, key: str, *, fuzzy_among: np.ndarray | None = None
+) -> Resolved:
+    """Find or create the artist for ``key``; with ``fuzzy_among`` (the sorted artist ids the
+    community can see, :mod:`storage.visibility`), a near-duplicate spelling resolves to one of those
+    entries (interactive ``/played`` only: in bulk a wrong merge would go unseen).
     ``Smiths, The`` is looked up and created as ``The Smiths`` (the same rule as bulk import)."""
     name, key = canonical_artist(name, key)
     found = lookup_artist(conn, key)
     if found:
         return found
-    if fuzzy:
-        candidates = dict(
-            conn.execute(select(Artist.key, Artist.id).where(_prefix_range(Artist.key, key))).all()
+    if fuzzy_among is not None:
+        candidates = _among(
+            conn.execute(select(Artist.key, Artist.id).where(_prefix_range(Artist.key, key))).all(),
+            fuzzy_among,
         )
         best = process.extractOne(key, list(candidates), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
         if best is not None:
@@ -144,12 +158,18 @@ def resolve_artist(conn: Connection, name: str, key: str, *, fuzzy: bool) -> Res
     return Resolved(aid, name, created=True)
 
 
-def resolve_track(conn: Connection, artist: int, title: str, key: str, *, fuzzy: bool) -> Resolved:
+def resolve_track(
+    conn: Connection, artist: int, title: str, key: str, *, fuzzy_among: np.ndarray | None = None
+) -> Resolved:
+    """Find or create ``artist``'s track for ``key``; ``fuzzy_among`` (visible track ids) as in
+    :func:`resolve_artist`."""
     row = conn.execute(_TRACK_BY_KEY, {"a": artist, "k": key}).first()
     if row:
         return Resolved(row.id, row.title)
-    if fuzzy:
-        candidates = dict(conn.execute(select(Track.key, Track.id).where(Track.artist_id == artist)).all())
+    if fuzzy_among is not None:
+        candidates = _among(
+            conn.execute(select(Track.key, Track.id).where(Track.artist_id == artist)).all(), fuzzy_among
+        )
         best = process.extractOne(key, list(candidates), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
         if best is not None:
             tid = candidates[best[0]]
@@ -261,6 +281,11 @@ def item_names(conn: Connection, kind: str, ids: list[int]) -> dict[int, str]:
             ):
                 out[i] = f"{a} – {t}"
     return out
+
+
+def member_communities(conn: Connection) -> dict[int, int]:
+    """member id → community id, for every member."""
+    return {int(m): int(c) for m, c in conn.execute(select(Member.id, Member.community_id))}
 
 
 def list_members(conn: Connection, community: tuple[str, str] | None) -> list[tuple[str, str, int, str, int]]:

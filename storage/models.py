@@ -40,6 +40,9 @@ class Community(Base):
     platform: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
+    # Plays of a public community (an imported open data set, say) are visible to every community:
+    # see storage.visibility.
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Member(Base):

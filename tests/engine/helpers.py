@@ -24,8 +24,8 @@ def add_plays(
         for n, (comm, member, artist, track, at, count) in enumerate(rows):
             cid = catalog.community_id(conn, "local", comm, comm)
             mid = catalog.member_id(conn, cid, member, member)
-            a = catalog.resolve_artist(conn, artist, normalise(artist), fuzzy=False)
-            t = catalog.resolve_track(conn, a.id, track, normalise(track), fuzzy=False) if track else None
+            a = catalog.resolve_artist(conn, artist, normalise(artist))
+            t = catalog.resolve_track(conn, a.id, track, normalise(track)) if track else None
             catalog.add_play(
                 conn,
                 community=cid,

@@ -536,3 +536,57 @@ def test_refused_token_is_not_retried(service: Service, settings: Settings) -> N
     with pytest.raises(SystemExit, match="refused DISCORD_TOKEN"):
         run(discord_app.run_with_backoff(start, sleep=no_sleep))
     assert calls == [1]
+
+
+@pytest.mark.spark
+def test_recommend_after_a_retrain_never_names_another_guilds_artists(  # type: ignore[no-untyped-def]
+    service: Service, settings: Settings, spark
+) -> None:
+    import json
+
+    from engine.jobs import JobContext, batch
+    from tests.isolation import ONLY_A, assert_clean
+    from tests.isolation import plays as world
+
+    guilds = {"A": GUILD_A, "B": GUILD_B}
+    users = {
+        f"{c.lower()}{m}": str(700000000000000100 + 10 * k + m) for k, c in enumerate("AB") for m in range(8)
+    }
+
+    async def log_all() -> None:
+        async with running_bot(service, settings) as fake:
+            for community, guild in guilds.items():
+                for member, artist, track in {(m, a, t) for m, a, t, _ in world(community)}:
+                    payload = command_interaction(
+                        "played", {"artist": artist, "track": track}, guild_id=guild, user_id=users[member]
+                    )
+                    await send(fake, payload)
+
+    async def recommend(members: list[str]) -> list[str]:
+        texts = []
+        async with running_bot(service, settings) as fake:
+            for member in members:
+                for kind in ("artists", "tracks"):
+                    payload = command_interaction(
+                        "recommend", {"kind": kind}, guild_id=GUILD_A, user_id=users[member]
+                    )
+                    texts += [json.dumps(r.json, ensure_ascii=False) for r in await send(fake, payload)]
+        return texts
+
+    run(log_all())
+    batch(JobContext(settings, service.db, spark=lambda: spark, clock=service.clock), retrain_now=True)
+    shown = assert_clean(run(recommend([f"a{m}" for m in range(6)])))  # stored picks
+    assert any(name in " ".join(shown) for name in ONLY_A)
+
+    async def fold_in() -> list[str]:
+        async with running_bot(service, settings) as fake:
+            payload = command_interaction(
+                "played",
+                {"artist": "Radiohead", "track": "Radiohead Song 0"},
+                guild_id=GUILD_A,
+                user_id=users["a7"],
+            )
+            await send(fake, payload)
+        return await recommend(["a7"])
+
+    assert_clean(run(fold_in()))

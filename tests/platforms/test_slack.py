@@ -532,3 +532,38 @@ def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
             proc.kill()
             out, err = proc.communicate()
     assert "listening on" in out, (out, err)
+
+
+@pytest.mark.spark
+def test_recommend_after_a_retrain_never_names_another_workspaces_artists(  # type: ignore[no-untyped-def]
+    slack: SlackClient, fake: FakeSlack, service: Service, slack_settings: Settings, spark
+) -> None:
+    from engine.jobs import JobContext, batch
+    from tests.isolation import ONLY_A, assert_clean
+    from tests.isolation import plays as world
+
+    teams = {"A": "T0AAA", "B": "T0BBB"}
+    for community, team in teams.items():
+        for member, artist, track, count in world(community):
+            for _ in range(min(count, 2)):
+                _, form = slack.command("/played", f"{artist} - {track}", user_id=member, team_id=team)
+                fake.wait_for(at(form))
+    batch(JobContext(slack_settings, service.db, spark=lambda: spark, clock=service.clock), retrain_now=True)
+
+    def answers(member: str) -> list[str]:
+        texts = []
+        for kind in ("artists", "tracks"):
+            _, form = slack.command("/recommend", kind, user_id=member, team_id=teams["A"])
+            [call] = fake.wait_for(at(form))
+            texts += [
+                json.dumps(call.payload, ensure_ascii=False),
+                call.payload.get("text", ""),
+                all_text(call),
+            ]
+        return texts
+
+    shown = [t for m in range(6) for t in assert_clean(answers(f"a{m}"))]  # stored picks
+    assert any(name in " ".join(shown) for name in ONLY_A)
+    _, form = slack.command("/played", "Radiohead - Radiohead Song 0", user_id="a-new", team_id=teams["A"])
+    fake.wait_for(at(form))
+    assert_clean(answers("a-new"))  # fold-in

@@ -1,0 +1,108 @@
+"""The one visibility rule: what a community may be shown.
+
+A community sees an artist or track when it was played **in that community**, or in a community an
+operator marked **public** (``tastemaker community public …``, e.g. one that holds an imported open
+data set). Everything a member is shown — stored picks, fold-in picks and their reasons, "did you
+mean" corrections, exports — goes through this module; nothing else decides visibility.
+
+The recommender may *learn* from every community's plays (``model_scope = "shared"``): its factors
+carry no names, and what it *shows* is always cut down to the asker's community by this rule.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Select, func, select, update
+
+from storage.models import Community, Play
+
+KINDS = ("artist", "track")
+
+
+def _column(kind: str) -> Any:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    return Play.artist_id if kind == "artist" else Play.track_id
+
+
+def public_communities(conn: Connection) -> list[int]:
+    return [int(c) for c in conn.execute(select(Community.id).where(Community.public.is_(True))).scalars()]
+
+
+def scopes(conn: Connection, community: int) -> list[int]:
+    """The communities whose plays ``community`` may see: itself and every public one."""
+    return sorted({community, *public_communities(conn)})
+
+
+def visible_ids_query(community_scopes: Iterable[int], kind: str, *, after_play: int = 0) -> Select:
+    """``SELECT DISTINCT item`` over the plays of ``community_scopes`` (see :func:`scopes`) with an
+    id above ``after_play``: usable as a sub-query (``item.in_(...)``) or run on its own."""
+    col = _column(kind)
+    stmt = select(col).where(Play.community_id.in_(list(community_scopes)), col.is_not(None))
+    if after_play:
+        stmt = stmt.where(Play.id > after_play)
+    return stmt.distinct()
+
+
+def visible_items(conn: Connection, community: int, kind: str) -> np.ndarray:
+    """Sorted ids of the ``kind`` items ``community`` may be shown."""
+    ids = conn.execute(visible_ids_query(scopes(conn, community), kind)).scalars().all()
+    return np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64, count=len(ids)))
+
+
+def visible_items_by_community(conn: Connection, kind: str) -> dict[int, np.ndarray]:
+    """:func:`visible_items` for every community at once (one scan of the plays): the retrain's view."""
+    col = _column(kind)
+    own: dict[int, list[int]] = {}
+    for c, i in conn.execute(select(Play.community_id, col).where(col.is_not(None)).distinct()):
+        own.setdefault(int(c), []).append(int(i))
+    public = np.unique(
+        np.array([i for c in public_communities(conn) for i in own.get(c, [])], dtype=np.int64)
+    )
+    return {c: np.union1d(np.array(ids, dtype=np.int64), public) for c, ids in own.items()}
+
+
+def contains(visible: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Boolean mask over ``ids``: True where the id is among the sorted ``visible`` ids."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(visible) == 0 or len(ids) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(visible, ids), len(visible) - 1)
+    return np.asarray(visible[pos] == ids)
+
+
+def set_public(conn: Connection, community: int, public: bool) -> None:
+    conn.execute(update(Community).where(Community.id == community).values(public=public))
+
+
+class VisibleItems:
+    """Per-process cache of :func:`visible_items`, brought up to date incrementally: plays only add
+    visibility, so a refresh reads just the plays logged since the last look (the
+    ``(community_id, id)`` index). A change of the public set rebuilds the entry."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[tuple[int, str], tuple[tuple[int, ...], int, np.ndarray]] = {}
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, community: int, kind: str) -> np.ndarray:
+        seen = scopes(conn, community)
+        top = int(conn.execute(select(func.coalesce(func.max(Play.id), 0))).scalar_one())
+        with self._lock:
+            entry = self._entries.get((community, kind))
+        if entry is not None and entry[0] == tuple(seen) and entry[1] == top:
+            return entry[2]
+        if entry is not None and entry[0] == tuple(seen):
+            new = conn.execute(visible_ids_query(seen, kind, after_play=entry[1])).scalars().all()
+            ids = np.union1d(entry[2], np.array(new, dtype=np.int64)) if new else entry[2]
+        else:
+            ids = visible_items(conn, community, kind)
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[(community, kind)] = (tuple(seen), top, ids)
+        return ids
