@@ -12,7 +12,7 @@ from pathlib import Path
 from common import Section, median, synthetic_rows
 
 from config.settings import Settings
-from engine.jobs import JobContext, fold_all, fold_trends
+from engine.batch import EngineContext, fold_all, fold_trends
 from engine.session import build_session
 from storage import catalog
 from storage.db import open_database
@@ -48,7 +48,7 @@ def run(quick: bool) -> Section:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             db = open_database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-            ctx = JobContext(settings, db, spark=lambda: spark)
+            ctx = EngineContext(settings, db, spark=lambda: spark)
             with db.write() as conn:
                 cid = catalog.community_id(conn, "local", "bench", "bench")
             loaded, seed = 0, 100
@@ -103,7 +103,7 @@ def run(quick: bool) -> Section:
     sec.notes.append(f"10k new plays on a warm session: {ten_k:.2f} s (target <= 2 s; {verdict}).")
     sec.notes.append(
         "Each run appends new plays (30-day timestamps, power-law artists/tracks, 2,000 members) through "
-        "storage.importers and times engine.jobs.fold_trends: read plays after the watermark, Spark "
+        "storage.importers and times engine.batch.fold_trends: read plays after the watermark, Spark "
         "aggregation, one-transaction merge with the watermark. Stored history sits in the same SQLite file."
     )
     return sec

@@ -6,12 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from config.settings import Settings, load_settings
 from storage.db import Database, open_database
+
+if TYPE_CHECKING:
+    from bot.digest import DigestRuntime
+    from bot.jobs import JobContext
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="tastemaker: a music bot for Discord and Slack."
@@ -290,8 +294,9 @@ def run(
     the micro-batch every batch_interval_minutes and the daily digests. Only one process may own
     the scheduler's job store (the project database)."""
     from bot import scheduler as sched
-    from bot.digest import SERVICE_KEY, DigestRuntime, DigestSender
-    from bot.service import Service, utcnow
+    from bot.digest import DigestRuntime, DigestSender
+    from bot.service import Service
+    from storage.clock import utcnow
 
     if platform not in ("slack", "discord"):
         raise typer.BadParameter("platform must be slack or discord", param_hint="--platform")
@@ -299,7 +304,7 @@ def run(
     database = _database(settings)
     service = Service(database, settings)
     senders: dict[str, DigestSender] = {}
-    ctx = _job_context(settings, database, services={SERVICE_KEY: DigestRuntime(senders, utcnow())})
+    ctx = _job_context(settings, database, digest=DigestRuntime(senders, utcnow()))
     if platform == "slack":
         from bot.slack_app import SlackDigestSender, web_client
         from bot.slack_app import serve as serve_slack
@@ -340,16 +345,14 @@ def discord_sync(
     sync_commands(_settings(db), guild_id=guild)
 
 
-def _job_context(settings: Settings, database: Database, services: dict[str, Any] | None = None):
+def _job_context(settings: Settings, database: Database, digest: DigestRuntime | None = None) -> JobContext:
     """A job context whose Spark session starts on first use and lives for this process."""
     from functools import cache
 
-    from engine.jobs import JobContext
+    from bot.jobs import JobContext
     from engine.session import build_session
 
-    return JobContext(
-        settings, database, spark=cache(lambda: build_session(settings)), services=services or {}
-    )
+    return JobContext(settings, database, spark=cache(lambda: build_session(settings)), digest=digest)
 
 
 @app.command()
@@ -404,10 +407,10 @@ def batch(
     db: DbOpt = None,
 ) -> None:
     """Run one micro-batch: fold new plays into the trends, retrain recommendations when due."""
-    from engine.jobs import run_job
+    from bot.jobs import run_job
 
     settings = _settings(db)
-    outcome = run_job("batch", _job_context(settings, _database(settings)), retrain_now=retrain)
+    outcome = run_job("retrain" if retrain else "batch", _job_context(settings, _database(settings)))
     typer.echo(outcome.detail)
     if not outcome.ok:
         raise typer.Exit(1)

@@ -13,12 +13,13 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.console import handle
-from bot.service import Service, Who, utcnow
+from bot.jobs import JobContext, run_job
+from bot.service import Service, Who
 from config.settings import Settings
 from engine import synthetic
-from engine.jobs import JobContext, run_job
 from engine.session import build_session
 from storage import catalog
+from storage.clock import utcnow
 from storage.db import is_sqlite, open_database
 from storage.importers import import_rows
 
@@ -47,7 +48,7 @@ def run_demo(settings: Settings, *, seed: int, out: Callable[[str], None]) -> No
     session = build_session(settings)
     try:
         ctx = JobContext(settings, db, spark=lambda: session)
-        outcome = run_job("batch", ctx, retrain_now=True)
+        outcome = run_job("retrain", ctx)
         took = time.perf_counter() - t1
         out(f"== Spark micro-batch + ALS retrain ({took:.1f}s incl. Spark start): {outcome.detail}")
         if not outcome.ok:

@@ -39,14 +39,13 @@ from storage import digests
 from storage.digests import LedgerRow, Subscription
 
 if TYPE_CHECKING:
-    from engine.jobs import JobContext
+    from engine.batch import EngineContext
 
 log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)  # a live send never takes this long
 RETRY_DELAY = dt.timedelta(minutes=10)  # after the platform refused a post
 DISCORD_NONCE_WINDOW = dt.timedelta(minutes=2)  # Discord checks nonces "in the past few minutes"
-SERVICE_KEY = "digest"  # JobContext.services key of the DigestRuntime
 
 Key = tuple[int, str, dt.date]
 
@@ -79,7 +78,7 @@ class DigestSender(Protocol):
 
 @dataclass
 class DigestRuntime:
-    """What the ``digest`` job needs from the running process (``JobContext.services["digest"]``)."""
+    """What the ``digest`` job needs from the running process (``bot.jobs.JobContext.digest``)."""
 
     senders: Mapping[str, DigestSender]
     started_at: dt.datetime  # claims older than this belong to a dead process
@@ -198,7 +197,7 @@ class DeliveryReport:
         return ", ".join(parts) + (f" ({'; '.join(details)})" if details else "")
 
 
-def _load(ctx: JobContext, now: dt.datetime, platforms: set[str]) -> tuple[list[Subscription], dict]:
+def _load(ctx: EngineContext, now: dt.datetime, platforms: set[str]) -> tuple[list[Subscription], dict]:
     grace = dt.timedelta(hours=ctx.settings.digest_grace_hours)
     since = (now - max(grace, dt.timedelta(days=1)) - dt.timedelta(days=3)).date()
     with ctx.db.read() as conn:
@@ -207,10 +206,9 @@ def _load(ctx: JobContext, now: dt.datetime, platforms: set[str]) -> tuple[list[
     return subs, rows
 
 
-def due_actions(ctx: JobContext) -> list[Action]:
+def due_actions(ctx: EngineContext, runtime: DigestRuntime | None) -> list[Action]:
     """:func:`plan` on the current database state, for the platforms this process can post to."""
-    runtime = ctx.services.get(SERVICE_KEY)
-    if not isinstance(runtime, DigestRuntime) or not runtime.senders:
+    if runtime is None or not runtime.senders:
         return []
     now = ctx.clock()
     subs, rows = _load(ctx, now, set(runtime.senders))
@@ -233,14 +231,13 @@ def build_post(service: Service, sub: Subscription, local_date: dt.date, slot: d
     return DigestPost(digest, render.digest_text(digest), chart_png(digest), nonce_for(key))
 
 
-def deliver_due(ctx: JobContext) -> DeliveryReport:
+def deliver_due(ctx: EngineContext, runtime: DigestRuntime | None) -> DeliveryReport:
     """The ``digest`` job: claim, send and record every digest that is due now."""
     report = DeliveryReport()
-    runtime = ctx.services.get(SERVICE_KEY)
-    if not isinstance(runtime, DigestRuntime):
+    if runtime is None:
         return report
     service = Service(ctx.db, ctx.settings, clock=ctx.clock)
-    for action in due_actions(ctx):
+    for action in due_actions(ctx, runtime):
         now = ctx.clock()
         label = action.describe()
         if action.kind == "skip":

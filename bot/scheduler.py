@@ -1,6 +1,6 @@
 """The one APScheduler 3.x scheduler of a running bot.
 
-Jobs come from the engine's named-job registry (``engine.jobs.REGISTRY``) and are stored in the
+Jobs come from the named-job registry (``bot.jobs.REGISTRY``) and are stored in the
 project database (APScheduler's ``SQLAlchemyJobStore``, table ``apscheduler_jobs``), so a run that
 was due while the bot was down is still known after a restart:
 
@@ -35,8 +35,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import jobs
+from bot.jobs import JobContext
 from config.settings import Settings
-from engine.jobs import REGISTRY, JobContext, run_job
 from storage import jobs as job_runs
 from storage.db import Database, make_engine
 
@@ -54,7 +55,7 @@ class _Runtime:
 
     ctx: JobContext
     locks: dict[str, threading.Lock] = field(
-        default_factory=lambda: {name: threading.Lock() for name in REGISTRY}
+        default_factory=lambda: {name: threading.Lock() for name in jobs.REGISTRY}
     )
 
 
@@ -81,8 +82,8 @@ def job_specs(settings: Settings, *, batch_interval: dt.timedelta | None = None)
         JobSpec("digest", DIGEST_TICK, "post the daily digests that are due"),
     ]
     for spec in specs:
-        if spec.id not in REGISTRY:  # pragma: no cover - a programming error
-            raise ValueError(f"job {spec.id!r} is not in the engine registry")
+        if spec.id not in jobs.REGISTRY:  # pragma: no cover - a programming error
+            raise ValueError(f"job {spec.id!r} is not in the job registry")
     return specs
 
 
@@ -105,12 +106,10 @@ def run_named(name: str) -> None:
         log.warning("job %s is still running; this run is skipped", name)
         return
     try:
-        if name == "digest":
-            from bot.digest import due_actions
-
-            if not due_actions(ctx):
-                return  # nothing due: no job_runs row for an idle tick
-        outcome = run_job(name, ctx)
+        idle = jobs.REGISTRY[name].idle
+        if idle is not None and idle(ctx):
+            return  # nothing to do: no job_runs row for an idle tick
+        outcome = jobs.run_job(name, ctx)
         if not outcome.ok:
             log.error("job %s failed: %s", name, outcome.detail)
     finally:
@@ -205,12 +204,12 @@ def job_statuses(db: Database) -> list[JobStatus]:
     scheduler = build_scheduler(db.url)
     scheduler.start(paused=True)
     try:
-        jobs: list[Job] = scheduler.get_jobs()
+        stored: list[Job] = scheduler.get_jobs()
     finally:
         scheduler.shutdown(wait=False)
     out = []
-    names = [j.id for j in jobs] + sorted(n for n in REGISTRY if n not in {j.id for j in jobs})
-    by_id: dict[str, Any] = {j.id: j for j in jobs}
+    by_id: dict[str, Any] = {j.id: j for j in stored}
+    names = [j.id for j in stored] + sorted(n for n in jobs.REGISTRY if n not in by_id)
     with db.read() as conn:
         for name in names:
             job = by_id.get(name)

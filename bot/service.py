@@ -24,18 +24,14 @@ from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
 from engine.foldin import normalised, recommend_from_factors
 from storage import catalog, digests, recs, trends, visibility
+from storage.clock import utcnow
 from storage.db import Database
 from storage.models import UNDATED
 from storage.names import normalise
 
-BATCH_JOB = "trends"
 TRENDING_LIMIT = 10
 # Pseudo-count that smooths the growth score, so 1 → 3 plays does not outrank 40 → 80.
 GROWTH_PRIOR = 10.0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -293,7 +289,7 @@ class Service:
             community = catalog.find_community(conn, who.platform, who.community_id)
             if community is None:
                 return Trending(window, kind, name, [], None, note="Nothing has been played here yet.")
-            wm, _ = trends.watermark(conn, BATCH_JOB)
+            wm, _ = trends.watermark(conn, trends.TRENDS_WATERMARK)
             tail = trends.pending_tail(conn, community, wm)
             entries = self._ranked(conn, community, kind, window, today, limit, tail)
         rising = max((e for e in entries if e.movement), key=lambda e: (e.growth, e.plays), default=None)
@@ -487,7 +483,7 @@ class Service:
             return Recommendations(
                 kind, "none", [], "Nothing has been played here yet. Log a play with /played."
             )
-        wm, _ = trends.watermark(conn, BATCH_JOB)
+        wm, _ = trends.watermark(conn, trends.TRENDS_WATERMARK)
         tail = trends.pending_tail(conn, community, wm)
         start, end, _, _ = trends.window_days("30d", self.clock().date())
         rows = trends.window_ranking(conn, community, kind, start, end, n + len(played), tail)
@@ -515,7 +511,7 @@ class Service:
             community = catalog.find_community(conn, who.platform, who.community_id)
             if community is None:
                 return Digest(name, day, [], [], None, [])
-            wm, _ = trends.watermark(conn, BATCH_JOB)
+            wm, _ = trends.watermark(conn, trends.TRENDS_WATERMARK)
             tail = trends.pending_tail(conn, community, wm)
             span = (day, day, before, before)
             top_tracks = self._ranked(conn, community, "track", "24h", day, size, tail, span=span)

@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from storage.models import GLOBAL_SCOPE, UNDATED
+from storage.trends import CountRow, PresenceRow
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-
-CountRow = tuple[int, str, dt.date, int, int]
-PresenceRow = tuple[int, str, dt.date, int, int]
 
 
 def _long_form(plays: DataFrame) -> DataFrame:

@@ -29,7 +29,12 @@ class WatermarkMoved(RuntimeError):
     """Another batch committed first; this batch's deltas were rolled back."""
 
 
-def _no_fault(_point: str) -> None:
+# The watermark of the trend fold: what the batch has folded, and where the pending tail starts.
+TRENDS_WATERMARK = "trends"
+
+
+def no_fault(_point: str) -> None:
+    """The default crash-injection hook: no crash."""
     return None
 
 
@@ -46,7 +51,7 @@ def merge_batch(
     high: int,
     counts: Sequence[CountRow],
     presence: Sequence[PresenceRow],
-    fault: Fault = _no_fault,
+    fault: Fault = no_fault,
 ) -> int:
     """Fold one batch's deltas in and move the watermark ``expected -> high``, all in the caller's
     transaction. Raises :class:`WatermarkMoved` (caller rolls back) if the watermark is not

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from bot.jobs import JobContext, run_job
 from bot.service import Service, Who
 from config.settings import Settings
 from engine.als import AlsParams, train
 from engine.foldin import confidence_ratings, user_vector
-from engine.jobs import JobContext, run_job
 from storage import jobs as job_store
 from storage import recs
 from storage.db import Database
@@ -37,7 +37,7 @@ def checkerboard() -> list[tuple[str, str, str, str | None, dt.datetime | None, 
 
 
 def _retrain(settings: Settings, db: Database, spark, **kw) -> None:  # type: ignore[no-untyped-def]
-    outcome = run_job("batch", JobContext(settings, db, spark=lambda: spark, **kw), retrain_now=True)
+    outcome = run_job("retrain", JobContext(settings, db, spark=lambda: spark, **kw))
     assert outcome.ok, outcome.detail
 
 
@@ -123,11 +123,11 @@ def test_failed_retrain_keeps_the_last_good_generation(settings: Settings, db: D
         if point == "before-switch-commit":
             raise RuntimeError("executor lost")
 
-    outcome = run_job("batch", JobContext(settings, db, spark=lambda: spark, fault=boom), retrain_now=True)
+    outcome = run_job("retrain", JobContext(settings, db, spark=lambda: spark, fault=boom))
     assert not outcome.ok and "executor lost" in outcome.detail
     with db.read() as conn:
         still = recs.active_generation(conn, "artist")
-        last = job_store.recent(conn, "batch", 1)[0]
+        last = job_store.recent(conn, "retrain", 1)[0]
         picks = recs.stored_picks(conn, good.id, 1, 3)
     assert still is not None and still.id == good.id
     assert last.status == "failed" and "executor lost" in last.detail

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import delete
 
+from bot.jobs import JobContext, run_job
 from config.settings import Settings
-from engine.jobs import TRENDS_JOB, JobContext, fold_all, fold_trends, run_job
+from engine.batch import TRENDS_JOB, fold_all, fold_trends
 from storage import jobs as job_store
 from storage import trends
 from storage.db import Database

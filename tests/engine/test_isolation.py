@@ -10,8 +10,8 @@ import pytest
 
 from bot.service import Recommendations, Service, Who
 from config.settings import Settings
+from engine.batch import EngineContext, batch
 from engine.foldin import recommend_from_factors
-from engine.jobs import JobContext, batch
 from storage import catalog, recs, visibility
 from storage.db import Database
 from tests.conftest import Clock
@@ -39,7 +39,7 @@ def _texts(recs: Recommendations) -> Iterable[str]:
 def world(settings: Settings, db: Database, spark, clock: Clock) -> Service:  # type: ignore[no-untyped-def]
     clock.now = DAY + dt.timedelta(hours=3)
     add_plays(db, _rows())
-    ctx = JobContext(settings, db, spark=lambda: spark, clock=clock)
+    ctx = EngineContext(settings, db, spark=lambda: spark, clock=clock)
     batch(ctx, retrain_now=True)
     return Service(db, settings, clock=clock)
 

@@ -544,7 +544,7 @@ def test_recommend_after_a_retrain_never_names_another_guilds_artists(  # type: 
 ) -> None:
     import json
 
-    from engine.jobs import JobContext, batch
+    from engine.batch import EngineContext, batch
     from tests.isolation import ONLY_A, assert_clean
     from tests.isolation import plays as world
 
@@ -574,7 +574,7 @@ def test_recommend_after_a_retrain_never_names_another_guilds_artists(  # type: 
         return texts
 
     run(log_all())
-    batch(JobContext(settings, service.db, spark=lambda: spark, clock=service.clock), retrain_now=True)
+    batch(EngineContext(settings, service.db, spark=lambda: spark, clock=service.clock), retrain_now=True)
     shown = assert_clean(run(recommend([f"a{m}" for m in range(6)])))  # stored picks
     assert any(name in " ".join(shown) for name in ONLY_A)
 

@@ -538,7 +538,7 @@ def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
 def test_recommend_after_a_retrain_never_names_another_workspaces_artists(  # type: ignore[no-untyped-def]
     slack: SlackClient, fake: FakeSlack, service: Service, slack_settings: Settings, spark
 ) -> None:
-    from engine.jobs import JobContext, batch
+    from engine.batch import EngineContext, batch
     from tests.isolation import ONLY_A, assert_clean
     from tests.isolation import plays as world
 
@@ -548,7 +548,9 @@ def test_recommend_after_a_retrain_never_names_another_workspaces_artists(  # ty
             for _ in range(min(count, 2)):
                 _, form = slack.command("/played", f"{artist} - {track}", user_id=member, team_id=team)
                 fake.wait_for(at(form))
-    batch(JobContext(slack_settings, service.db, spark=lambda: spark, clock=service.clock), retrain_now=True)
+    batch(
+        EngineContext(slack_settings, service.db, spark=lambda: spark, clock=service.clock), retrain_now=True
+    )
 
     def answers(member: str) -> list[str]:
         texts = []

@@ -18,7 +18,6 @@ import pytest
 from bot import scheduler
 from bot.chart import HEIGHT_PX, WIDTH_PX, chart_png
 from bot.digest import (
-    SERVICE_KEY,
     Action,
     DigestPost,
     DigestRuntime,
@@ -27,10 +26,10 @@ from bot.digest import (
     parse_digest_command,
     plan,
 )
+from bot.jobs import JobContext
 from bot.parsing import UserError
 from bot.service import Service, Who
 from config.settings import Settings
-from engine.jobs import JobContext
 from storage import digests
 from storage import jobs as job_runs
 from storage.db import Database
@@ -77,7 +76,7 @@ class FakeSender:
 
 def context(db: Database, settings: Settings, clock: Clock, *senders: FakeSender, fault=None) -> JobContext:
     runtime = DigestRuntime({s.platform: s for s in senders}, started_at=clock())
-    ctx = JobContext(settings, db, spark=_no_spark, clock=clock, services={SERVICE_KEY: runtime})
+    ctx = JobContext(settings, db, spark=_no_spark, clock=clock, digest=runtime)
     if fault is not None:
         ctx.fault = fault
     return ctx
@@ -225,7 +224,7 @@ def test_claim_of_a_live_run_is_not_taken_over(
         assert not digests.claim(conn, (1, "c-berlin", DAY), clock.now)  # insert-if-absent
     clock.now += dt.timedelta(minutes=5)
     tick(ctx)
-    assert ctx.services[SERVICE_KEY].senders["discord"].posts == []
+    assert ctx.digest.senders["discord"].posts == []
 
 
 @pytest.mark.parametrize(("platform", "restart_after", "posts"), [("discord", 1, 1), ("slack", 1, 1)])
@@ -287,7 +286,7 @@ def test_two_processes_racing_for_one_slot_post_once(
     contexts = [context(db, settings, clock, sender) for _ in range(4)]
     from bot.digest import deliver_due
 
-    threads = [threading.Thread(target=deliver_due, args=(c,)) for c in contexts]
+    threads = [threading.Thread(target=deliver_due, args=(c, c.digest)) for c in contexts]
     for t in threads:
         t.start()
     for t in threads:

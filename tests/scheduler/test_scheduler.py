@@ -13,11 +13,11 @@ import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from typer.testing import CliRunner
 
-import engine.jobs
+import bot.jobs
 from bot import scheduler as sched
 from bot.cli import app
+from bot.jobs import Job, JobContext
 from config.settings import Settings
-from engine.jobs import JobContext
 from storage.db import Database
 
 
@@ -46,7 +46,7 @@ class Recorder:
 def batch(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
     monkeypatch.setattr(
-        engine.jobs, "REGISTRY", MappingProxyType({**engine.jobs.REGISTRY, "batch": recorder})
+        bot.jobs, "REGISTRY", MappingProxyType({**bot.jobs.REGISTRY, "batch": Job("batch", recorder, "test")})
     )
     return recorder
 

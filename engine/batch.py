@@ -1,60 +1,45 @@
-"""The named-job registry and the micro-batch.
+"""The engine's jobs: the micro-batch (trend fold, exactly once) and the ALS retrain.
 
-Jobs are plain functions of a :class:`JobContext`; Spark computes, storage persists. The scheduler
-and the CLI both run jobs by name through :func:`run_job`, which records every run (and failure) in
-``job_runs``.
+Each is a function of an :class:`EngineContext`: Spark computes, :mod:`storage` persists. The
+job registry that names, schedules and records them lives above the engine, in :mod:`bot.jobs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 import time
-import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
 
 from config.settings import Settings
 from storage import catalog, recs, trends, visibility
-from storage import jobs as job_store
+from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Play
+from storage.trends import Fault, no_fault
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-log = logging.getLogger(__name__)
-
-TRENDS_JOB = "trends"  # watermark name of the trend fold (bot.service reads it as BATCH_JOB)
+TRENDS_JOB = trends.TRENDS_WATERMARK
 KINDS = ("artist", "track")
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _no_fault(_point: str) -> None:
-    return None
-
-
 @dataclass
-class JobContext:
-    """What a job may use. ``spark`` is a factory so jobs that need no Spark never start it; the
-    caller owns the session (one per worker process) and passes the same factory every time."""
+class EngineContext:
+    """What an engine job may use. ``spark`` is a factory so jobs that need no Spark never start it;
+    the caller owns the session (one per process) and passes the same factory every time."""
 
     settings: Settings
     db: Database
     spark: Callable[[], SparkSession]
     clock: Callable[[], dt.datetime] = utcnow
-    fault: Callable[[str], None] = _no_fault  # crash-injection hook for tests
-    # Collaborators the running process provides (e.g. the chat senders the digest job posts with).
-    services: Mapping[str, Any] = field(default_factory=dict)
+    fault: Fault = no_fault  # crash-injection hook for tests
 
 
 @dataclass(frozen=True)
@@ -65,7 +50,6 @@ class BatchResult:
     count_rows: int
     new_listeners: int
     retrained: tuple[str, ...] = ()
-    detail: str = ""
     timings: tuple[tuple[str, float], ...] = ()
 
     def summary(self) -> str:
@@ -80,7 +64,7 @@ class BatchResult:
             s += " (" + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings) + ")"
         if self.retrained:
             s += f"; retrained {', '.join(self.retrained)}"
-        return s + (f"; {self.detail}" if self.detail else "")
+        return s
 
 
 @dataclass(frozen=True)
@@ -92,7 +76,7 @@ class RetrainResult:
     picks: int
 
 
-def fold_trends(ctx: JobContext, upto: int | None = None) -> BatchResult:
+def fold_trends(ctx: EngineContext, upto: int | None = None) -> BatchResult:
     """Fold the next chunk of plays after the watermark (at most ``batch_max_plays`` ids, and not
     past ``upto``) into the trend aggregates, exactly once: the deltas and the new watermark commit
     in one transaction."""
@@ -124,7 +108,7 @@ def fold_trends(ctx: JobContext, upto: int | None = None) -> BatchResult:
     return BatchResult(low, high, n_plays, len(counts), new_listeners, timings=timings)
 
 
-def fold_all(ctx: JobContext) -> BatchResult:
+def fold_all(ctx: EngineContext) -> BatchResult:
     """Fold everything logged so far, chunk by chunk, so that memory stays bounded after a large
     import; each chunk commits with its own watermark, so an interruption loses nothing."""
     from engine.reader import high_water
@@ -148,7 +132,7 @@ def fold_all(ctx: JobContext) -> BatchResult:
     return total
 
 
-def retrain_due(ctx: JobContext) -> list[str]:
+def retrain_due(ctx: EngineContext) -> list[str]:
     """Kinds whose model is due: none yet, every N batches, or when new plays pass a share."""
     due = []
     with ctx.db.read() as conn:
@@ -167,7 +151,7 @@ def retrain_due(ctx: JobContext) -> list[str]:
     return due
 
 
-def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
+def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     """Fit ALS for ``kind`` on all plays up to the current high-water mark and switch generations.
 
     On any failure nothing is written: the last good generation keeps serving."""
@@ -222,7 +206,7 @@ def retrain(ctx: JobContext, kind: str) -> RetrainResult | None:
     return RetrainResult(kind, gen, len(model.user_ids), len(model.item_ids), len(model.user_ids) * s.top_n)
 
 
-def batch(ctx: JobContext, retrain_now: bool = False) -> BatchResult:
+def batch(ctx: EngineContext, retrain_now: bool = False) -> BatchResult:
     """The micro-batch: fold trends, then retrain the models that are due (or all, if forced)."""
     result = fold_all(ctx)
     kinds = list(KINDS) if retrain_now else retrain_due(ctx)
@@ -232,56 +216,3 @@ def batch(ctx: JobContext, retrain_now: bool = False) -> BatchResult:
         if r is not None:
             done.append(f"{kind} (generation {r.generation}, {r.members} members, {r.items} items)")
     return dataclasses.replace(result, retrained=tuple(done))
-
-
-def _retrain_all(ctx: JobContext) -> BatchResult:
-    return batch(ctx, retrain_now=True)
-
-
-def _digest(ctx: JobContext) -> Any:
-    """Post the daily digests that are due (rendering and sending live in ``bot.digest``)."""
-    from bot.digest import deliver_due
-
-    return deliver_due(ctx)
-
-
-JobFn = Callable[..., Any]
-REGISTRY: Mapping[str, JobFn] = MappingProxyType(
-    {
-        "batch": batch,
-        "retrain": _retrain_all,
-        "digest": _digest,
-    }
-)
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    job: str
-    run_id: int
-    ok: bool
-    detail: str
-    result: Any = field(default=None)
-
-
-def run_job(name: str, ctx: JobContext, **kwargs: Any) -> JobOutcome:
-    """Run a registered job, recording start, success or failure in ``job_runs``. A failure is
-    logged and recorded, never raised: callers (the scheduler) keep running."""
-    try:
-        fn = REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown job {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    with ctx.db.write() as conn:
-        run_id = job_store.start(conn, name, ctx.clock())
-    try:
-        result = fn(ctx, **kwargs)
-    except Exception as exc:  # recorded, then reported to the caller
-        detail = f"{type(exc).__name__}: {exc}"
-        log.error("job %s failed: %s\n%s", name, detail, traceback.format_exc())
-        with ctx.db.write() as conn:
-            job_store.finish(conn, run_id, "failed", detail, ctx.clock())
-        return JobOutcome(name, run_id, False, detail)
-    detail = result.summary() if hasattr(result, "summary") else str(result)
-    with ctx.db.write() as conn:
-        job_store.finish(conn, run_id, "ok", detail, ctx.clock())
-    return JobOutcome(name, run_id, True, detail, result)

@@ -1,0 +1,101 @@
+"""The job registry: every named job the scheduler and the command line run.
+
+A job is a function of a :class:`JobContext` — the engine's context (settings, database, Spark) plus
+the typed collaborators the running process provides (today: the digest's chat senders). The engine
+computes (:mod:`engine.batch`); jobs that post to chat (:mod:`bot.digest`) live here, above it.
+:func:`run_job` records every run (and failure) in ``job_runs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from bot import digest
+from engine import batch as engine_batch
+from engine.batch import EngineContext
+from storage import jobs as job_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobContext(EngineContext):
+    """An :class:`~engine.batch.EngineContext` plus what the running process provides: the digest
+    senders (``None`` where nothing can post, e.g. ``tastemaker batch``)."""
+
+    digest: digest.DigestRuntime | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[..., Any]  # (ctx, **options) -> a result with .summary(), or anything printable
+    description: str
+    # For scheduled ticks: True when there is nothing to do, so an idle tick records no run.
+    idle: Callable[[JobContext], bool] | None = None
+
+
+def _batch(ctx: JobContext, retrain_now: bool = False) -> engine_batch.BatchResult:
+    return engine_batch.batch(ctx, retrain_now=retrain_now)
+
+
+def _retrain(ctx: JobContext) -> engine_batch.BatchResult:
+    return engine_batch.batch(ctx, retrain_now=True)
+
+
+def _digest(ctx: JobContext) -> digest.DeliveryReport:
+    return digest.deliver_due(ctx, ctx.digest)
+
+
+def _digest_idle(ctx: JobContext) -> bool:
+    return not digest.due_actions(ctx, ctx.digest)
+
+
+REGISTRY: Mapping[str, Job] = MappingProxyType(
+    {
+        job.name: job
+        for job in (
+            Job("batch", _batch, "micro-batch: fold new plays into trends, retrain when due"),
+            Job(
+                "retrain", _retrain, "micro-batch, then retrain every model now (tastemaker batch --retrain)"
+            ),
+            Job("digest", _digest, "post the daily digests that are due", idle=_digest_idle),
+        )
+    }
+)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    run_id: int
+    ok: bool
+    detail: str
+
+
+def run_job(name: str, ctx: JobContext, **options: Any) -> JobOutcome:
+    """Run a registered job, recording start, success or failure in ``job_runs``. A failure is
+    logged and recorded, never raised: callers (the scheduler) keep running."""
+    try:
+        job = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown job {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    with ctx.db.write() as conn:
+        run_id = job_store.start(conn, name, ctx.clock())
+    try:
+        result = job.run(ctx, **options)
+    except Exception as exc:  # recorded, then reported to the caller
+        detail = f"{type(exc).__name__}: {exc}"
+        log.error("job %s failed: %s\n%s", name, detail, traceback.format_exc())
+        with ctx.db.write() as conn:
+            job_store.finish(conn, run_id, "failed", detail, ctx.clock())
+        return JobOutcome(name, run_id, False, detail)
+    detail = result.summary() if hasattr(result, "summary") else str(result)
+    with ctx.db.write() as conn:
+        job_store.finish(conn, run_id, "ok", detail, ctx.clock())
+    return JobOutcome(name, run_id, True, detail)
