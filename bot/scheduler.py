@@ -34,6 +34,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import inspect
 
 from bot import jobs
 from bot.jobs import JobContext
@@ -170,7 +171,12 @@ def ensure_jobs(scheduler: BackgroundScheduler, specs: list[JobSpec]) -> list[st
 def start(
     ctx: JobContext, *, batch_interval: dt.timedelta | None = None, specs: list[JobSpec] | None = None
 ) -> BackgroundScheduler:
-    """Start the process's one scheduler: paused → add missing jobs → resume."""
+    """Start the process's one scheduler: paused → add missing jobs → resume. Runs left "running" by
+    a process of this host that has died are recorded as abandoned first."""
+    with ctx.db.write() as conn:
+        dead = job_runs.abandon_dead(conn, ctx.clock())
+    if dead:
+        log.warning("job runs %s were left running by a process that ended; marked abandoned", dead)
     set_context(ctx)
     scheduler = build_scheduler(ctx.db.url)
     scheduler.start(paused=True)
@@ -200,13 +206,16 @@ class JobStatus:
 
 def job_statuses(db: Database) -> list[JobStatus]:
     """Stored jobs with their next run, and every job's last recorded run (from ``job_runs``).
-    Opens the store with a paused scheduler that never runs anything."""
-    scheduler = build_scheduler(db.url)
-    scheduler.start(paused=True)
-    try:
-        stored: list[Job] = scheduler.get_jobs()
-    finally:
-        scheduler.shutdown(wait=False)
+    Read-only: opens the store with a paused scheduler that never runs anything, and only when the
+    store's table exists (APScheduler would create it)."""
+    stored: list[Job] = []
+    if inspect(db.engine).has_table(JOBSTORE_TABLE):
+        scheduler = build_scheduler(db.url)
+        scheduler.start(paused=True)
+        try:
+            stored = scheduler.get_jobs()
+        finally:
+            scheduler.shutdown(wait=False)
     out = []
     by_id: dict[str, Any] = {j.id: j for j in stored}
     names = [j.id for j in stored] + sorted(n for n in jobs.REGISTRY if n not in by_id)
@@ -225,7 +234,7 @@ def job_statuses(db: Database) -> list[JobStatus]:
                     else "(not scheduled: run on demand)",
                     str(job.trigger) if job is not None else "-",
                     job.next_run_time if job is not None else None,
-                    last.status if last is not None else "never run",
+                    last.shown_status if last is not None else "never run",
                     last.started_at if last is not None else None,
                     last.detail if last is not None else "",
                 )

@@ -139,6 +139,11 @@ class JobRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The process that ran it (host name, pid, process start time in epoch seconds): a "running"
+    # row whose process is gone is shown as abandoned (storage.jobs).
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    process_started: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class RecGeneration(Base):

@@ -18,6 +18,7 @@ from bot import scheduler as sched
 from bot.cli import app
 from bot.jobs import Job, JobContext
 from config.settings import Settings
+from storage import jobs as job_runs
 from storage.db import Database
 
 
@@ -161,3 +162,61 @@ def test_jobs_command_lists_next_run_and_last_result(
     digest_line = next(line for line in lines if line.startswith("digest"))
     assert "interval[0:01:00]" in digest_line and "last: never run" in digest_line
     assert any(line.startswith("retrain") and "not scheduled" in lines[i + 1] for i, line in enumerate(lines))
+
+
+def test_a_run_whose_process_died_is_shown_abandoned_not_running(db: Database, settings: Settings) -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    from storage.jobs import Owner
+
+    # A real process that starts a run and is killed before it finishes (as kill -9 would leave it).
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        proc = psutil.Process(child.pid)
+        with db.write() as conn:
+            dead_id = job_runs.start(
+                conn,
+                "batch",
+                dt.datetime(2026, 11, 20, 12),
+                Owner(Owner.current().host, child.pid, proc.create_time()),
+            )
+            live_id = job_runs.start(conn, "digest", dt.datetime(2026, 11, 20, 12))  # this process
+        statuses = {s.id: s.last_status for s in sched.job_statuses(db)}
+        assert statuses["batch"] == "running"
+    finally:
+        child.kill()
+        child.wait()
+    statuses = {s.id: s.last_status for s in sched.job_statuses(db)}
+    assert statuses["batch"] == "abandoned"  # shown, without writing (jobs is read-only)
+    assert statuses["digest"] == "running"
+    with db.read() as conn:
+        assert [r.status for r in job_runs.recent(conn, "batch")] == ["running"]
+    # A pid reused by another process does not revive the run: the start time differs.
+    with db.write() as conn:
+        reused = job_runs.start(
+            conn, "retrain", dt.datetime(2026, 11, 20, 12), Owner(Owner.current().host, 1, 0.0)
+        )
+    with db.read() as conn:
+        assert [r.shown_status for r in job_runs.recent(conn, "retrain")] == ["abandoned"]
+    # The next `tastemaker run` on this host writes it down; the live run stays running.
+    with db.write() as conn:
+        assert sorted(job_runs.abandon_dead(conn, dt.datetime(2026, 11, 20, 13))) == [dead_id, reused]
+    with db.read() as conn:
+        assert job_runs.recent(conn, "batch")[0].status == "abandoned"
+        assert (
+            job_runs.recent(conn, "digest")[0].id == live_id
+            and job_runs.recent(conn, "digest")[0].status == "running"
+        )
+
+
+def test_job_statuses_never_creates_the_job_store(db: Database) -> None:
+    from sqlalchemy import inspect
+
+    assert not inspect(db.engine).has_table(sched.JOBSTORE_TABLE)
+    statuses = sched.job_statuses(db)
+    assert {s.id for s in statuses} == set(bot.jobs.REGISTRY)
+    assert all(s.last_status == "never run" for s in statuses)
+    assert not inspect(db.engine).has_table(sched.JOBSTORE_TABLE)
