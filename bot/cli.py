@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from config.settings import Settings, load_settings
-from storage.db import Database, open_database
+from storage.db import Database, display_url, open_database, redact
 
 if TYPE_CHECKING:
     from bot.digest import DigestRuntime
@@ -57,10 +57,14 @@ def _settings(db: str | None, **overrides: Any) -> Settings:
 
 
 def _database(settings: Settings) -> Database:
+    url = settings.database_url
     try:
         return open_database(settings.database_url)
     except Exception as exc:
-        typer.echo(f"error: cannot open database {settings.database_url}: {exc}", err=True)
+        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
+        if isinstance(exc, ModuleNotFoundError):
+            reason += " (for Postgres: .venv/bin/pip install -e '.[postgres]')"
+        typer.echo(f"error: cannot open database {display_url(url)}: {reason}", err=True)
         raise typer.Exit(2) from exc
 
 

@@ -20,7 +20,7 @@ from engine import synthetic
 from engine.session import build_session
 from storage import catalog
 from storage.clock import utcnow
-from storage.db import is_sqlite, open_database
+from storage.db import display_url, is_sqlite, open_database
 from storage.importers import import_rows
 
 COMMUNITY = "demo"
@@ -73,6 +73,6 @@ def run_demo(settings: Settings, *, seed: int, out: Callable[[str], None]) -> No
     finally:
         session.stop()
     out(
-        f"\nDatabase: {make_url(url).database if is_sqlite(url) else url} (explore it: "
-        f"tastemaker chat --db {url} --community {COMMUNITY} --member {members[0]})"
+        f"\nDatabase: {make_url(url).database if is_sqlite(url) else display_url(url)} (explore it: "
+        f"tastemaker chat --db {display_url(url)} --community {COMMUNITY} --member {members[0]})"
     )

@@ -25,6 +25,23 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def display_url(url: str) -> str:
+    """``url`` fit to print or log: the password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show nothing of it that could be a secret
+        return "<unparseable database URL>"
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` (an error message, say) with ``url``'s password, if any, replaced by ``***``."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return text
+    return text.replace(str(password), "***") if password else text
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url``; for SQLite, create the parent folder and install the pragmas."""
     if not is_sqlite(url):
