@@ -4,12 +4,15 @@ into the service, the engine's job registry or an adapter; no logic of their own
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bot import logs
+from bot.errors import explain
 from config.settings import Settings, load_settings
 from storage.db import Database, display_url, open_database, redact
 
@@ -18,7 +21,10 @@ if TYPE_CHECKING:
     from bot.jobs import JobContext
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="tastemaker: a music bot for Discord and Slack."
+    add_completion=False,
+    no_args_is_help=True,
+    help="tastemaker: a music bot for Discord and Slack.",
+    pretty_exceptions_enable=False,
 )
 import_app = typer.Typer(no_args_is_help=True, help="Import listening history.")
 export_app = typer.Typer(no_args_is_help=True, help="Export computed data.")
@@ -61,7 +67,8 @@ def _database(settings: Settings) -> Database:
     try:
         return open_database(settings.database_url)
     except Exception as exc:
-        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
+        logging.getLogger("tastemaker").info("cannot open database", exc_info=exc)
+        reason = redact(explain(exc), url)
         if isinstance(exc, ModuleNotFoundError):
             reason += " (for Postgres: .venv/bin/pip install -e '.[postgres]')"
         typer.echo(f"error: cannot open database {display_url(url)}: {reason}", err=True)
@@ -415,9 +422,9 @@ def batch(
 
     settings = _settings(db)
     outcome = run_job("retrain" if retrain else "batch", _job_context(settings, _database(settings)))
-    typer.echo(outcome.detail)
-    if not outcome.ok:
+    if not outcome.ok:  # the job runner has logged one line (stderr) and the traceback (log file)
         raise typer.Exit(1)
+    typer.echo(outcome.detail)
 
 
 @export_app.command("recommendations")
@@ -475,8 +482,27 @@ def _tsv(value: str) -> str:
     return value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Log everything to stderr, tracebacks included.")
+    ] = False,
+) -> None:
+    if debug:
+        logs.configure(debug=True)
+
+
 def main() -> None:
-    app()
+    """The ``tastemaker`` command: an unexpected failure is one line on stderr (what happened, what to
+    do) and exit code 1; its traceback goes to the log file (``--debug``: to stderr)."""
+    logs.configure()
+    try:
+        app()
+    except Exception as exc:
+        logging.getLogger("tastemaker").error("%s", explain(exc), exc_info=exc)
+        if "--debug" not in sys.argv:
+            typer.echo(f"(details: {logs.log_file()})", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ computes (:mod:`engine.batch`); jobs that post to chat (:mod:`bot.digest`) live 
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from bot import digest
+from bot.errors import explain
 from engine import batch as engine_batch
 from engine.batch import EngineContext
 from storage import jobs as job_store
@@ -90,8 +90,8 @@ def run_job(name: str, ctx: JobContext, **options: Any) -> JobOutcome:
     try:
         result = job.run(ctx, **options)
     except Exception as exc:  # recorded, then reported to the caller
-        detail = f"{type(exc).__name__}: {exc}"
-        log.error("job %s failed: %s\n%s", name, detail, traceback.format_exc())
+        detail = explain(exc)
+        log.error("job %s failed: %s", name, detail, exc_info=exc)
         with ctx.db.write() as conn:
             job_store.finish(conn, run_id, "failed", detail, ctx.clock())
         return JobOutcome(name, run_id, False, detail)

@@ -6,6 +6,7 @@ A cold start costs ~12 s, so the scheduler and the CLI build one session and pas
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,27 @@ LOG4J = Path(__file__).resolve().parents[1] / "config" / "log4j2.properties"
 JDBC_JARS = ("/usr/share/java/sqlite-jdbc.jar", "/usr/share/java/postgresql.jar")
 
 
+class JavaMissing(RuntimeError):
+    """No usable Java runtime: Spark cannot start."""
+
+
+def java_executable() -> str:
+    """The ``java`` Spark will launch (``$JAVA_HOME/bin/java``, else the one on ``PATH``), checked
+    before Spark's launcher scripts get to print their own errors."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        java = Path(home) / "bin" / "java"
+        if not os.access(java, os.X_OK):
+            raise JavaMissing(f"Java gateway process exited: JAVA_HOME={home} has no bin/java")
+        return str(java)
+    found = shutil.which("java")
+    if found is None:
+        raise JavaMissing("Java gateway process exited: no java on PATH and JAVA_HOME is not set")
+    return found
+
+
 def build_session(settings: Settings) -> SparkSession:
+    java_executable()
     if os.environ.get("SPARK_HOME"):
         import findspark
 

@@ -47,7 +47,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     u = make_url(url)
-    if u.database and u.database != ":memory:":
+    if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
         Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,

@@ -1,0 +1,92 @@
+"""Operational failures, said in one line: what happened and what to do.
+
+The command line, the chat session and the job runner show :func:`explain`'s line; the full
+traceback goes to the log (``bot.logs``), never to a member or an operator's terminal unless they
+ask for it with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import errno
+
+# Substrings of driver/JVM messages → what happened and what to do.
+_BY_MESSAGE: tuple[tuple[str, str], ...] = (
+    (
+        "readonly database",
+        "the database is read-only: check the file's and its folder's permissions (SQLite also "
+        "writes a -wal and -shm file beside it), or the mount",
+    ),
+    ("database or disk is full", "the disk is full: free some space; nothing was half-written"),
+    ("no space left on device", "the disk is full: free some space; nothing was half-written"),
+    (
+        "can't locate revision",
+        "the database was created by a newer tastemaker (unknown schema revision): upgrade "
+        "tastemaker, or point --db at another database",
+    ),
+    (
+        "java_gateway_exited",
+        "Java could not start: install a Java 17+ runtime (make install does) or fix JAVA_HOME",
+    ),
+    (
+        "java gateway process exited",
+        "Java could not start: install a Java 17+ runtime (make install does) or fix JAVA_HOME",
+    ),
+    ("unable to locate a java runtime", "Java is missing: install a Java 17+ runtime (make install does)"),
+    (
+        "answer from java side is empty",
+        "the Spark JVM died (out of memory, or killed): nothing was written; run the batch again, "
+        "maybe with a larger TASTEMAKER_SPARK_DRIVER_MEMORY",
+    ),
+    (
+        "error while sending or receiving",
+        "the Spark JVM died (out of memory, or killed): nothing was written; run the batch again, "
+        "maybe with a larger TASTEMAKER_SPARK_DRIVER_MEMORY",
+    ),
+)
+_SPARK_DIED = (
+    "the Spark JVM died (out of memory, or killed): nothing was written; run it again, maybe with a "
+    "larger TASTEMAKER_SPARK_DRIVER_MEMORY"
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"/{package}/" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def explain(exc: BaseException) -> str:
+    """One line for an operator: a known failure's plain explanation, else the error's first line."""
+    for e in _chain(exc):
+        text = str(e).lower()
+        for needle, line in _BY_MESSAGE:
+            if needle in text:
+                return line
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return "the disk is full: free some space; nothing was half-written"
+        if isinstance(e, PermissionError):
+            return f"permission denied: {e.filename or e}"
+        name = type(e).__name__
+        if name in ("Py4JNetworkError", "Py4JError") or (
+            isinstance(e, ConnectionError) and _raised_in(e, "py4j")
+        ):
+            return _SPARK_DIED
+        if name == "WriterFailed":
+            return (
+                "the import's writer process died: nothing of the failed batch was written; run the "
+                "import again (it skips what is already in)"
+            )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
