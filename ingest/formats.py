@@ -1,9 +1,9 @@
-"""Readers for real listening-history exports, feeding :func:`storage.importers.import_rows`.
+"""Readers for real listening-history exports, feeding :func:`ingest.importers.import_rows`.
 
-Each reader streams its input and yields :class:`~storage.importers.Row` (a play),
-:class:`~storage.importers.Skip` (deliberately not imported, counted by reason) or
+Each reader streams its input and yields :class:`~ingest.importers.Row` (a play),
+:class:`~ingest.importers.Skip` (deliberately not imported, counted by reason) or
 ``(line, reason)`` (rejected; written to the ``.rejects`` file). A problem with the input as a
-whole (missing file, unknown layout) raises :class:`~storage.importers.Rejected`.
+whole (missing file, unknown layout) raises :class:`~ingest.importers.Rejected`.
 
 Line numbers are those of the file the record came from; when a format reads several files the
 reason starts with the file's name.
@@ -21,8 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from storage.db import Database
-from storage.importers import (
+from ingest.importers import (
     FUTURE_SLACK,
     Item,
     Rejected,
@@ -38,6 +37,7 @@ from storage.importers import (
     rejects_path,
     resolve_chains,
 )
+from storage.db import Database
 from storage.names import InvalidName, artist_name
 
 FORMATS = ("csv", "hetrec", "audioscrobbler", "lastfm", "listenbrainz", "spotify")
@@ -534,7 +534,7 @@ def import_path(
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
     """Import ``path`` in format ``fmt`` (one of :data:`FORMATS`) into ``community``; rejected rows go
-    to :func:`~storage.importers.rejects_path`. Raises :class:`Rejected` for an unusable input."""
+    to :func:`~ingest.importers.rejects_path`. Raises :class:`Rejected` for an unusable input."""
     if fmt not in FORMATS:
         raise Rejected(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     if fmt == "lastfm" and not member:

@@ -21,7 +21,7 @@ from typing import IO
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import make_url
 
-from storage.bulk import Batch, Resolver, WriterProcess, Written, write_batch
+from ingest.bulk import Batch, Resolver, WriterProcess, Written, write_batch
 from storage.catalog import lookup_artists
 from storage.db import Database
 from storage.models import Artist, ArtistAlias
@@ -263,7 +263,7 @@ class _Names:
 def fast_checked_name(text: str, what: str) -> tuple[str, str]:
     """:func:`~storage.names.checked_name`, with a shortcut for printable ASCII (most names), where
     NFC/NFKC are the identity, nothing is invisible, casefold is lower() and the only whitespace
-    is the space. Same result (``tests/storage/test_import_formats.py`` checks it)."""
+    is the space. Same result (``tests/ingest/test_import_formats.py`` checks it)."""
     if text.isascii() and text.isprintable() and len(text) <= MAX_KEY_LENGTH:
         display = " ".join(text.split())
         if display:
@@ -297,7 +297,7 @@ def import_rows(
 
     Artists are matched by :func:`~storage.names.artist_name` key and the alias table only (never
     fuzzily). This process reads and checks rows and builds each play's dedupe key; an import of
-    more than one batch is written by a :class:`~storage.bulk.WriterProcess` meanwhile."""
+    more than one batch is written by a :class:`~ingest.bulk.WriterProcess` meanwhile."""
     summary = summary or Summary()
     names = _Names()
     sqlite = db.sqlite

@@ -16,12 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import storage.formats as formats
+import ingest.formats as formats
 from bot.service import Service, Who
-from storage import catalog
-from storage.db import Database
-from storage.formats import import_path, json_records
-from storage.importers import (
+from ingest.formats import import_path, json_records
+from ingest.importers import (
     Rejected,
     Row,
     dedupe_key,
@@ -29,6 +27,8 @@ from storage.importers import (
     import_alias_file,
     resolve_chains,
 )
+from storage import catalog
+from storage.db import Database
 from storage.models import Artist, ArtistAlias, Member, Play, Track
 from storage.names import artist_name, canonical_key, checked_name
 

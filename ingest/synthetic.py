@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storage.importers import Row
+from ingest.importers import Row
 
 _ADJ = [
     "Velvet",
