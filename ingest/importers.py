@@ -25,7 +25,7 @@ from ingest.bulk import Batch, Resolver, WriterProcess, Written, write_batch
 from storage.catalog import lookup_artists
 from storage.db import Database
 from storage.models import Artist, ArtistAlias
-from storage.names import MAX_KEY_LENGTH, InvalidName, canonical_artist, checked_name
+from storage.names import InvalidName, artist_name, fast_checked_name
 from storage.sql import upsert_insert
 
 BATCH_ROWS = 50_000
@@ -232,7 +232,8 @@ def dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | Non
 
 
 class _Names:
-    """Bounded cache of :func:`artist_name` / :func:`checked_name` results per raw spelling."""
+    """Bounded cache of :func:`~storage.names.artist_name` / :func:`~storage.names.fast_checked_name`
+    results per raw spelling."""
 
     def __init__(self) -> None:
         self.artists: dict[str, tuple[str, str] | str] = {}
@@ -258,22 +259,6 @@ class _Names:
 
     def track(self, raw: str) -> tuple[str, str]:
         return self._get(self.tracks, raw, _track_name)
-
-
-def fast_checked_name(text: str, what: str) -> tuple[str, str]:
-    """:func:`~storage.names.checked_name`, with a shortcut for printable ASCII (most names), where
-    NFC/NFKC are the identity, nothing is invisible, casefold is lower() and the only whitespace
-    is the space. Same result (``tests/ingest/test_import_formats.py`` checks it)."""
-    if text.isascii() and text.isprintable() and len(text) <= MAX_KEY_LENGTH:
-        display = " ".join(text.split())
-        if display:
-            return display, display.lower()
-    return checked_name(text, what)
-
-
-def artist_name(text: str) -> tuple[str, str]:
-    """:func:`storage.names.artist_name` (checked, then :func:`~storage.names.canonical_artist`)."""
-    return canonical_artist(*fast_checked_name(text, "artist name"))
 
 
 def _track_name(raw: str) -> tuple[str, str]:

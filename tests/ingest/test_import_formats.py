@@ -1,5 +1,6 @@
 """History import formats: small fixture files per format (malformed lines, BOM, CRLF, empty fields,
-duplicates, alias chains and cycles), canonicalisation shared with chat, and the fast paths."""
+duplicates, alias chains and cycles), canonicalisation shared with chat, and the inlined dedupe key
+(the name rules themselves and the name check's fast path: tests/storage/test_names.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 import ingest.formats as formats
@@ -23,14 +22,12 @@ from ingest.importers import (
     Rejected,
     Row,
     dedupe_key,
-    fast_checked_name,
     import_alias_file,
     resolve_chains,
 )
 from storage import catalog
 from storage.db import Database
 from storage.models import Artist, ArtistAlias, Member, Play, Track
-from storage.names import artist_name, canonical_key, checked_name
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 
@@ -58,22 +55,6 @@ def _plays(db: Database) -> list[tuple[str, str, str | None, dt.datetime | None,
 
 
 # --- canonicalisation -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "display", "key"),
-    [
-        ("Smiths, The", "The Smiths", "the smiths"),
-        ("  SMITHS ,   the ", "the SMITHS", "the smiths"),
-        ("The Smiths", "The Smiths", "the smiths"),
-        ("the  smiths", "the smiths", "the smiths"),
-        ("Earth, Wind & Fire", "Earth, Wind & Fire", "earth, wind & fire"),
-        ("The", "The", "the"),
-    ],
-)
-def test_artist_rules(raw: str, display: str, key: str) -> None:
-    assert artist_name(raw) == (display, key)
-    assert canonical_key(checked_name(raw)[1]) == key
 
 
 def test_chat_played_and_import_resolve_to_one_artist_and_track(
@@ -107,18 +88,6 @@ def test_chat_after_import_uses_the_imported_entry(
     r = service.played(who, "Beatles, The - Help!")
     assert (r.artist, r.track, r.plays_by_member, r.corrected_from) == ("The Beatles", "Help!", 2, None)
     assert _count(db, Artist.id) == 1
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
-def test_fast_name_path_matches_checked_name(text: str) -> None:
-    def outcome(fn):  # type: ignore[no-untyped-def]
-        try:
-            return fn(text, "x")
-        except ValueError as exc:
-            return str(exc)
-
-    assert outcome(fast_checked_name) == outcome(checked_name)
 
 
 def test_inlined_dedupe_and_datetime_text_match_the_reference(db: Database, tmp_path: Path) -> None:
