@@ -32,8 +32,8 @@ from ingest.importers import (
     csv_rows,
     import_aliases,
     import_rows,
-    parse_count,
     parse_timestamp,
+    play_count_field,
     rejects_path,
     resolve_chains,
 )
@@ -138,7 +138,7 @@ def hetrec_rows(folder: Path) -> Iterator[Item]:
                 yield (n, f"{fname}: user id {user!r} is not a number")
                 continue
             try:
-                count = parse_count(weight)
+                count = play_count_field(weight)
             except Rejected as exc:
                 yield (n, f"{fname}: {exc}")
                 continue
@@ -218,7 +218,7 @@ def audioscrobbler_rows(folder: Path, store_aliases: AliasSink | None = None) ->
                 yield (n, f"{fname}: {why}" + (f" (alias of {aid})" if target != aid else ""))
                 continue
             try:
-                count = parse_count(weight)
+                count = play_count_field(weight)
             except Rejected as exc:
                 yield (n, f"{fname}: {exc}")
                 continue

@@ -119,7 +119,9 @@ def parse_timestamp(value: str, now: dt.datetime) -> dt.datetime:
     return t
 
 
-def parse_count(value: str | None) -> int:
+def play_count_field(value: str | None) -> int:
+    """A play-count field of an import row (a CSV ``count``, a HetRec or Audioscrobbler weight):
+    empty means 1, else a whole number of at least 1; raises :class:`Rejected` otherwise."""
     if not value:
         return 1
     if value.isdigit():  # the common case, no stripping or exception handling
@@ -193,7 +195,7 @@ def csv_rows(fh: IO[str], now: dt.datetime) -> Iterator[Row | tuple[int, str]]:
                 if played_at is None or played_at.tzinfo is not None or played_at > latest:
                     played_at = parse_timestamp(at_raw, now)
             c = rec[ic] if ic is not None else "1"
-            count = 1 if c == "1" else parse_count(c)
+            count = 1 if c == "1" else play_count_field(c)
             yield Row(line, user, artist, track, played_at, count)
         except Rejected as exc:
             yield (line, str(exc))
