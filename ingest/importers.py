@@ -208,31 +208,6 @@ NAME_CACHE_SIZE = 200_000
 _SEP = "\x1f"
 
 
-def key_cluster(user: str, played_at: dt.datetime | None) -> str:
-    """The leading part of an imported play's dedupe key: its time (``2025-01-31T14:05:00``) or, for
-    an undated play, its user (``u`` + the user id). Histories arrive in time or user order, so keys
-    that start this way land next to each other in the unique index instead of all over it, and a
-    batch dirties a few index pages instead of most of them."""
-    return "u" + user if played_at is None else played_at.isoformat()[:19]
-
-
-def dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | None) -> str:
-    """Identity of an imported play: the same row imported again maps to the same key
-    (``source:cluster:sha1``; migration 0003 put the cluster into keys stored before it)."""
-    parts = [
-        str(community),
-        r.user,
-        a_key,
-        t_key or "",
-        r.played_at.isoformat() if r.played_at else "",
-        str(r.count),
-    ]
-    if r.ident:
-        parts.append(r.ident)
-    digest = hashlib.sha1(_SEP.join(parts).encode()).hexdigest()
-    return f"{source}:{key_cluster(r.user, r.played_at)}:{digest}"
-
-
 class _Names:
     """Bounded cache of :func:`~storage.names.artist_name` / :func:`~storage.names.fast_checked_name`
     results per raw spelling."""
@@ -348,7 +323,13 @@ def import_rows(
                 if t_key is not None and (a_key, t_key) not in tracks_seen:
                     tracks_seen.add((a_key, t_key))
                     new_tracks[(a_key, t_key)] = t[0]  # type: ignore[assignment]  # set with the key
-                # The dedupe key: dedupe_key() inlined, as this loop runs once per row.
+                # The dedupe key ``source:cluster:sha1``: the same row imported again maps to the
+                # same key. The cluster is the play's time (``2025-01-31T14:05:00``) or, for an
+                # undated play, its user (``u`` + the user id): histories arrive in time or user
+                # order, so the keys land next to each other in the unique index and a batch dirties
+                # a few index pages instead of most of them (migration 0003 put the cluster into keys
+                # stored before it). Built inline, as this loop runs once per row;
+                # tests/ingest/test_import_formats.py checks it against a plain reference.
                 when = item.played_at
                 at: object = None
                 if when is None:

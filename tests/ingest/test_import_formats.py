@@ -5,6 +5,7 @@ duplicates, alias chains and cycles), canonicalisation shared with chat, and the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -21,7 +22,6 @@ from ingest.formats import import_path, json_records
 from ingest.importers import (
     Rejected,
     Row,
-    dedupe_key,
     import_alias_file,
     resolve_chains,
 )
@@ -52,6 +52,29 @@ def _plays(db: Database) -> list[tuple[str, str, str | None, dt.datetime | None,
             .outerjoin(Track, Track.id == Play.track_id)
         ).all()
     return sorted((tuple(r) for r in rows), key=repr)  # type: ignore[misc]
+
+
+def _key_cluster(user: str, played_at: dt.datetime | None) -> str:
+    """The leading part of an imported play's dedupe key: its time (``2025-01-31T14:05:00``) or, for
+    an undated play, its user (``u`` + the user id)."""
+    return "u" + user if played_at is None else played_at.isoformat()[:19]
+
+
+def _dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | None) -> str:
+    """Reference form of the key ``import_rows`` builds inline for a play: ``source:cluster:sha1``
+    over the play's fields, so the same row imported again maps to the same key."""
+    parts = [
+        str(community),
+        r.user,
+        a_key,
+        t_key or "",
+        r.played_at.isoformat() if r.played_at else "",
+        str(r.count),
+    ]
+    if r.ident:
+        parts.append(r.ident)
+    digest = hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
+    return f"{source}:{_key_cluster(r.user, r.played_at)}:{digest}"
 
 
 # --- canonicalisation -------------------------------------------------------------------------
@@ -107,9 +130,9 @@ def test_inlined_dedupe_and_datetime_text_match_the_reference(db: Database, tmp_
     t1, t2 = dt.datetime(2026, 1, 2, 3, 4, 5), dt.datetime(2026, 1, 2, 3, 4, 5, 250000)
     assert proc is not None and stored == {2: proc(t1), 1: proc(t2), 3: None}
     assert keys == {
-        dedupe_key("csv", cid, Row(0, "a", "X", "Y", t1, 2), "x", "y"),
-        dedupe_key("csv", cid, Row(0, "a", "X", None, t2, 1), "x", None),
-        dedupe_key("csv", cid, Row(0, "b", "X", "Y", None, 3), "x", "y"),  # undated: clustered by user
+        _dedupe_key("csv", cid, Row(0, "a", "X", "Y", t1, 2), "x", "y"),
+        _dedupe_key("csv", cid, Row(0, "a", "X", None, t2, 1), "x", None),
+        _dedupe_key("csv", cid, Row(0, "b", "X", "Y", None, 3), "x", "y"),  # undated: clustered by user
     }
 
 
