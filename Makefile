@@ -23,7 +23,7 @@ demo: install
 	@$(VENV)/bin/tastemaker demo
 
 lint: install
-	@$(VENV)/bin/ruff check bot engine storage config tests bench
+	@$(VENV)/bin/ruff check bot engine storage ingest config tests bench
 	@$(VENV)/bin/mypy
 
 test: install lint

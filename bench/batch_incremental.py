@@ -14,9 +14,9 @@ from common import Section, median, synthetic_rows
 from config.settings import Settings
 from engine.batch import EngineContext, fold_all, fold_trends
 from engine.session import build_session
+from ingest.importers import import_rows
 from storage import catalog
 from storage.db import open_database
-from storage.importers import import_rows
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 
@@ -103,7 +103,7 @@ def run(quick: bool) -> Section:
     sec.notes.append(f"10k new plays on a warm session: {ten_k:.2f} s (target <= 2 s; {verdict}).")
     sec.notes.append(
         "Each run appends new plays (30-day timestamps, power-law artists/tracks, 2,000 members) through "
-        "storage.importers and times engine.batch.fold_trends: read plays after the watermark, Spark "
+        "ingest.importers and times engine.batch.fold_trends: read plays after the watermark, Spark "
         "aggregation, one-transaction merge with the watermark. Stored history sits in the same SQLite file."
     )
     return sec

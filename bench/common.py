@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from storage.importers import Row  # noqa: E402
+from ingest.importers import Row  # noqa: E402
 
 
 @dataclass

@@ -12,7 +12,7 @@ Synthetic data: 5,000 members, 20,000 artists, 10 tracks per artist, Zipf-like p
 timestamped play per CSV row (``user,artist,track,played_at,count``); the HetRec-shaped files hold
 the same number of ``user_artists.dat`` rows (tab separated, CRLF, no header) over 20,000
 ``artists.dat`` names. Peak RSS is that of the importing process plus its writer process (see
-``storage.bulk``), sampled every 20 ms during the import (after generation); CPU time is theirs
+``ingest.bulk``), sampled every 20 ms during the import (after generation); CPU time is theirs
 too (both processes), so a busy machine lowers rows/s but not rows per CPU second.
 """
 
@@ -94,9 +94,9 @@ def run_one(fmt: str, rows: int, workdir: Path) -> dict[str, float | int | str]:
     """Generate, then import in this process; returns the measurement."""
     import psutil
 
+    from ingest.formats import import_path
     from storage import catalog
     from storage.db import open_database
-    from storage.formats import import_path
 
     src = workdir / ("plays.csv" if fmt == "csv" else "hetrec")
     if fmt == "csv":
@@ -225,7 +225,7 @@ def run(quick: bool) -> Section:
         "Synthetic files (5,000 members, 20,000 artists, Zipf popularity) imported in a child process into "
         "a fresh SQLite file; peak RSS of the importing and writer processes sampled every 20 ms, CPU "
         "seconds of both. Reading, checking and keying rows (Python) runs beside the SQLite writes in a "
-        "writer process (storage/bulk.py). Memory stays flat: it grows with distinct names (reached "
+        "writer process (ingest/bulk.py). Memory stays flat: it grows with distinct names (reached "
         "within the first 1-2M rows here), not with rows."
     )
     return sec

@@ -15,9 +15,9 @@ from config.settings import Settings
 from engine.reader import plays_between
 from engine.session import JDBC_JARS, build_session
 from engine.trends_job import trend_deltas
+from ingest.importers import import_rows
 from storage import catalog
 from storage.db import open_database
-from storage.importers import import_rows
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 

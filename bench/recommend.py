@@ -16,9 +16,9 @@ from bot.service import Service, Who
 from config.settings import Settings
 from engine.foldin import recommend_from_factors
 from engine.reader import high_water
+from ingest.importers import Row, import_rows
 from storage import catalog, recs
 from storage.db import open_database
-from storage.importers import Row, import_rows
 
 RANK = 64
 MEMBERS = 300

@@ -130,9 +130,9 @@ MemberOpt = Annotated[
 def _import_format(
     fmt: str, path: Path, community: str, member: str | None, db: str | None, json_out: bool
 ) -> None:
+    from ingest.formats import import_path
+    from ingest.importers import Rejected
     from storage import catalog
-    from storage.formats import import_path
-    from storage.importers import Rejected
 
     settings = _settings(db)
     database = _database(settings)
@@ -232,7 +232,7 @@ def import_aliases_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Load artist aliases (chains resolved, cycles reported); they apply to later plays everywhere."""
-    from storage.importers import import_alias_file
+    from ingest.importers import import_alias_file
 
     settings = _settings(db)
     _report(import_alias_file(_database(settings), file), json_out)

@@ -16,12 +16,12 @@ from bot.console import handle
 from bot.jobs import JobContext, run_job
 from bot.service import Service, Who
 from config.settings import Settings
-from engine import synthetic
 from engine.session import build_session
+from ingest import synthetic
+from ingest.importers import import_rows
 from storage import catalog
 from storage.clock import utcnow
 from storage.db import display_url, is_sqlite, open_database
-from storage.importers import import_rows
 
 COMMUNITY = "demo"
 

@@ -107,7 +107,7 @@ class Database:
 
         ``bulk``: SQLite checks no foreign keys in this transaction (they are back on for the next
         one). Only for writers that resolved every id they insert in the same transaction, such
-        as :func:`storage.bulk.write_batch`: the checks are a quarter of a bulk insert's time."""
+        as :func:`ingest.bulk.write_batch`: the checks are a quarter of a bulk insert's time."""
         with self._write_lock, self._writer.connect() as conn:
             raw = conn.connection.driver_connection if (bulk and self.sqlite) else None
             if raw is not None:  # outside a transaction: the pragma is a no-op inside one

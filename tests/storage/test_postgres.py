@@ -16,9 +16,9 @@ from alembic import command
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
+from ingest.importers import csv_rows, import_aliases, import_rows
 from storage import catalog
 from storage.db import Database, open_database
-from storage.importers import csv_rows, import_aliases, import_rows
 from storage.migrations import alembic_config
 from storage.models import Artist, ArtistAlias, Member, Play
 

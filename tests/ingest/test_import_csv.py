@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from ingest.formats import import_path
 from storage import catalog
 from storage.db import Database
-from storage.formats import import_path
 from storage.models import Artist, Member, Play
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)

@@ -1,7 +1,7 @@
 """A deterministic synthetic community: members in taste clusters, power-law artists and tracks,
 timestamped plays over the last days, and a couple of tracks that clearly rise at the end.
 
-Used by ``make demo``, tests and benchmarks. Pure: yields rows, writes nothing."""
+Used by ``tastemaker demo`` (``make demo``). Pure: yields rows, writes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storage.importers import Row
+from ingest.importers import Row
 
 _ADJ = [
     "Velvet",
@@ -105,7 +105,7 @@ GENRES = ("indie", "metal", "jazz", "electronic", "hiphop", "folk")
 
 
 @dataclass(frozen=True)
-class Community:
+class SyntheticCommunity:
     members: list[str]
     clusters: list[int]
     artists: list[str]
@@ -114,7 +114,9 @@ class Community:
     rising: list[int]  # track indices that rise in the last days
 
 
-def build(seed: int, *, members: int = 300, artists: int = 240, tracks_per_artist: int = 12) -> Community:
+def build(
+    seed: int, *, members: int = 300, artists: int = 240, tracks_per_artist: int = 12
+) -> SyntheticCommunity:
     rng = np.random.default_rng(seed)
     names: list[str] = []
     seen: set[str] = set()
@@ -137,11 +139,11 @@ def build(seed: int, *, members: int = 300, artists: int = 240, tracks_per_artis
     clusters = [int(rng.integers(len(GENRES))) for _ in range(members)]
     # Two rising tracks from mid-popularity artists of different clusters.
     rising = [tracks_per_artist * 13 + 5, tracks_per_artist * 26 + 7]
-    return Community(member_names, clusters, names, artist_cluster, tracks, rising)
+    return SyntheticCommunity(member_names, clusters, names, artist_cluster, tracks, rising)
 
 
 def plays(
-    c: Community,
+    c: SyntheticCommunity,
     seed: int,
     *,
     n_plays: int = 40_000,

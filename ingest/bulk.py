@@ -1,6 +1,6 @@
 """Bulk play writes for imports: resolve names to ids and insert plays, one transaction per batch.
 
-A :class:`Batch` is built by :func:`storage.importers.import_rows` (which reads, checks and keys
+A :class:`Batch` is built by :func:`ingest.importers.import_rows` (which reads, checks and keys
 the rows); :func:`write_batch` writes it. A long import runs :func:`write_batch` in a writer
 *process* (:class:`WriterProcess`): reading and key-building are Python, writing is mostly SQLite,
 and in one process the two fight over the GIL: a thread that gives up the GIL for each call into
@@ -313,7 +313,7 @@ class WriterProcess:
         root = str(Path(__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from storage.bulk import serve; serve()"],
+            [sys.executable, "-c", "from ingest.bulk import serve; serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
@@ -387,7 +387,7 @@ def serve() -> None:
     batches until its stdin is closed."""
     # Ctrl-C reaches the whole process group: the parent decides (it closes our stdin).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.disable()  # the batches make no reference cycles; see storage.importers._gc_paused
+    gc.disable()  # the batches make no reference cycles; see ingest.importers._gc_paused
     # Answers go to a private copy of stdout; anything printed lands on stderr instead.
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

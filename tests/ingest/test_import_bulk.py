@@ -16,10 +16,10 @@ import pytest
 from alembic import command
 from sqlalchemy import select, text
 
+from ingest.bulk import Batch, WriterFailed, WriterProcess
+from ingest.importers import Item, Row, Summary, csv_rows, import_aliases, import_rows
 from storage import catalog
-from storage.bulk import Batch, WriterFailed, WriterProcess
 from storage.db import Database, open_database
-from storage.importers import Item, Row, Summary, csv_rows, import_aliases, import_rows
 from storage.migrations import alembic_config
 from storage.models import Artist, Member, Play, Track
 
@@ -131,7 +131,7 @@ def test_an_interrupted_read_keeps_whole_batches_and_stops_the_writer(db: Databa
 
     with pytest.raises(OSError, match="disk went away"):
         import_rows(db, cid, rows(), source="csv", batch_rows=10)
-    assert not [p for p in psutil.Process().children() if "storage.bulk" in " ".join(p.cmdline())]
+    assert not [p for p in psutil.Process().children() if "ingest.bulk" in " ".join(p.cmdline())]
     with db.read() as conn:  # two full batches of 10 were handed over and written; 5 rows never were
         assert conn.execute(select(Play.id)).all().__len__() == 20
 

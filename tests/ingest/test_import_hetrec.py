@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from ingest.formats import import_path
 from storage import catalog
 from storage.db import Database
-from storage.formats import import_path
 from storage.models import Artist, Member, Play
 from tests.conftest import HETREC_DIR, requires_hetrec
 

@@ -21,11 +21,11 @@ from typing import IO
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import make_url
 
-from storage.bulk import Batch, Resolver, WriterProcess, Written, write_batch
+from ingest.bulk import Batch, Resolver, WriterProcess, Written, write_batch
 from storage.catalog import lookup_artists
 from storage.db import Database
 from storage.models import Artist, ArtistAlias
-from storage.names import MAX_KEY_LENGTH, InvalidName, canonical_artist, checked_name
+from storage.names import InvalidName, artist_name, fast_checked_name
 from storage.sql import upsert_insert
 
 BATCH_ROWS = 50_000
@@ -119,7 +119,9 @@ def parse_timestamp(value: str, now: dt.datetime) -> dt.datetime:
     return t
 
 
-def parse_count(value: str | None) -> int:
+def play_count_field(value: str | None) -> int:
+    """A play-count field of an import row (a CSV ``count``, a HetRec or Audioscrobbler weight):
+    empty means 1, else a whole number of at least 1; raises :class:`Rejected` otherwise."""
     if not value:
         return 1
     if value.isdigit():  # the common case, no stripping or exception handling
@@ -193,7 +195,7 @@ def csv_rows(fh: IO[str], now: dt.datetime) -> Iterator[Row | tuple[int, str]]:
                 if played_at is None or played_at.tzinfo is not None or played_at > latest:
                     played_at = parse_timestamp(at_raw, now)
             c = rec[ic] if ic is not None else "1"
-            count = 1 if c == "1" else parse_count(c)
+            count = 1 if c == "1" else play_count_field(c)
             yield Row(line, user, artist, track, played_at, count)
         except Rejected as exc:
             yield (line, str(exc))
@@ -206,33 +208,9 @@ NAME_CACHE_SIZE = 200_000
 _SEP = "\x1f"
 
 
-def key_cluster(user: str, played_at: dt.datetime | None) -> str:
-    """The leading part of an imported play's dedupe key: its time (``2025-01-31T14:05:00``) or, for
-    an undated play, its user (``u`` + the user id). Histories arrive in time or user order, so keys
-    that start this way land next to each other in the unique index instead of all over it, and a
-    batch dirties a few index pages instead of most of them."""
-    return "u" + user if played_at is None else played_at.isoformat()[:19]
-
-
-def dedupe_key(source: str, community: int, r: Row, a_key: str, t_key: str | None) -> str:
-    """Identity of an imported play: the same row imported again maps to the same key
-    (``source:cluster:sha1``; migration 0003 put the cluster into keys stored before it)."""
-    parts = [
-        str(community),
-        r.user,
-        a_key,
-        t_key or "",
-        r.played_at.isoformat() if r.played_at else "",
-        str(r.count),
-    ]
-    if r.ident:
-        parts.append(r.ident)
-    digest = hashlib.sha1(_SEP.join(parts).encode()).hexdigest()
-    return f"{source}:{key_cluster(r.user, r.played_at)}:{digest}"
-
-
 class _Names:
-    """Bounded cache of :func:`artist_name` / :func:`checked_name` results per raw spelling."""
+    """Bounded cache of :func:`~storage.names.artist_name` / :func:`~storage.names.fast_checked_name`
+    results per raw spelling."""
 
     def __init__(self) -> None:
         self.artists: dict[str, tuple[str, str] | str] = {}
@@ -260,22 +238,6 @@ class _Names:
         return self._get(self.tracks, raw, _track_name)
 
 
-def fast_checked_name(text: str, what: str) -> tuple[str, str]:
-    """:func:`~storage.names.checked_name`, with a shortcut for printable ASCII (most names), where
-    NFC/NFKC are the identity, nothing is invisible, casefold is lower() and the only whitespace
-    is the space. Same result (``tests/storage/test_import_formats.py`` checks it)."""
-    if text.isascii() and text.isprintable() and len(text) <= MAX_KEY_LENGTH:
-        display = " ".join(text.split())
-        if display:
-            return display, display.lower()
-    return checked_name(text, what)
-
-
-def artist_name(text: str) -> tuple[str, str]:
-    """:func:`storage.names.artist_name` (checked, then :func:`~storage.names.canonical_artist`)."""
-    return canonical_artist(*fast_checked_name(text, "artist name"))
-
-
 def _track_name(raw: str) -> tuple[str, str]:
     return fast_checked_name(raw, "track title")
 
@@ -297,7 +259,7 @@ def import_rows(
 
     Artists are matched by :func:`~storage.names.artist_name` key and the alias table only (never
     fuzzily). This process reads and checks rows and builds each play's dedupe key; an import of
-    more than one batch is written by a :class:`~storage.bulk.WriterProcess` meanwhile."""
+    more than one batch is written by a :class:`~ingest.bulk.WriterProcess` meanwhile."""
     summary = summary or Summary()
     names = _Names()
     sqlite = db.sqlite
@@ -361,7 +323,13 @@ def import_rows(
                 if t_key is not None and (a_key, t_key) not in tracks_seen:
                     tracks_seen.add((a_key, t_key))
                     new_tracks[(a_key, t_key)] = t[0]  # type: ignore[assignment]  # set with the key
-                # The dedupe key: dedupe_key() inlined, as this loop runs once per row.
+                # The dedupe key ``source:cluster:sha1``: the same row imported again maps to the
+                # same key. The cluster is the play's time (``2025-01-31T14:05:00``) or, for an
+                # undated play, its user (``u`` + the user id): histories arrive in time or user
+                # order, so the keys land next to each other in the unique index and a batch dirties
+                # a few index pages instead of most of them (migration 0003 put the cluster into keys
+                # stored before it). Built inline, as this loop runs once per row;
+                # tests/ingest/test_import_formats.py checks it against a plain reference.
                 when = item.played_at
                 at: object = None
                 if when is None:

@@ -1,9 +1,9 @@
-"""Readers for real listening-history exports, feeding :func:`storage.importers.import_rows`.
+"""Readers for real listening-history exports, feeding :func:`ingest.importers.import_rows`.
 
-Each reader streams its input and yields :class:`~storage.importers.Row` (a play),
-:class:`~storage.importers.Skip` (deliberately not imported, counted by reason) or
+Each reader streams its input and yields :class:`~ingest.importers.Row` (a play),
+:class:`~ingest.importers.Skip` (deliberately not imported, counted by reason) or
 ``(line, reason)`` (rejected; written to the ``.rejects`` file). A problem with the input as a
-whole (missing file, unknown layout) raises :class:`~storage.importers.Rejected`.
+whole (missing file, unknown layout) raises :class:`~ingest.importers.Rejected`.
 
 Line numbers are those of the file the record came from; when a format reads several files the
 reason starts with the file's name.
@@ -21,8 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from storage.db import Database
-from storage.importers import (
+from ingest.importers import (
     FUTURE_SLACK,
     Item,
     Rejected,
@@ -33,11 +32,12 @@ from storage.importers import (
     csv_rows,
     import_aliases,
     import_rows,
-    parse_count,
     parse_timestamp,
+    play_count_field,
     rejects_path,
     resolve_chains,
 )
+from storage.db import Database
 from storage.names import InvalidName, artist_name
 
 FORMATS = ("csv", "hetrec", "audioscrobbler", "lastfm", "listenbrainz", "spotify")
@@ -138,7 +138,7 @@ def hetrec_rows(folder: Path) -> Iterator[Item]:
                 yield (n, f"{fname}: user id {user!r} is not a number")
                 continue
             try:
-                count = parse_count(weight)
+                count = play_count_field(weight)
             except Rejected as exc:
                 yield (n, f"{fname}: {exc}")
                 continue
@@ -218,7 +218,7 @@ def audioscrobbler_rows(folder: Path, store_aliases: AliasSink | None = None) ->
                 yield (n, f"{fname}: {why}" + (f" (alias of {aid})" if target != aid else ""))
                 continue
             try:
-                count = parse_count(weight)
+                count = play_count_field(weight)
             except Rejected as exc:
                 yield (n, f"{fname}: {exc}")
                 continue
@@ -534,7 +534,7 @@ def import_path(
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
     """Import ``path`` in format ``fmt`` (one of :data:`FORMATS`) into ``community``; rejected rows go
-    to :func:`~storage.importers.rejects_path`. Raises :class:`Rejected` for an unusable input."""
+    to :func:`~ingest.importers.rejects_path`. Raises :class:`Rejected` for an unusable input."""
     if fmt not in FORMATS:
         raise Rejected(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     if fmt == "lastfm" and not member:
