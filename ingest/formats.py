@@ -523,6 +523,10 @@ def spotify_rows(path: Path, member: str | None, now: dt.datetime) -> Iterator[I
 # --- entry point ----------------------------------------------------------------------------------
 
 
+# Formats with one row per listen: an undated row repeated is a play repeated (``import_rows``).
+LISTEN_LOGS = frozenset({"csv", "lastfm", "listenbrainz", "spotify"})
+
+
 def import_path(
     db: Database,
     community: int,
@@ -572,7 +576,16 @@ def import_path(
                 rows = listenbrainz_rows(path, member, now)
             else:
                 rows = spotify_rows(path, member, now)
-            import_rows(db, community, rows, source=fmt, rejects=rej, progress=progress, summary=summary)
+            import_rows(
+                db,
+                community,
+                rows,
+                source=fmt,
+                rejects=rej,
+                progress=progress,
+                summary=summary,
+                undated_repeats_are_plays=fmt in LISTEN_LOGS,
+            )
         except Rejected:
             rej.close()
             out.unlink(missing_ok=True)

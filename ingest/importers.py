@@ -253,9 +253,17 @@ def import_rows(
     keep_rejects: int = 20,
     summary: Summary | None = None,
     batch_rows: int = BATCH_ROWS,
+    undated_repeats_are_plays: bool = False,
 ) -> Summary:
     """Import a stream of rows in batches of ``batch_rows``; each batch is one transaction, so an
     interrupted import leaves whole batches behind and a rerun (idempotent) completes it.
+
+    ``undated_repeats_are_plays``: in a listen log without timestamps (a generic CSV, one row per
+    listen), the n-th identical undated row of the file is the n-th play, not a duplicate: its key
+    carries ``#n`` (from the second on, so a first occurrence keeps the key it always had). A rerun
+    numbers them the same way and adds nothing. Formats whose rows are per-user aggregates (HetRec,
+    Audioscrobbler) leave it off: a repeated aggregate row is a duplicate. Costs one small dict
+    entry per distinct undated row.
 
     Artists are matched by :func:`~storage.names.artist_name` key and the alias table only (never
     fuzzily). This process reads and checks rows and builds each play's dedupe key; an import of
@@ -289,6 +297,7 @@ def import_rows(
     cprefix, spref, sep, sha1 = str(community), f"{source}:", _SEP, hashlib.sha1
     batch = Batch()
     pending, new_users, new_artists, new_tracks = batch.rows, batch.users, batch.artists, batch.tracks
+    undated_seen: dict[bytes, int] = {}
     read = summary.read
     try:
         with _gc_paused():
@@ -344,7 +353,13 @@ def import_rows(
                 ident = sep.join((cprefix, user, a_key, t_key or "", iso, str(count)))
                 if item.ident:
                     ident += sep + item.ident
-                key = f"{spref}{cluster}:{sha1(ident.encode()).hexdigest()}"
+                digest = sha1(ident.encode())
+                if when is None and undated_repeats_are_plays:
+                    raw = digest.digest()
+                    nth = undated_seen[raw] = undated_seen.get(raw, 0) + 1
+                    if nth > 1:
+                        digest = sha1(f"{ident}{sep}#{nth}".encode())
+                key = f"{spref}{cluster}:{digest.hexdigest()}"
                 pending.append((user, a_key, t_key, at, count, key, item.merged))
                 if len(pending) >= batch_rows:
                     pending.sort(key=_BY_KEY)  # key order: the unique index is filled page by page

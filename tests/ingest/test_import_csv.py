@@ -42,7 +42,8 @@ def test_good_rows_bad_rows_and_line_numbers(db: Database, tmp_path: Path) -> No
     f = tmp_path / "plays.csv"
     f.write_text(GOOD_AND_BAD, encoding="utf-8")
     s = import_path(db, _community(db), "csv", f, now=NOW)
-    assert (s.read, s.imported, s.duplicates, s.rejected) == (12, 4, 1, 7)
+    # The second undated "bob,Björk,,,5" is a second play (one row per listen), not a duplicate.
+    assert (s.read, s.imported, s.duplicates, s.rejected) == (12, 5, 0, 7)
     # Multi-line quoted field: line numbers follow the file, not the record count.
     assert [n for n, _ in s.first_rejects] == [5, 6, 7, 10, 11, 12, 13]
     lines = dict(s.first_rejects)
@@ -58,7 +59,7 @@ def test_good_rows_bad_rows_and_line_numbers(db: Database, tmp_path: Path) -> No
         assert conn.execute(select(func.count(Artist.id))).scalar_one() == 3
         assert conn.execute(select(func.count(Member.id))).scalar_one() == 3
         undated = conn.execute(select(Play.count).where(Play.played_at.is_(None))).scalars().all()
-        assert undated == [5]
+        assert undated == [5, 5]
         # Offsets are converted to UTC.
         times = conn.execute(select(Play.played_at).where(Play.count == 2)).scalars().all()
         assert times == [dt.datetime(2026, 11, 19, 10, 0)]
@@ -70,10 +71,43 @@ def test_reimport_adds_nothing(db: Database, tmp_path: Path) -> None:
     cid = _community(db)
     first = import_path(db, cid, "csv", f, now=NOW)
     second = import_path(db, cid, "csv", f, now=NOW)
-    assert first.imported == 4 and second.imported == 0
+    assert first.imported == 5 and second.imported == 0
     assert second.duplicates == first.imported + first.duplicates
     with db.read() as conn:
-        assert conn.execute(select(func.count(Play.id))).scalar_one() == 4
+        assert conn.execute(select(func.count(Play.id))).scalar_one() == 5
+
+
+def test_identical_undated_rows_are_repeated_listens(db: Database, tmp_path: Path) -> None:
+    f = tmp_path / "log.csv"
+    f.write_text(
+        "user,artist,track\nann,Low,Words\nann,Low,Words\nbob,Low,Words\nann,Low,Words\nann,Low,Lullaby\n",
+        encoding="utf-8",
+    )
+    cid = _community(db)
+    first = import_path(db, cid, "csv", f, now=NOW)
+    assert (first.read, first.imported, first.duplicates) == (5, 5, 0)
+    again = import_path(db, cid, "csv", f, now=NOW)
+    assert (again.imported, again.duplicates) == (0, 5)
+    # One more listen appended to the log: only that one is new.
+    f.write_text(f.read_text(encoding="utf-8") + "ann,Low,Words\n", encoding="utf-8")
+    third = import_path(db, cid, "csv", f, now=NOW)
+    assert (third.imported, third.duplicates) == (1, 5)
+    with db.read() as conn:
+        plays = conn.execute(
+            select(Member.external_id, func.sum(Play.count)).join(Member).group_by(Member.external_id)
+        ).all()
+    assert dict(plays) == {"ann": 5, "bob": 1}
+
+
+def test_repeated_hetrec_pairs_stay_duplicates(db: Database, tmp_path: Path) -> None:
+    (tmp_path / "user_artists.dat").write_text(
+        "userID\tartistID\tweight\n2\t51\t13\n2\t51\t13\n", encoding="utf-8"
+    )
+    (tmp_path / "artists.dat").write_text(
+        "id\tname\turl\tpictureURL\n51\tDuran Duran\t\t\n", encoding="utf-8"
+    )
+    s = import_path(db, _community(db), "hetrec", tmp_path, now=NOW)
+    assert (s.imported, s.duplicates) == (1, 1)
 
 
 def test_bulk_import_never_fuzzy_merges(db: Database, tmp_path: Path) -> None:
@@ -105,7 +139,7 @@ def test_cli_summary_and_json(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "300"}
     out = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=True, env=env)
     summary = json.loads(out.stdout)
-    assert (summary["read"], summary["imported"], summary["rejected"]) == (12, 4, 7)
+    assert (summary["read"], summary["imported"], summary["rejected"]) == (12, 5, 7)
     again = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     assert "imported 0" in again.stdout and "line 5: artist is empty" in again.stderr
     missing = subprocess.run(
