@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import als_fit  # noqa: E402
 import batch_incremental  # noqa: E402
+import cross_process  # noqa: E402
 import import_throughput  # noqa: E402
 import played  # noqa: E402
 import quality  # noqa: E402
@@ -26,7 +27,7 @@ import read_path  # noqa: E402
 import recommend  # noqa: E402
 from common import Section, machine  # noqa: E402
 
-SECTIONS = (played, recommend, batch_incremental, als_fit, import_throughput, read_path, quality)
+SECTIONS = (played, cross_process, recommend, batch_incremental, als_fit, import_throughput, read_path, quality)
 QUICK = (played, recommend, batch_incremental, read_path)
 
 

@@ -50,8 +50,11 @@ class Settings(BaseSettings):
 
     # Scheduler / digests
     batch_interval_minutes: int = Field(default=10, ge=1)
-    # Largest slice of new plays one batch transaction folds (bounds memory after a big import).
+    # Largest slice of new plays one Spark pass folds (bounds memory after a big import) ...
     batch_max_plays: int = Field(default=200_000, ge=1)
+    # ... and the largest id range one merge transaction commits (with its own watermark step), so a
+    # batch never holds the database's write lock for long: ~10k plays merge in a fraction of a second.
+    batch_merge_plays: int = Field(default=10_000, ge=1)
     digest_grace_hours: float = Field(default=6.0, ge=0)
 
     # Chat platforms (tokens only from the environment, under their usual names)

@@ -78,10 +78,17 @@ class RetrainResult:
 
 def fold_trends(ctx: EngineContext, upto: int | None = None) -> BatchResult:
     """Fold the next chunk of plays after the watermark (at most ``batch_max_plays`` ids, and not
-    past ``upto``) into the trend aggregates, exactly once: the deltas and the new watermark commit
-    in one transaction."""
+    past ``upto``) into the trend aggregates, exactly once.
+
+    One Spark pass computes the deltas of every ``batch_merge_plays``-id part of the chunk; each
+    part then commits in its own short transaction together with its watermark step, so readers
+    (``/trending``'s pending tail) always see aggregates that match the watermark, and a batch never
+    holds the write lock for long. A crash between parts leaves the watermark after the last
+    committed part: the rerun starts there."""
+    from pyspark.sql import functions as F
+
     from engine.reader import high_water, plays_between
-    from engine.trends_job import trend_deltas
+    from engine.trends_job import trend_deltas_by_part
 
     with ctx.db.read() as conn:
         low, _ = trends.watermark(conn, TRENDS_JOB)
@@ -94,18 +101,28 @@ def fold_trends(ctx: EngineContext, upto: int | None = None) -> BatchResult:
     plays, n_plays = plays_between(spark, ctx.db, low, high)
     t1 = time.perf_counter()
     # Shuffle partitions sized for this batch, not for the history: ~100k plays per partition.
-    parts = max(1, min(ctx.settings.spark_shuffle_partitions, n_plays // 100_000 + 1))
-    spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-    counts, presence = trend_deltas(plays)
+    shuffle = max(1, min(ctx.settings.spark_shuffle_partitions, n_plays // 100_000 + 1))
+    spark.conf.set("spark.sql.shuffle.partitions", str(shuffle))
+    step = ctx.settings.batch_merge_plays
+    deltas = trend_deltas_by_part(
+        plays.withColumn("part", F.floor((F.col("id") - low - 1) / step).cast("int"))
+    )
     t2 = time.perf_counter()
     ctx.fault("after-compute")
-    with ctx.db.write() as conn:
-        new_listeners = trends.merge_batch(conn, TRENDS_JOB, low, high, counts, presence, fault=ctx.fault)
-        ctx.fault("before-commit")
+    count_rows = new_listeners = 0
+    for part, start in enumerate(range(low, high, step)):
+        end = min(start + step, high)
+        counts, presence = deltas.get(part, ([], []))
+        with ctx.db.write() as conn:
+            new_listeners += trends.merge_batch(
+                conn, TRENDS_JOB, start, end, counts, presence, fault=ctx.fault, counts_as_batch=part == 0
+            )
+            ctx.fault("before-commit")
+        count_rows += len(counts)
+        ctx.fault("after-commit")
     t3 = time.perf_counter()
-    ctx.fault("after-commit")
     timings = (("read", t1 - t0), ("compute", t2 - t1), ("merge", t3 - t2))
-    return BatchResult(low, high, n_plays, len(counts), new_listeners, timings=timings)
+    return BatchResult(low, high, n_plays, count_rows, new_listeners, timings=timings)
 
 
 def fold_all(ctx: EngineContext) -> BatchResult:

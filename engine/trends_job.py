@@ -20,7 +20,13 @@ def _long_form(plays: DataFrame) -> DataFrame:
     for the global scope, as an artist play and (when it names a track) as a track play."""
     day = F.coalesce(F.to_date("played_at"), F.to_date(F.lit(UNDATED.isoformat())))
     base = plays.select(
-        "community_id", "member_id", "artist_id", "track_id", F.col("count").alias("n"), day.alias("day")
+        "part",
+        "community_id",
+        "member_id",
+        "artist_id",
+        "track_id",
+        F.col("count").alias("n"),
+        day.alias("day"),
     )
     items = base.select(
         "*",
@@ -32,6 +38,7 @@ def _long_form(plays: DataFrame) -> DataFrame:
         ).alias("ki"),
     ).where(F.col("ki.item").isNotNull())
     scoped = items.select(
+        "part",
         F.explode(F.array(F.col("community_id"), F.lit(GLOBAL_SCOPE))).alias("scope"),
         F.col("ki.kind").alias("kind"),
         "day",
@@ -42,23 +49,33 @@ def _long_form(plays: DataFrame) -> DataFrame:
     return scoped
 
 
-def trend_deltas(plays: DataFrame) -> tuple[list[CountRow], list[PresenceRow]]:
-    """Per-scope × day × kind × item play sums and member presence rows for a batch of plays.
+Deltas = tuple[list[CountRow], list[PresenceRow]]
+
+
+def trend_deltas(plays: DataFrame) -> Deltas:
+    """Per-scope × day × kind × item play sums and member presence rows for a batch of plays."""
+    return trend_deltas_by_part(plays.withColumn("part", F.lit(0))).get(0, ([], []))
+
+
+def trend_deltas_by_part(plays: DataFrame) -> dict[int, Deltas]:
+    """:func:`trend_deltas` for each value of the plays' ``part`` column (a play-id range each), in
+    one Spark pass: storage merges each part in its own short transaction with its watermark step.
 
     One Spark aggregation at member granularity, pulled to the driver as Arrow (converting Rows is
-    several times slower); play sums per item are then a sum over that small result. Results are
-    bounded by the new plays, so storage merges them in one transaction with the watermark."""
+    several times slower); play sums per item are then a sum over that small result."""
     per_member = (
         _long_form(plays)
-        .groupBy("scope", "kind", "day", "item", "member_id")
+        .groupBy("part", "scope", "kind", "day", "item", "member_id")
         .agg(F.sum("n").alias("plays"))
         .toArrow()
     )
-    cols = [per_member.column(c).to_pylist() for c in ("scope", "kind", "day", "item", "member_id", "plays")]
-    counts: dict[tuple[int, str, dt.date, int], int] = defaultdict(int)
-    presence: list[PresenceRow] = []
-    for scope, kind, day, item, member, n in zip(*cols, strict=True):
-        counts[(scope, kind, day, item)] += n
-        presence.append((scope, kind, day, item, member))
-    presence.sort()
-    return sorted((*k, p) for k, p in counts.items()), presence
+    names = ("part", "scope", "kind", "day", "item", "member_id", "plays")
+    cols = [per_member.column(c).to_pylist() for c in names]
+    counts: dict[int, dict[tuple[int, str, dt.date, int], int]] = defaultdict(lambda: defaultdict(int))
+    presence: dict[int, list[PresenceRow]] = defaultdict(list)
+    for part, scope, kind, day, item, member, n in zip(*cols, strict=True):
+        counts[part][(scope, kind, day, item)] += n
+        presence[part].append((scope, kind, day, item, member))
+    return {
+        part: (sorted((*k, p) for k, p in counts[part].items()), sorted(presence[part])) for part in counts
+    }

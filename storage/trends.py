@@ -52,17 +52,20 @@ def merge_batch(
     counts: Sequence[CountRow],
     presence: Sequence[PresenceRow],
     fault: Fault = no_fault,
+    *,
+    counts_as_batch: bool = True,
 ) -> int:
     """Fold one batch's deltas in and move the watermark ``expected -> high``, all in the caller's
     transaction. Raises :class:`WatermarkMoved` (caller rolls back) if the watermark is not
-    ``expected`` any more. Returns the number of new presence rows."""
+    ``expected`` any more. Returns the number of new presence rows. ``counts_as_batch``: add one to
+    the watermark's batch counter (the retrain cadence); a batch merged in several parts counts once."""
     conn.execute(
         upsert_insert(conn, Watermark).values(job=job, last_play_id=0, batches=0).on_conflict_do_nothing()
     )
     moved = conn.execute(
         update(Watermark)
         .where(Watermark.job == job, Watermark.last_play_id == expected)
-        .values(last_play_id=high, batches=Watermark.batches + 1)
+        .values(last_play_id=high, batches=Watermark.batches + (1 if counts_as_batch else 0))
     )
     if moved.rowcount != 1:
         raise WatermarkMoved(f"watermark of {job!r} is no longer {expected}")

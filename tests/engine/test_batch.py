@@ -136,3 +136,32 @@ def test_a_large_backlog_folds_in_bounded_chunks(settings: Settings, db: Databas
     with db.read() as conn:
         assert trends.watermark(conn, TRENDS_JOB) == (8, 3)  # three chunks: 1-3, 4-6, 7-8
         assert trends.all_aggregates(conn) == reference_aggregates(db)
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3])
+def test_a_batch_merged_in_parts_is_exactly_once_when_a_part_crashes(  # type: ignore[no-untyped-def]
+    settings: Settings, db: Database, spark, crash_at: int
+) -> None:
+    """One Spark pass, merged in 2-play parts (each its own transaction and watermark step): a crash
+    before the n-th part's commit keeps the parts before it, and the rerun completes exactly once."""
+    add_plays(db, FIRST + SECOND, tag="a")
+    parts = settings.model_copy(update={"batch_merge_plays": 3})
+    commits = 0
+
+    def crash(point: str) -> None:
+        nonlocal commits
+        if point == "before-commit":
+            commits += 1
+            if commits == crash_at:
+                raise Crash(point)
+
+    outcome = run_job("batch", _ctx(parts, db, spark, crash))
+    assert not outcome.ok
+    with db.read() as conn:
+        wm, batches = trends.watermark(conn, TRENDS_JOB)
+    assert wm == [0, 3, 6][crash_at - 1]  # the parts before the crash stay committed
+    result = fold_all(_ctx(parts, db, spark))
+    assert (result.from_id, result.to_id) == (wm, 8)
+    with db.read() as conn:
+        assert trends.watermark(conn, TRENDS_JOB)[0] == 8
+        assert trends.all_aggregates(conn) == reference_aggregates(db)
