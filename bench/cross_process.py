@@ -65,7 +65,16 @@ def run(quick: bool) -> Section:
     sec = Section(
         f"/played from {WRITERS} other processes while a {rows:,}-row import and a batch + retrain run",
         cmd,
-        ["plays", "writer processes", "p50 (ms)", "p99 (ms)", "max (ms)", "errors", "import (s)", "batch (s)"],
+        [
+            "plays",
+            "writer processes",
+            "p50 (ms)",
+            "p99 (ms)",
+            "max (ms)",
+            "errors",
+            "import (s)",
+            "batch (s)",
+        ],
     )
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,9 +100,20 @@ def run(quick: bool) -> Section:
         stop = tmpdir / "stop"
         procs = [
             subprocess.Popen(
-                [sys.executable, __file__, "--writer", str(w), "--db", db_url, "--stop", str(stop),
-                 "--out", str(tmpdir / f"w{w}.json")],
-                cwd=ROOT, env=env,
+                [
+                    sys.executable,
+                    __file__,
+                    "--writer",
+                    str(w),
+                    "--db",
+                    db_url,
+                    "--stop",
+                    str(stop),
+                    "--out",
+                    str(tmpdir / f"w{w}.json"),
+                ],
+                cwd=ROOT,
+                env=env,
             )  # fmt: skip
             for w in range(WRITERS)
         ]

@@ -27,7 +27,16 @@ import read_path  # noqa: E402
 import recommend  # noqa: E402
 from common import Section, machine  # noqa: E402
 
-SECTIONS = (played, cross_process, recommend, batch_incremental, als_fit, import_throughput, read_path, quality)
+SECTIONS = (
+    played,
+    cross_process,
+    recommend,
+    batch_incremental,
+    als_fit,
+    import_throughput,
+    read_path,
+    quality,
+)
 QUICK = (played, recommend, batch_incremental, read_path)
 
 
