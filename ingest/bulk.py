@@ -203,6 +203,8 @@ _PLAY_COLUMNS = (
 )
 # Plays per multi-row INSERT on SQLite (capped by the bound-parameter limit).
 ROWS_PER_INSERT = 2000
+# Plays per write transaction: short enough that another process's /played waits a fraction of a second.
+COMMIT_ROWS = 10_000
 
 
 def _sqlite_insert_plays(rows: int) -> str:
@@ -232,68 +234,73 @@ class Written:
 
 
 def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> Written:
-    """Write one batch in one transaction. On SQLite the plays go in with multi-row INSERTs and
-    foreign-key checks off (every id in them was resolved in this transaction); a repeated dedupe
-    key (within the batch too) is skipped by ON CONFLICT and counted as a duplicate."""
+    """Write one batch: its names in one transaction, then its plays in transactions of at most
+    ``COMMIT_ROWS`` rows, so that a `/played` in another process never waits long for the write lock.
+    Every play carries its dedupe key, so an interruption between transactions loses nothing: a
+    rerun skips what is in. On SQLite the plays go in with multi-row INSERTs and foreign-key checks
+    off (every id in them was resolved and committed before); a repeated dedupe key (within the
+    batch too) is skipped by ON CONFLICT and counted as a duplicate."""
     if not batch.rows:
         return Written(0, 0, 0, 0)
     community = resolver.community
     with db.write(bulk=True) as conn:
-        if db.sqlite:  # a bounded page cache (64 MiB) keeps index inserts off the disk
-            conn.exec_driver_sql("PRAGMA cache_size=-65536")
         resolver.resolve(conn, batch)
-        members, artists, tracks, aliased = (
-            resolver.members,
-            resolver.artists,
-            resolver.tracks,
-            resolver.aliased,
+    members, artists, tracks, aliased = resolver.members, resolver.artists, resolver.tracks, resolver.aliased
+    flat: list[Any] = []
+    add = flat.extend
+    merged_alias = merged_key = 0
+    for user, a_key, t_key, at, count, key, merged in batch.rows:
+        aid = artists[a_key]
+        add(
+            (
+                community,
+                members[user],
+                aid,
+                None if t_key is None else tracks[(aid, t_key)],
+                at,
+                count,
+                source,
+                key,
+            )
         )
-        flat: list[Any] = []
-        add = flat.extend
-        merged_alias = merged_key = 0
-        for user, a_key, t_key, at, count, key, merged in batch.rows:
-            aid = artists[a_key]
-            add(
-                (
-                    community,
-                    members[user],
-                    aid,
-                    None if t_key is None else tracks[(aid, t_key)],
-                    at,
-                    count,
-                    source,
-                    key,
-                )
-            )
-            if merged is not None or a_key in aliased:
-                if merged == "alias" or a_key in aliased:
-                    merged_alias += 1
-                else:
-                    merged_key += 1
-        inserted = 0
-        width = len(_PLAY_COLUMNS)
-        if db.sqlite:
-            per = max(1, min(ROWS_PER_INSERT, _max_variables(conn) // width)) * width
-            full = _sqlite_insert_plays(per // width)
-            for s in range(0, len(flat), per):
-                chunk = flat[s : s + per]
-                sql = full if len(chunk) == per else _sqlite_insert_plays(len(chunk) // width)
-                inserted += conn.exec_driver_sql(sql, tuple(chunk)).rowcount
-        else:
-            # preserve_rowcount: otherwise an INSERT's rowcount is -1 on psycopg.
-            stmt = (
-                upsert_insert(conn, Play)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                .execution_options(preserve_rowcount=True)
-            )
-            for s in range(0, len(flat), 1000 * width):
-                chunk = flat[s : s + 1000 * width]
-                maps = [
-                    dict(zip(_PLAY_COLUMNS, chunk[i : i + width], strict=True))
-                    for i in range(0, len(chunk), width)
-                ]
-                inserted += conn.execute(stmt, maps).rowcount
+        if merged is not None or a_key in aliased:
+            if merged == "alias" or a_key in aliased:
+                merged_alias += 1
+            else:
+                merged_key += 1
+    inserted = 0
+    width = len(_PLAY_COLUMNS)
+    for start in range(0, len(flat), COMMIT_ROWS * width):
+        part = flat[start : start + COMMIT_ROWS * width]
+        with db.write(bulk=True) as conn:
+            inserted += _insert_plays(conn, db.sqlite, part, width)
     return Written(len(batch.rows), inserted, merged_alias, merged_key)
+
+
+def _insert_plays(conn: Connection, sqlite: bool, flat: list[Any], width: int) -> int:
+    inserted = 0
+    if sqlite:
+        conn.exec_driver_sql("PRAGMA cache_size=-65536")  # a bounded page cache keeps index inserts in memory
+        per = max(1, min(ROWS_PER_INSERT, _max_variables(conn) // width)) * width
+        full = _sqlite_insert_plays(per // width)
+        for s in range(0, len(flat), per):
+            chunk = flat[s : s + per]
+            sql = full if len(chunk) == per else _sqlite_insert_plays(len(chunk) // width)
+            inserted += conn.exec_driver_sql(sql, tuple(chunk)).rowcount
+        return inserted
+    # preserve_rowcount: otherwise an INSERT's rowcount is -1 on psycopg.
+    stmt = (
+        upsert_insert(conn, Play)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .execution_options(preserve_rowcount=True)
+    )
+    for s in range(0, len(flat), 1000 * width):
+        chunk = flat[s : s + 1000 * width]
+        maps = [
+            dict(zip(_PLAY_COLUMNS, chunk[i : i + width], strict=True)) for i in range(0, len(chunk), width)
+        ]
+        inserted += conn.execute(stmt, maps).rowcount
+    return inserted
 
 
 class WriterFailed(RuntimeError):
