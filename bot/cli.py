@@ -82,7 +82,7 @@ def chat(
     db: DbOpt = None,
 ) -> None:
     """Talk to the bot on the console: /played, /recommend, /trending, /digest, /help (one per line)."""
-    from bot.console import run_chat
+    from bot.platforms.console.commands import run_chat
     from bot.service import Service, Who
 
     settings = _settings(db)
@@ -306,8 +306,8 @@ def run(
     senders: dict[str, DigestSender] = {}
     ctx = _job_context(settings, database, digest=DigestRuntime(senders, utcnow()))
     if platform == "slack":
-        from bot.slack_app import SlackDigestSender, web_client
-        from bot.slack_app import serve as serve_slack
+        from bot.platforms.slack.app import SlackDigestSender, web_client
+        from bot.platforms.slack.app import serve as serve_slack
 
         if not settings.slack_bot_token:
             serve_slack(service, settings, http_port=http_port, http_host=http_host)  # exits, explaining
@@ -318,8 +318,8 @@ def run(
         finally:
             sched.stop(scheduler, wait=False)
     else:
-        from bot.discord_app import DiscordDigestSender
-        from bot.discord_app import serve as serve_discord
+        from bot.platforms.discord.client import DiscordDigestSender
+        from bot.platforms.discord.client import serve as serve_discord
 
         if not (settings.discord_token or "").strip():
             serve_discord(service, settings)  # exits with the setup explanation
@@ -340,7 +340,7 @@ def discord_sync(
     db: DbOpt = None,
 ) -> None:
     """Register the slash commands with Discord (explicitly, not on every start)."""
-    from bot.discord_app import sync_commands
+    from bot.platforms.discord.client import sync_commands
 
     sync_commands(_settings(db), guild_id=guild)
 

@@ -22,8 +22,8 @@ with warnings.catch_warnings():
 from discord.gateway import DiscordWebSocket  # noqa: E402
 from discord.http import Route  # noqa: E402
 
-from bot import discord_app  # noqa: E402
 from bot.parsing import UserError
+from bot.platforms.discord import client as discord_app  # noqa: E402
 from bot.service import Service, Who
 from config.settings import Settings
 from storage.db import Database

@@ -21,8 +21,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.service import Service, Who
-from bot.slack_app import (
+from bot.platforms.slack.app import (
     build_app,
     community_key,
     escape,
@@ -31,6 +30,7 @@ from bot.slack_app import (
     socket_mode_handler,
     web_client,
 )
+from bot.service import Service, Who
 from config.settings import Settings
 
 try:  # tests/platforms may or may not be a package (the Discord tests share the folder)

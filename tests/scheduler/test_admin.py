@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.platforms.slack.app import build_app, make_http_server
 from bot.service import Service, Who
-from bot.slack_app import build_app, make_http_server
 from config.settings import Settings
 from storage import digests
 from storage.db import Database

@@ -15,12 +15,12 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot import discord_app
 from bot.chart import chart_png
 from bot.digest import DigestPost, SendRejected, nonce_for
+from bot.platforms.discord import client as discord_app
+from bot.platforms.slack.app import SlackDigestSender, web_client
 from bot.render import digest_text
 from bot.service import Digest, Service, Who
-from bot.slack_app import SlackDigestSender, web_client
 from config.settings import Settings
 from tests.conftest import Clock
 from tests.platforms.fake_discord import FakeDiscord
