@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bot import platforms
 from config.settings import Settings, load_settings
 from storage.db import Database, open_database
 
@@ -279,10 +280,20 @@ def demo(
 
 @app.command()
 def run(
-    platform: Annotated[str, typer.Option("--platform", help="slack or discord.")],
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            help=f"Serve only this platform ({', '.join(platforms.served_names())}); repeat for several. "
+            "Default: every platform whose credentials are set.",
+        ),
+    ] = None,
     http_port: Annotated[
         int | None,
-        typer.Option("--http-port", help="Slack HTTP mode port (else Socket Mode with SLACK_APP_TOKEN)."),
+        typer.Option(
+            "--http-port",
+            help="Slack HTTP mode port, 0 for any free one (else Socket Mode with SLACK_APP_TOKEN).",
+        ),
     ] = None,
     http_host: Annotated[
         str,
@@ -290,46 +301,31 @@ def run(
     ] = "0.0.0.0",
     db: DbOpt = None,
 ) -> None:
-    """Run the bot on a chat platform (tokens come from the environment), with the scheduler:
-    the micro-batch every batch_interval_minutes and the daily digests. Only one process may own
-    the scheduler's job store (the project database)."""
-    from bot import scheduler as sched
-    from bot.digest import DigestRuntime, DigestSender
+    """Run the bot on every configured chat platform in one process (tokens come from the
+    environment), with the one scheduler: the micro-batch every batch_interval_minutes and the daily
+    digests. Only one process may own the scheduler's job store (the project database)."""
+    from bot import runner
     from bot.service import Service
-    from storage.clock import utcnow
 
-    if platform not in ("slack", "discord"):
-        raise typer.BadParameter("platform must be slack or discord", param_hint="--platform")
     settings = _settings(db)
+    try:
+        chosen = platforms.to_serve(settings, platform)
+    except platforms.PlatformError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     database = _database(settings)
-    service = Service(database, settings)
-    senders: dict[str, DigestSender] = {}
-    ctx = _job_context(settings, database, digest=DigestRuntime(senders, utcnow()))
-    if platform == "slack":
-        from bot.platforms.slack.app import SlackDigestSender, web_client
-        from bot.platforms.slack.app import serve as serve_slack
-
-        if not settings.slack_bot_token:
-            serve_slack(service, settings, http_port=http_port, http_host=http_host)  # exits, explaining
-        senders["slack"] = SlackDigestSender(web_client(settings))
-        scheduler = sched.start(ctx)
-        try:
-            serve_slack(service, settings, http_port=http_port, http_host=http_host)
-        finally:
-            sched.stop(scheduler, wait=False)
-    else:
-        from bot.platforms.discord.client import DiscordDigestSender
-        from bot.platforms.discord.client import serve as serve_discord
-
-        if not (settings.discord_token or "").strip():
-            serve_discord(service, settings)  # exits with the setup explanation
-        sender = DiscordDigestSender()
-        senders["discord"] = sender
-        scheduler = sched.start(ctx)
-        try:
-            serve_discord(service, settings, digest_sender=sender)
-        finally:
-            sched.stop(scheduler, wait=False)
+    runner.configure_logging()
+    status = runner.serve(
+        chosen,
+        Service(database, settings),
+        settings,
+        lambda digest: _job_context(settings, database, digest=digest),
+        http_port=http_port,
+        http_host=http_host,
+        err=lambda line: typer.echo(line, err=True),
+    )
+    if status:
+        raise typer.Exit(status)
 
 
 @discord_app.command("sync")
@@ -340,9 +336,13 @@ def discord_sync(
     db: DbOpt = None,
 ) -> None:
     """Register the slash commands with Discord (explicitly, not on every start)."""
-    from bot.platforms.discord.client import sync_commands
+    from bot.platforms.discord.sync import sync_commands
 
-    sync_commands(_settings(db), guild_id=guild)
+    try:
+        sync_commands(_settings(db), guild_id=guild)
+    except platforms.PlatformError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def _job_context(settings: Settings, database: Database, digest: DigestRuntime | None = None) -> JobContext:

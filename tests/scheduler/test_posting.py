@@ -17,8 +17,10 @@ from discord.http import Route
 
 from bot.chart import chart_png
 from bot.digest import DigestPost, SendRejected, nonce_for
-from bot.platforms.discord import client as discord_app
-from bot.platforms.slack.app import SlackDigestSender, web_client
+from bot.platforms.discord.client import build_client
+from bot.platforms.discord.digest import DiscordDigestSender
+from bot.platforms.slack.client import web_client
+from bot.platforms.slack.digest import SlackDigestSender
 from bot.render import digest_text
 from bot.service import Digest, Service, Who
 from config.settings import Settings
@@ -78,12 +80,12 @@ def test_discord_post_is_multipart_with_chart_nonce_and_enforce_nonce(
             "discord_gateway_url": fake.gateway_url,
         }
     )
-    client = discord_app.build_client(service, settings)
+    client = build_client(service, settings)
     started = asyncio.run_coroutine_threadsafe(client.start("t"), lt.loop)
     try:
         lt.run(asyncio.wait_for(fake.identified.wait(), 5))
         lt.run(client.wait_until_ready())
-        sender = discord_app.DiscordDigestSender(timeout=10)
+        sender = DiscordDigestSender(timeout=10)
         sender.attach(client, lt.loop)
         ref = sender.send(CHANNEL, post)
         again = sender.send(CHANNEL, post)  # a resend after a crash: Discord dedupes the nonce
@@ -114,7 +116,7 @@ def test_discord_post_is_multipart_with_chart_nonce_and_enforce_nonce(
 
 def test_discord_sender_refuses_while_not_connected(post: DigestPost) -> None:
     with pytest.raises(SendRejected, match="not connected"):
-        discord_app.DiscordDigestSender().send(CHANNEL, post)
+        DiscordDigestSender().send(CHANNEL, post)
 
 
 def test_slack_post_uses_files_upload_v2_with_the_chart(settings: Settings, post: DigestPost) -> None:
