@@ -44,7 +44,7 @@ CommunityOpt = Annotated[
     str,
     typer.Option(
         "--community",
-        help="Community as [platform:]id, e.g. `mycrew` or `slack:T0123` (default platform: local).",
+        help=f"Community: {platforms.references()}.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
@@ -66,19 +66,17 @@ def _database(settings: Settings) -> Database:
 
 
 def community_ref(spec: str) -> tuple[str, str]:
-    """``[platform:]id`` → ``(platform, id)``; the default platform is ``local``."""
-    spec = spec.strip()
-    if not spec:
-        raise typer.BadParameter("community must not be empty")
-    platform, sep, ext = spec.partition(":")
-    if sep and platform in ("local", "slack", "discord") and ext:
-        return platform, ext
-    return "local", spec
+    """``[platform:]id`` → ``(platform, external id as the platform stores it)``: ``slack:T0123`` is
+    the workspace the Slack bot stores as ``-:T0123`` (see :func:`bot.platforms.parse_community`)."""
+    try:
+        return platforms.parse_community(spec)
+    except platforms.PlatformError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--community") from exc
 
 
 @app.command()
 def chat(
-    community: CommunityOpt = "local",
+    community: CommunityOpt = platforms.DEFAULT,
     member: Annotated[str, typer.Option("--member", help="Your member id in that community.")] = "me",
     db: DbOpt = None,
 ) -> None:
@@ -89,7 +87,12 @@ def chat(
     settings = _settings(db)
     database = _database(settings)
     platform, ext = community_ref(community)
-    who = Who(platform, ext, member, community_name=ext, member_name=member)
+    try:
+        member_id = platforms.get(platform).parse_member(member)
+    except platforms.PlatformError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--member") from exc
+    name = platforms.format_community(platform, ext)
+    who = Who(platform, ext, member_id, community_name=name, member_name=member)
     interactive = sys.stdin.isatty()
     if interactive:
         typer.echo("tastemaker console — type /help, Ctrl-D to leave.")
@@ -247,7 +250,7 @@ def _report(summary, json_out: bool) -> None:
 
 @community_app.command("public")
 def community_public(
-    community: Annotated[str, typer.Argument(help="Community as [platform:]id.")],
+    community: Annotated[str, typer.Argument(help=f"Community: {platforms.references()}.")],
     off: Annotated[bool, typer.Option("--off", help="Make it private again.")] = False,
     db: DbOpt = None,
 ) -> None:
@@ -390,7 +393,8 @@ def digest_preview(
         when = dt.date.fromisoformat(day) if day else None
     except ValueError as exc:
         raise typer.BadParameter("day must be YYYY-MM-DD", param_hint="--day") from exc
-    digest = Service(_database(settings), settings).digest(Who(platform, ext, "", community_name=ext), when)
+    who = Who(platform, ext, "", community_name=platforms.format_community(platform, ext))
+    digest = Service(_database(settings), settings).digest(who, when)
     typer.echo(digest_text(digest))
     if out is not None:
         png = chart_png(digest)
