@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from discord.gateway import DiscordWebSocket
@@ -25,6 +23,7 @@ from bot.render import digest_text
 from bot.service import Digest, Service, Who
 from config.settings import Settings
 from tests.conftest import Clock
+from tests.platforms.discord.harness import LoopThread
 from tests.platforms.fake_discord import FakeDiscord
 from tests.platforms.fake_slack import FakeSlack
 from tests.scheduler.test_digest import png_size, seed
@@ -48,23 +47,6 @@ def post(service: Service, clock: Clock) -> DigestPost:
     return DigestPost(
         digest, digest_text(digest), chart_png(digest), nonce_for((1, CHANNEL, dt.date(2026, 11, 21)))
     )
-
-
-class LoopThread:
-    """An event loop in a thread, like the bot's: the scheduler thread posts through it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 def test_discord_post_is_multipart_with_chart_nonce_and_enforce_nonce(

@@ -4,6 +4,7 @@ interactions delivered over its gateway (shared by the Discord, scheduler and ru
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -84,3 +85,20 @@ def assert_deferred_then_followup(reqs: list[Request], payload: dict[str, Any]) 
     assert len(followup.json["embeds"]) == 1
     assert not followup.json.get("flags")  # the answer is public
     return followup.json
+
+
+class LoopThread:
+    """An event loop in a thread, like the bot's: the scheduler thread posts through it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float = 10.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()

@@ -287,6 +287,49 @@ def test_socket_mode_acks_envelopes_and_answers(
     assert plays(service, slack_who()) == {"<!here> – Ping": 1}
 
 
+def test_serve_in_socket_mode_connects_and_stops(
+    service: Service, slack_settings: Settings, fake: FakeSlack
+) -> None:
+    """What `tastemaker run` does without --http-port: serve() connects before it returns, the
+    connection answers commands, and stop() closes it."""
+    socket_settings = slack_settings.model_copy(
+        update={"slack_signing_secret": None, "slack_app_token": "xapp-fake"}
+    )
+    ws = FakeSocketMode().start()
+    fake.socket_url = ws.url
+    lines: list[str] = []
+    try:
+        served = serve(Process(service, socket_settings, out=lines.append))
+        try:
+            assert lines == ["tastemaker: Slack Socket Mode connected"]
+            assert [c.method for c in fake.calls][:2] == ["auth.test", "apps.connections.open"]
+            form = SlackClient(0, fake).form("/played", "Low - Words")
+            ws.send(
+                {
+                    "envelope_id": "e1",
+                    "type": "slash_commands",
+                    "accepts_response_payload": True,
+                    "payload": form,
+                }
+            )
+            assert ws.wait_ack("e1") == {"envelope_id": "e1"}
+            assert fake.wait_for(at(form))[0].payload["text"] == "Logged Low – Words — your 1st play."
+            assert not served.done.is_set()
+        finally:
+            served.stop()
+        assert served.done.is_set() and served.failure is None
+    finally:
+        ws.stop()
+
+
+def test_refused_bot_token_is_one_line(service: Service, slack_settings: Settings, fake: FakeSlack) -> None:
+    fake.fail_next(
+        "/api/auth.test", status=200, retry_after=None, body='{"ok": false, "error": "invalid_auth"}'
+    )
+    with pytest.raises(PlatformError, match="^Slack rejected SLACK_BOT_TOKEN: invalid_auth$"):
+        serve(Process(service, slack_settings, http_port=0, http_host="127.0.0.1"))
+
+
 # --- configuration ------------------------------------------------------------------------------
 
 
