@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -65,7 +66,7 @@ def serve(
     http_port: int | None = None,
     http_host: str = "0.0.0.0",
     out: Callable[[str], None] = lambda line: print(line, flush=True),
-    err: Callable[[str], None] = lambda line: print(line, flush=True),
+    err: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     stop: threading.Event | None = None,
 ) -> int:
     """Serve ``chosen`` until ``stop`` is set (or Ctrl-C / SIGTERM); the exit status: 0 after a
