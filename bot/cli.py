@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot import logs
+from bot import logs, platforms
 from bot.errors import explain
 from config.settings import Settings, load_settings
 from storage.db import Database, display_url, open_database, redact
@@ -49,7 +49,7 @@ CommunityOpt = Annotated[
     str,
     typer.Option(
         "--community",
-        help="Community as [platform:]id, e.g. `mycrew` or `slack:T0123` (default platform: local).",
+        help=f"Community: {platforms.references()}.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
@@ -76,30 +76,33 @@ def _database(settings: Settings) -> Database:
 
 
 def community_ref(spec: str) -> tuple[str, str]:
-    """``[platform:]id`` → ``(platform, id)``; the default platform is ``local``."""
-    spec = spec.strip()
-    if not spec:
-        raise typer.BadParameter("community must not be empty")
-    platform, sep, ext = spec.partition(":")
-    if sep and platform in ("local", "slack", "discord") and ext:
-        return platform, ext
-    return "local", spec
+    """``[platform:]id`` → ``(platform, external id as the platform stores it)``: ``slack:T0123`` is
+    the workspace the Slack bot stores as ``-:T0123`` (see :func:`bot.platforms.parse_community`)."""
+    try:
+        return platforms.parse_community(spec)
+    except platforms.PlatformError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--community") from exc
 
 
 @app.command()
 def chat(
-    community: CommunityOpt = "local",
+    community: CommunityOpt = platforms.DEFAULT,
     member: Annotated[str, typer.Option("--member", help="Your member id in that community.")] = "me",
     db: DbOpt = None,
 ) -> None:
     """Talk to the bot on the console: /played, /recommend, /trending, /digest, /help (one per line)."""
-    from bot.console import run_chat
+    from bot.platforms.console.commands import run_chat
     from bot.service import Service, Who
 
     settings = _settings(db)
     database = _database(settings)
     platform, ext = community_ref(community)
-    who = Who(platform, ext, member, community_name=ext, member_name=member)
+    try:
+        member_id = platforms.get(platform).parse_member(member)
+    except platforms.PlatformError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--member") from exc
+    name = platforms.format_community(platform, ext)
+    who = Who(platform, ext, member_id, community_name=name, member_name=member)
     interactive = sys.stdin.isatty()
     if interactive:
         typer.echo("tastemaker console — type /help, Ctrl-D to leave.")
@@ -257,7 +260,7 @@ def _report(summary, json_out: bool) -> None:
 
 @community_app.command("public")
 def community_public(
-    community: Annotated[str, typer.Argument(help="Community as [platform:]id.")],
+    community: Annotated[str, typer.Argument(help=f"Community: {platforms.references()}.")],
     off: Annotated[bool, typer.Option("--off", help="Make it private again.")] = False,
     db: DbOpt = None,
 ) -> None:
@@ -290,10 +293,20 @@ def demo(
 
 @app.command()
 def run(
-    platform: Annotated[str, typer.Option("--platform", help="slack or discord.")],
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            help=f"Serve only this platform ({', '.join(platforms.served_names())}); repeat for several. "
+            "Default: every platform whose credentials are set.",
+        ),
+    ] = None,
     http_port: Annotated[
         int | None,
-        typer.Option("--http-port", help="Slack HTTP mode port (else Socket Mode with SLACK_APP_TOKEN)."),
+        typer.Option(
+            "--http-port",
+            help="Slack HTTP mode port, 0 for any free one (else Socket Mode with SLACK_APP_TOKEN).",
+        ),
     ] = None,
     http_host: Annotated[
         str,
@@ -301,46 +314,32 @@ def run(
     ] = "0.0.0.0",
     db: DbOpt = None,
 ) -> None:
-    """Run the bot on a chat platform (tokens come from the environment), with the scheduler:
-    the micro-batch every batch_interval_minutes and the daily digests. Only one process may own
-    the scheduler's job store (the project database)."""
-    from bot import scheduler as sched
-    from bot.digest import DigestRuntime, DigestSender
+    """Run the bot on every configured chat platform in one process (tokens come from the
+    environment), with the one scheduler: the micro-batch every batch_interval_minutes and the daily
+    digests. Only one process may own the scheduler's job store (the project database)."""
+    from bot import runner
     from bot.service import Service
-    from storage.clock import utcnow
 
-    if platform not in ("slack", "discord"):
-        raise typer.BadParameter("platform must be slack or discord", param_hint="--platform")
     settings = _settings(db)
+    try:
+        chosen = platforms.to_serve(settings, platform)
+    except platforms.PlatformError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     database = _database(settings)
-    service = Service(database, settings)
-    senders: dict[str, DigestSender] = {}
-    ctx = _job_context(settings, database, digest=DigestRuntime(senders, utcnow()))
-    if platform == "slack":
-        from bot.slack_app import SlackDigestSender, web_client
-        from bot.slack_app import serve as serve_slack
-
-        if not settings.slack_bot_token:
-            serve_slack(service, settings, http_port=http_port, http_host=http_host)  # exits, explaining
-        senders["slack"] = SlackDigestSender(web_client(settings))
-        scheduler = sched.start(ctx)
-        try:
-            serve_slack(service, settings, http_port=http_port, http_host=http_host)
-        finally:
-            sched.stop(scheduler, wait=False)
-    else:
-        from bot.discord_app import DiscordDigestSender
-        from bot.discord_app import serve as serve_discord
-
-        if not (settings.discord_token or "").strip():
-            serve_discord(service, settings)  # exits with the setup explanation
-        sender = DiscordDigestSender()
-        senders["discord"] = sender
-        scheduler = sched.start(ctx)
-        try:
-            serve_discord(service, settings, digest_sender=sender)
-        finally:
-            sched.stop(scheduler, wait=False)
+    if "--debug" not in sys.argv:
+        logs.configure(console_level=logging.INFO)
+    status = runner.serve(
+        chosen,
+        Service(database, settings),
+        settings,
+        lambda digest: _job_context(settings, database, digest=digest),
+        http_port=http_port,
+        http_host=http_host,
+        err=lambda line: typer.echo(line, err=True),
+    )
+    if status:
+        raise typer.Exit(status)
 
 
 @discord_app.command("sync")
@@ -351,9 +350,13 @@ def discord_sync(
     db: DbOpt = None,
 ) -> None:
     """Register the slash commands with Discord (explicitly, not on every start)."""
-    from bot.discord_app import sync_commands
+    from bot.platforms.discord.sync import sync_commands
 
-    sync_commands(_settings(db), guild_id=guild)
+    try:
+        sync_commands(_settings(db), guild_id=guild)
+    except platforms.PlatformError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def _job_context(settings: Settings, database: Database, digest: DigestRuntime | None = None) -> JobContext:
@@ -401,7 +404,8 @@ def digest_preview(
         when = dt.date.fromisoformat(day) if day else None
     except ValueError as exc:
         raise typer.BadParameter("day must be YYYY-MM-DD", param_hint="--day") from exc
-    digest = Service(_database(settings), settings).digest(Who(platform, ext, "", community_name=ext), when)
+    who = Who(platform, ext, "", community_name=platforms.format_community(platform, ext))
+    digest = Service(_database(settings), settings).digest(who, when)
     typer.echo(digest_text(digest))
     if out is not None:
         png = chart_png(digest)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.console import handle
 from bot.jobs import JobContext, run_job
+from bot.platforms.console.commands import handle
 from bot.service import Service, Who
 from config.settings import Settings
 from engine.session import build_session

@@ -17,8 +17,8 @@ a post is never doubled).
 A claim is *orphaned* when it was made before this process started (only one process owns the
 scheduler) or is older than :data:`CLAIM_TIMEOUT`. An orphaned ``claimed`` row was never sent:
 it is retaken and sent (within the grace). An orphaned ``sending`` row is resent only on a platform
-that deduplicates (Discord's ``nonce`` + ``enforce_nonce``, within :data:`DISCORD_NONCE_WINDOW`),
-otherwise it becomes ``unknown``.
+that deduplicates (its sender's ``resend_window``: Discord's ``nonce`` + ``enforce_nonce``, see
+``bot.platforms.discord.digest``), otherwise it becomes ``unknown``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from bot import render
+from bot import platforms, render
 from bot.chart import chart_png
 from bot.parsing import UserError
 from bot.service import Digest, Service, Who, slot_utc
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)  # a live send never takes this long
 RETRY_DELAY = dt.timedelta(minutes=10)  # after the platform refused a post
-DISCORD_NONCE_WINDOW = dt.timedelta(minutes=2)  # Discord checks nonces "in the past few minutes"
 
 Key = tuple[int, str, dt.date]
 
@@ -109,7 +108,8 @@ class Action:
 
     def describe(self) -> str:
         return (
-            f"{self.sub.platform}:{self.sub.external_id} #{self.sub.channel} {self.local_date} "
+            f"{platforms.format_community(self.sub.platform, self.sub.external_id)} "
+            f"#{self.sub.channel} {self.local_date} "
             f"({self.sub.local_time} {self.sub.tz})"
         )
 

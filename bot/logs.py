@@ -21,25 +21,30 @@ class _LazyFile(logging.handlers.RotatingFileHandler):
 
 
 class _OneLine(logging.Formatter):
-    """``level: message`` with no traceback (the traceback is in the log file)."""
+    """``level: message`` with no traceback (the traceback is in the log file); INFO lines get a
+    timestamp, as a long-running bot's progress."""
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage().strip().splitlines()
-        return f"{record.levelname.lower()}: {message[0] if message else ''}"
+        first = message[0] if message else ""
+        if record.levelno <= logging.INFO:
+            return f"{self.formatTime(record, '%Y-%m-%d %H:%M:%S')} {record.name}: {first}"
+        return f"{record.levelname.lower()}: {first}"
 
 
 def log_file() -> Path:
     return Path(os.environ.get("TASTEMAKER_LOG_FILE") or DEFAULT_LOG_FILE)
 
 
-def configure(*, debug: bool = False) -> None:
-    """Set up the root logger once per process (idempotent)."""
+def configure(*, debug: bool = False, console_level: int = logging.WARNING) -> None:
+    """Set up the root logger (idempotent: a second call replaces the first's handlers).
+    ``console_level``: what reaches stderr, one line per record (``tastemaker run`` shows INFO)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_tastemaker", False):
             root.removeHandler(handler)
     console = logging.StreamHandler()
-    console.setLevel(logging.DEBUG if debug else logging.WARNING)
+    console.setLevel(logging.DEBUG if debug else console_level)
     console.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s") if debug else _OneLine()
     )
@@ -53,5 +58,6 @@ def configure(*, debug: bool = False) -> None:
         handler._tastemaker = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("py4j", "urllib3", "asyncio"):
+    # The scheduler's per-run chatter only when it matters (a run missed or failed).
+    for noisy in ("py4j", "urllib3", "asyncio", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

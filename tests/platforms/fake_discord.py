@@ -7,7 +7,7 @@ response, command sync (``PUT`` global / guild commands) and channel messages (`
 /channels/{id}/messages``, JSON or multipart with file attachments; a repeated ``nonce`` with
 ``enforce_nonce`` returns the first message instead of creating another, like Discord). Every
 request is recorded. A path can be made to answer one ``429`` (with the ``Via`` header and a
-``retry_after`` body) before it succeeds.
+``retry_after`` body) before it succeeds; with ``refuse_token`` the login answers 401.
 
 Gateway (``/gateway``): HELLO (op 10) → IDENTIFY (op 2) → READY and one GUILD_CREATE per guild;
 heartbeats (op 1) get HEARTBEAT_ACK (op 11). :meth:`FakeDiscord.dispatch` sends any dispatch event,
@@ -241,6 +241,7 @@ class FakeDiscord:
         self.rate_limits: dict[str, int] = {}  # path prefix → number of 429s still to answer
         self.channel_messages: list[dict[str, Any]] = []  # messages created in channels, in order
         self.fail_channel_posts: int | None = None  # answer channel posts with this status
+        self.refuse_token = False  # answer the login (GET /users/@me) with 401, like a reset token
         self._by_nonce: dict[tuple[str, str], dict[str, Any]] = {}
         self.retry_after = 0.2
         self.port = 0
@@ -379,6 +380,8 @@ class FakeDiscord:
     async def _answer(self, method: str, path: str, body: Any) -> web.StreamResponse:
         parts = path.strip("/").split("/")
         if method == "GET" and path == "/users/@me":
+            if self.refuse_token:
+                return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
             return json_response(user_payload(BOT_ID, "tastemaker", bot=True))
         if method == "GET" and path == "/oauth2/applications/@me":
             return json_response(

@@ -13,16 +13,17 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.platforms.slack.app import build_app
+from bot.platforms.slack.server import make_http_server
 from bot.service import Service, Who
-from bot.slack_app import build_app, make_http_server
 from config.settings import Settings
 from storage import digests
 from storage.db import Database
 from tests.conftest import Clock
+from tests.platforms.discord.harness import GUILD_A, running_bot, send
 from tests.platforms.fake_discord import command_interaction
 from tests.platforms.fake_slack import FakeSlack
-from tests.platforms.test_discord import GUILD_A, running_bot, send
-from tests.platforms.test_slack import SECRET, TOKEN, SlackClient, at
+from tests.platforms.slack.harness import SECRET, TOKEN, SlackClient, at
 from tests.scheduler.test_digest import png_size, seed
 
 

@@ -7,22 +7,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot import discord_app
 from bot.chart import chart_png
 from bot.digest import DigestPost, SendRejected, nonce_for
+from bot.platforms.discord.client import build_client
+from bot.platforms.discord.digest import DiscordDigestSender
+from bot.platforms.slack.client import web_client
+from bot.platforms.slack.digest import SlackDigestSender
 from bot.render import digest_text
 from bot.service import Digest, Service, Who
-from bot.slack_app import SlackDigestSender, web_client
 from config.settings import Settings
 from tests.conftest import Clock
+from tests.platforms.discord.harness import LoopThread
 from tests.platforms.fake_discord import FakeDiscord
 from tests.platforms.fake_slack import FakeSlack
 from tests.scheduler.test_digest import png_size, seed
@@ -48,23 +49,6 @@ def post(service: Service, clock: Clock) -> DigestPost:
     )
 
 
-class LoopThread:
-    """An event loop in a thread, like the bot's: the scheduler thread posts through it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
-
-
 def test_discord_post_is_multipart_with_chart_nonce_and_enforce_nonce(
     service: Service, settings: Settings, post: DigestPost
 ) -> None:
@@ -78,12 +62,12 @@ def test_discord_post_is_multipart_with_chart_nonce_and_enforce_nonce(
             "discord_gateway_url": fake.gateway_url,
         }
     )
-    client = discord_app.build_client(service, settings)
+    client = build_client(service, settings)
     started = asyncio.run_coroutine_threadsafe(client.start("t"), lt.loop)
     try:
         lt.run(asyncio.wait_for(fake.identified.wait(), 5))
         lt.run(client.wait_until_ready())
-        sender = discord_app.DiscordDigestSender(timeout=10)
+        sender = DiscordDigestSender(timeout=10)
         sender.attach(client, lt.loop)
         ref = sender.send(CHANNEL, post)
         again = sender.send(CHANNEL, post)  # a resend after a crash: Discord dedupes the nonce
@@ -114,7 +98,7 @@ def test_discord_post_is_multipart_with_chart_nonce_and_enforce_nonce(
 
 def test_discord_sender_refuses_while_not_connected(post: DigestPost) -> None:
     with pytest.raises(SendRejected, match="not connected"):
-        discord_app.DiscordDigestSender().send(CHANNEL, post)
+        DiscordDigestSender().send(CHANNEL, post)
 
 
 def test_slack_post_uses_files_upload_v2_with_the_chart(settings: Settings, post: DigestPost) -> None:

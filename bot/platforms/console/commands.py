@@ -1,5 +1,5 @@
-"""Console adapter: the chat commands on stdin/stdout, through the same service and rendering as
-the chat platforms. Used by ``tastemaker chat`` and by the demo."""
+"""The chat commands on stdin/stdout, through the same service and rendering as the chat platforms.
+Used by ``tastemaker chat`` and by the demo."""
 
 from __future__ import annotations
 

@@ -3,189 +3,38 @@ slash-command requests, and a loopback fake of Slack's Web API / response_url en
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
-from bot.service import Service, Who
-from bot.slack_app import (
-    build_app,
-    community_key,
-    escape,
-    make_http_server,
-    serve,
-    socket_mode_handler,
-    web_client,
-)
+from bot.platforms import PlatformError, Process
+from bot.platforms.slack.app import build_app
+from bot.platforms.slack.blocks import escape
+from bot.platforms.slack.client import web_client
+from bot.platforms.slack.server import serve, socket_mode_handler
+from bot.service import Service
 from config.settings import Settings
+from tests.platforms.bot_process import BotProcess, clean_env, wait_for_job_runs
+from tests.platforms.fake_slack import FakeSlack, FakeSocketMode
+from tests.platforms.slack.harness import (
+    ACK_BUDGET,
+    SECRET,
+    TOKEN,
+    Reply,
+    SlackClient,
+    all_text,
+    at,
+    c_base,
+    plays,
+    slack_who,
+)
 
-try:  # tests/platforms may or may not be a package (the Discord tests share the folder)
-    from .fake_slack import TEAM_ID, Call, FakeSlack, FakeSocketMode
-except ImportError:
-    from fake_slack import TEAM_ID, Call, FakeSlack, FakeSocketMode  # type: ignore[no-redef]
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TOKEN = "xoxb-fake-token"
-ROOT = Path(__file__).resolve().parents[2]
-ACK_BUDGET = 3.0  # Slack gives up on a slash command after 3 s
-
-
-# --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    server = FakeSlack().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
-    return settings.model_copy(
-        update={
-            "slack_bot_token": TOKEN,
-            "slack_signing_secret": SECRET,
-            "slack_api_url": fake.api_url.rstrip("/"),  # the adapter adds the trailing slash
-        }
-    )
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    seconds: float
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.body)
-
-
-class SlackClient:
-    """Sends slash commands the way Slack does: form-encoded and signed."""
-
-    def __init__(self, port: int, fake: FakeSlack, secret: str = SECRET) -> None:
-        self.port = port
-        self.fake = fake
-        self.verifier = SignatureVerifier(secret)
-        self.acks: list[float] = []
-
-    def form(self, command: str, text: str = "", **over: str) -> dict[str, str]:
-        fields = {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": "fakecrew",
-            "channel_id": "C0CHAN",
-            "channel_name": "music",
-            "user_id": "U0ADA",
-            "user_name": "ada",
-            "command": command,
-            "text": text,
-            "api_app_id": "A0APP",
-            "is_enterprise_install": "false",
-            "response_url": self.fake.response_url(),
-            "trigger_id": f"trig-{time.monotonic_ns()}",
-        }
-        fields.update(over)
-        return fields
-
-    def post(self, body: str, headers: dict[str, str]) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        started = time.perf_counter()
-        try:
-            conn.request("POST", "/slack/events", body=body.encode("utf-8"), headers=headers)
-            resp = conn.getresponse()
-            text = resp.read().decode("utf-8")
-        finally:
-            conn.close()
-        return Reply(resp.status, text, time.perf_counter() - started)
-
-    def signed_headers(self, body: str, timestamp: int | None = None) -> dict[str, str]:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        return {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body),
-        }
-
-    def command(self, command: str, text: str = "", **over: str) -> tuple[Reply, dict[str, str]]:
-        form = self.form(command, text, **over)
-        body = urlencode(form)
-        reply = self.post(body, self.signed_headers(body))
-        if reply.status == 200:
-            self.acks.append(reply.seconds)
-        return reply, form
-
-
-@pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-listener")
-    yield pool
-    pool.shutdown(wait=True)  # listeners finish before the database is disposed
-
-
-@pytest.fixture
-def slack(service: Service, slack_settings: Settings, fake: FakeSlack, executor: ThreadPoolExecutor):  # type: ignore[no-untyped-def]
-    app = build_app(service, slack_settings, listener_executor=executor)
-    server = make_http_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    client = SlackClient(server.server_port, fake)
-    yield client
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-def slack_who(team: str = TEAM_ID, user: str = "U0ADA", enterprise: str | None = None) -> Who:
-    return Who("slack", community_key(enterprise, team), user)
-
-
-def plays(service: Service, who: Who) -> dict[str, int]:
-    return {e.name: e.plays for e in service.trending(who, "all", "track").entries}
-
-
-def c_base(form: dict[str, str]) -> str:
-    url = form["response_url"]
-    return url[: url.index("/response/")]
-
-
-def at(form: dict[str, str]) -> Any:
-    """Deliveries answering this command's response_url."""
-    path = form["response_url"][len(c_base(form)) :]
-    return lambda c: c.path == path
-
-
-def all_text(call: Call) -> str:
-    """Every mrkdwn/plain text string of a message's blocks."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                out.append(node["text"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(call.payload.get("blocks", []))
-    return "\n".join(out)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 # --- acceptance ---------------------------------------------------------------------------------
@@ -438,6 +287,49 @@ def test_socket_mode_acks_envelopes_and_answers(
     assert plays(service, slack_who()) == {"<!here> – Ping": 1}
 
 
+def test_serve_in_socket_mode_connects_and_stops(
+    service: Service, slack_settings: Settings, fake: FakeSlack
+) -> None:
+    """What `tastemaker run` does without --http-port: serve() connects before it returns, the
+    connection answers commands, and stop() closes it."""
+    socket_settings = slack_settings.model_copy(
+        update={"slack_signing_secret": None, "slack_app_token": "xapp-fake"}
+    )
+    ws = FakeSocketMode().start()
+    fake.socket_url = ws.url
+    lines: list[str] = []
+    try:
+        served = serve(Process(service, socket_settings, out=lines.append))
+        try:
+            assert lines == ["tastemaker: Slack Socket Mode connected"]
+            assert [c.method for c in fake.calls][:2] == ["auth.test", "apps.connections.open"]
+            form = SlackClient(0, fake).form("/played", "Low - Words")
+            ws.send(
+                {
+                    "envelope_id": "e1",
+                    "type": "slash_commands",
+                    "accepts_response_payload": True,
+                    "payload": form,
+                }
+            )
+            assert ws.wait_ack("e1") == {"envelope_id": "e1"}
+            assert fake.wait_for(at(form))[0].payload["text"] == "Logged Low – Words — your 1st play."
+            assert not served.done.is_set()
+        finally:
+            served.stop()
+        assert served.done.is_set() and served.failure is None
+    finally:
+        ws.stop()
+
+
+def test_refused_bot_token_is_one_line(service: Service, slack_settings: Settings, fake: FakeSlack) -> None:
+    fake.fail_next(
+        "/api/auth.test", status=200, retry_after=None, body='{"ok": false, "error": "invalid_auth"}'
+    )
+    with pytest.raises(PlatformError, match="^Slack rejected SLACK_BOT_TOKEN: invalid_auth$"):
+        serve(Process(service, slack_settings, http_port=0, http_host="127.0.0.1"))
+
+
 # --- configuration ------------------------------------------------------------------------------
 
 
@@ -464,52 +356,32 @@ def test_manifest_declares_the_commands_and_scopes() -> None:
 
 def test_http_mode_without_signing_secret_is_a_friendly_error(service: Service, settings: Settings) -> None:
     no_secret = settings.model_copy(update={"slack_bot_token": TOKEN, "slack_signing_secret": None})
-    with pytest.raises(SystemExit, match="SLACK_SIGNING_SECRET"):
-        serve(service, no_secret, http_port=0)
+    with pytest.raises(PlatformError, match="SLACK_SIGNING_SECRET"):
+        serve(Process(service, no_secret, http_port=0))
     nothing = settings.model_copy(update={"slack_bot_token": TOKEN, "slack_app_token": None})
-    with pytest.raises(SystemExit, match="SLACK_APP_TOKEN"):
-        serve(service, nothing, http_port=None)
-    with pytest.raises(SystemExit, match="SLACK_BOT_TOKEN"):
-        serve(service, settings, http_port=0)
+    with pytest.raises(PlatformError, match="SLACK_APP_TOKEN"):
+        serve(Process(service, nothing, http_port=None))
+    with pytest.raises(PlatformError, match="SLACK_BOT_TOKEN"):
+        serve(Process(service, settings, http_port=0))
 
 
 # --- the real command line --------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TASTEMAKER_"))}
-    env.update(
+    env = clean_env(
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_BOT_TOKEN=TOKEN,
         TASTEMAKER_SLACK_API_URL=fake.api_url,
         TASTEMAKER_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
     )
-    exe = Path(sys.executable).with_name("tastemaker")
-    proc = subprocess.Popen(
-        [str(exe), "run", "--platform", "slack", "--http-port", str(port), "--http-host", "127.0.0.1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    bot = BotProcess(
+        ["run", "--platform", "slack", "--http-port", "0", "--http-host", "127.0.0.1"], env, tmp_path
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "tastemaker did not start listening"
-                time.sleep(0.05)
+        port = int(bot.wait_for_line(r"listening on http://127\.0\.0\.1:(\d+)/slack/events").group(1))
+        bot.wait_for_line(r"tastemaker: serving slack")
+        wait_for_job_runs(env["TASTEMAKER_DATABASE_URL"], "batch")  # the start-up batch: nothing to fold
         assert fake.calls and fake.calls[0].method == "auth.test"  # token checked at start-up
         client = SlackClient(port, fake)
         reply, form = client.command("/played", "<!channel> - Anthem")
@@ -525,13 +397,9 @@ def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
             == 401
         )
     finally:
-        proc.terminate()
-        try:
-            out, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-    assert "listening on" in out, (out, err)
+        code = bot.stop()
+    assert code == 0, (bot.stdout, bot.stderr)
+    assert bot.stdout.endswith("tastemaker: stopped"), bot.stdout
 
 
 @pytest.mark.spark

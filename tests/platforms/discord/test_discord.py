@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,100 +22,32 @@ with warnings.catch_warnings():
 from discord.gateway import DiscordWebSocket  # noqa: E402
 from discord.http import Route  # noqa: E402
 
-from bot import discord_app  # noqa: E402
 from bot.parsing import UserError
-from bot.service import Service, Who
+from bot.platforms import PlatformError, Process
+from bot.platforms.discord.client import build_client, run_with_backoff, serve
+from bot.platforms.discord.sync import sync_commands, sync_commands_async
+from bot.service import Service
 from config.settings import Settings
 from storage.db import Database
-
-from .fake_discord import (
+from tests.platforms.discord.harness import (
+    ADA,
+    BOB,
+    GUILD_A,
+    GUILD_B,
+    assert_deferred_then_followup,
+    fake_settings,
+    run,
+    running_bot,
+    send,
+    total_plays,
+    who,
+)
+from tests.platforms.fake_discord import (
     APP_ID,
     FakeDiscord,
-    Request,
     autocomplete_interaction,
     command_interaction,
 )
-
-GUILD_A = "800000000000000001"
-GUILD_B = "800000000000000101"
-ADA = "700000000000000001"
-BOB = "700000000000000002"
-
-T = TypeVar("T")
-
-
-def run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-@pytest.fixture(autouse=True)
-def _restore_globals() -> Iterator[None]:
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    Route.BASE = base
-    DiscordWebSocket.DEFAULT_GATEWAY = gateway
-
-
-def fake_settings(settings: Settings, fake: FakeDiscord | None = None, **extra: Any) -> Settings:
-    update: dict[str, Any] = {"discord_token": "fake-token", **extra}
-    if fake is not None:
-        update.update(discord_api_url=fake.api_url, discord_gateway_url=fake.gateway_url)
-    return settings.model_copy(update=update)
-
-
-@asynccontextmanager
-async def running_bot(
-    service: Service, settings: Settings, guilds: list[tuple[str, str]] | None = None
-) -> AsyncIterator[FakeDiscord]:
-    """Fake Discord up, the real client logged in, identified, guilds cached; all torn down after."""
-    fake = FakeDiscord(guilds if guilds is not None else [(GUILD_A, "Guild A"), (GUILD_B, "Guild B")])
-    await fake.start()
-    client = discord_app.build_client(service, fake_settings(settings, fake))
-    task = asyncio.create_task(client.start("fake-token"))
-    try:
-        await asyncio.wait_for(fake.identified.wait(), 5)
-        for gid, _ in fake.guilds:
-            await fake.wait_for(lambda gid=gid: client.get_guild(int(gid)) is not None)  # type: ignore[misc]
-        yield fake
-    finally:
-        await client.close()
-        await asyncio.wait_for(task, 5)
-        await fake.stop()
-
-
-async def send(fake: FakeDiscord, payload: dict[str, Any], answers: int = 2) -> list[Request]:
-    """Deliver an interaction over the gateway; wait for ``answers`` successful requests for it."""
-    await fake.dispatch("INTERACTION_CREATE", payload)
-
-    def done() -> list[Request] | None:
-        ok = [r for r in fake.for_interaction(payload) if r.status < 300]
-        return ok if len(ok) >= answers else None
-
-    await fake.wait_for(done)
-    return fake.for_interaction(payload)
-
-
-def who(guild: str = GUILD_A, member: str = ADA) -> Who:
-    return Who("discord", guild, member, community_name=f"Guild {guild}", member_name=member)
-
-
-def total_plays(service: Service, guild: str) -> int:
-    return sum(e.plays for e in service.trending(who(guild), "all", "artist", limit=500).entries)
-
-
-def assert_deferred_then_followup(reqs: list[Request], payload: dict[str, Any]) -> dict[str, Any]:
-    """Exactly: the defer (callback type 5), then one followup webhook POST. Returns its body."""
-    assert [(r.method, r.path) for r in reqs] == [
-        ("POST", f"/interactions/{payload['id']}/{payload['token']}/callback"),
-        ("POST", f"/webhooks/{APP_ID}/{payload['token']}"),
-    ]
-    defer, followup = reqs
-    assert defer.json == {"type": 5}
-    assert followup.json["allowed_mentions"] == {"parse": []}
-    assert len(followup.json["embeds"]) == 1
-    assert not followup.json.get("flags")  # the answer is public
-    return followup.json
-
 
 # --- the exact HTTP -------------------------------------------------------------------------------
 
@@ -453,7 +385,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
         fake = FakeDiscord()
         await fake.start()
         try:
-            names = await discord_app.sync_commands_async(fake_settings(settings, fake), GUILD_A)
+            names = await sync_commands_async(fake_settings(settings, fake), GUILD_A)
             (put,) = [r for r in fake.requests if r.method == "PUT"]
             assert put.path == f"/applications/{APP_ID}/guilds/{GUILD_A}/commands"
             by_name = {c["name"]: c for c in put.json}
@@ -469,7 +401,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             window, _ = by_name["trending"]["options"]
             assert [c["value"] for c in window["choices"]] == ["24h", "7d", "30d", "all"]
 
-            await discord_app.sync_commands_async(fake_settings(settings, fake), None)
+            await sync_commands_async(fake_settings(settings, fake), None)
             assert fake.requests[-1].method == "PUT"
             assert fake.requests[-1].path == f"/applications/{APP_ID}/commands"
             return names
@@ -481,12 +413,12 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
 
 def test_missing_token_is_a_friendly_error(service: Service, settings: Settings) -> None:
     no_token = settings.model_copy(update={"discord_token": None})
-    with pytest.raises(SystemExit, match="DISCORD_TOKEN is not set"):
-        discord_app.serve(service, no_token)
-    with pytest.raises(SystemExit, match="DISCORD_TOKEN is not set"):
-        discord_app.sync_commands(no_token, None)
-    with pytest.raises(SystemExit, match="numeric guild id"):
-        run(discord_app.sync_commands_async(fake_settings(settings), "my-guild"))
+    with pytest.raises(PlatformError, match="DISCORD_TOKEN is not set"):
+        serve(Process(service, no_token))
+    with pytest.raises(PlatformError, match="DISCORD_TOKEN is not set"):
+        sync_commands(no_token, None)
+    with pytest.raises(PlatformError, match="numeric guild id"):
+        run(sync_commands_async(fake_settings(settings), "my-guild"))
 
 
 def test_start_up_failures_back_off_exponentially(service: Service, settings: Settings) -> None:
@@ -506,7 +438,7 @@ def test_start_up_failures_back_off_exponentially(service: Service, settings: Se
         async def start() -> None:
             nonlocal attempts
             attempts += 1
-            client = discord_app.build_client(service, cfg)
+            client = build_client(service, cfg)
             async with client:
                 await client.start("t")
 
@@ -514,7 +446,7 @@ def test_start_up_failures_back_off_exponentially(service: Service, settings: Se
             sleeps.append(seconds)
 
         with pytest.raises(aiohttp.ClientConnectionError):
-            await discord_app.run_with_backoff(start, base_delay=1.0, max_attempts=4, sleep=fake_sleep)
+            await run_with_backoff(start, base_delay=1.0, max_attempts=4, sleep=fake_sleep)
         assert attempts == 4
 
     run(scenario())
@@ -533,8 +465,8 @@ def test_refused_token_is_not_retried(service: Service, settings: Settings) -> N
     async def no_sleep(_: float) -> None:
         raise AssertionError("must not back off on a refused token")
 
-    with pytest.raises(SystemExit, match="refused DISCORD_TOKEN"):
-        run(discord_app.run_with_backoff(start, sleep=no_sleep))
+    with pytest.raises(PlatformError, match="refused DISCORD_TOKEN"):
+        run(run_with_backoff(start, sleep=no_sleep))
     assert calls == [1]
 
 

@@ -1,0 +1,268 @@
+"""The app command tree: ``/played`` (with autocomplete), ``/recommend``, ``/trending`` and
+``/tastemaker digest here|off|status``.
+
+Handlers only parse and render: every call goes to :class:`~bot.service.Service`, run off the event
+loop (``asyncio.to_thread``) so that a busy database never stalls the gateway. Each command defers at
+once (Discord allows 3 s for the first answer) and then sends a followup with an embed.
+
+Option values are re-validated here (Discord's ``min/max_length`` is advisory for a bot: a crafted
+or replayed interaction can carry anything); a bad value gets a friendly ephemeral error before any
+work is done, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.digest import DigestCommand, run_digest_command
+from bot.parsing import UserError, parse_count, parse_kind, parse_window, play_input, reject_bidi
+from bot.platforms.discord.embeds import (
+    clip,
+    error_text,
+    played_embed,
+    recommend_embed,
+    trending_embed,
+)
+from bot.platforms.discord.ids import NAME
+from bot.service import Service, Who
+
+MAX_CHOICES = 25  # Discord's limit for autocomplete answers
+MAX_CHOICE_LENGTH = 100  # choice name and value
+MAX_OPTION_LENGTH = 200  # what /played accepts per name (the storage key limit)
+
+WINDOW_CHOICES = [app_commands.Choice(name=w, value=w) for w in ("24h", "7d", "30d", "all")]
+KIND_CHOICES = [app_commands.Choice(name=k, value=k) for k in ("artists", "tracks")]
+
+
+def check_option(value: str | None, what: str) -> None:
+    """Refuse values no honest Discord client sends; :class:`UserError` carries the friendly text."""
+    if value is None:
+        return
+    reject_bidi(value, what)
+    if len(value) > MAX_OPTION_LENGTH:
+        raise UserError(f"That {what} is too long (at most {MAX_OPTION_LENGTH} characters).")
+
+
+def who_of(interaction: discord.Interaction[Any]) -> Who:
+    """The member and community (keyed by guild id) behind an interaction."""
+    if interaction.guild_id is None:
+        raise UserError("tastemaker works inside a server: use this command in a server channel.")
+    guild = interaction.guild
+    guild_name = getattr(guild, "name", None) or str(interaction.guild_id)
+    user = interaction.user
+    return Who(
+        NAME,
+        str(interaction.guild_id),
+        str(user.id),
+        community_name=guild_name,
+        member_name=user.display_name,
+    )
+
+
+def choices(names: list[str]) -> list[app_commands.Choice[str]]:
+    """At most 25 autocomplete choices (name and value at most 100 characters, no duplicates)."""
+    out: list[app_commands.Choice[str]] = []
+    seen: set[str] = set()
+    for name in names:
+        value = name[:MAX_CHOICE_LENGTH]
+        if not value.strip() or value in seen:
+            continue
+        seen.add(value)
+        out.append(app_commands.Choice(name=clip(name, MAX_CHOICE_LENGTH), value=value))
+        if len(out) == MAX_CHOICES:
+            break
+    return out
+
+
+class Handlers:
+    """The command callbacks. ``service`` is ``None`` only in a client built to sync commands."""
+
+    def __init__(self, service: Service | None) -> None:
+        self._service = service
+
+    @property
+    def service(self) -> Service:
+        if self._service is None:  # pragma: no cover - a sync-only client never receives interactions
+            raise RuntimeError("this client was built without a service")
+        return self._service
+
+    async def _answer(
+        self,
+        interaction: discord.Interaction[Any],
+        validate: Callable[[], Who],
+        work: Callable[[Who], discord.Embed],
+    ) -> None:
+        """Validate (cheap, no I/O) → defer → service call in a thread → followup embed."""
+        try:
+            who = validate()
+        except UserError as exc:
+            # Not deferred yet, so the error can be ephemeral and nothing has been done.
+            await interaction.response.send_message(
+                error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        try:
+            embed = await asyncio.to_thread(work, who)
+        except UserError as exc:
+            # The "thinking…" message is public; replace it by an ephemeral followup.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await interaction.followup.send(
+                error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.followup.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+
+    async def played(self, interaction: discord.Interaction[Any], artist: str, track: str | None) -> None:
+        def validate() -> Who:
+            check_option(artist, "artist name")
+            check_option(track, "track title")
+            play_input(artist, track)  # empty / too long → UserError before deferring
+            return who_of(interaction)
+
+        def work(who: Who) -> discord.Embed:
+            result = self.service.played(who, artist=artist, track=track, event_id=str(interaction.id))
+            return played_embed(result)
+
+        await self._answer(interaction, validate, work)
+
+    async def recommend(self, interaction: discord.Interaction[Any], kind: str, count: int) -> None:
+        parsed: dict[str, Any] = {}
+
+        def validate() -> Who:
+            parsed["kind"] = parse_kind(kind, "artist")
+            parsed["count"] = parse_count(count, 10)
+            return who_of(interaction)
+
+        def work(who: Who) -> discord.Embed:
+            return recommend_embed(self.service.recommend(who, parsed["kind"], parsed["count"]))
+
+        await self._answer(interaction, validate, work)
+
+    async def trending(self, interaction: discord.Interaction[Any], window: str, kind: str) -> None:
+        parsed: dict[str, str] = {}
+
+        def validate() -> Who:
+            parsed["window"] = parse_window(window)
+            parsed["kind"] = parse_kind(kind, "track")
+            return who_of(interaction)
+
+        def work(who: Who) -> discord.Embed:
+            return trending_embed(self.service.trending(who, parsed["window"], parsed["kind"]))
+
+        await self._answer(interaction, validate, work)
+
+    async def digest(self, interaction: discord.Interaction[Any], command: DigestCommand) -> None:
+        """``/tastemaker digest here|off|status``: server managers only; answered ephemerally."""
+        try:
+            who = who_of(interaction)
+            perms = interaction.permissions
+            if not (perms.manage_guild or perms.administrator):
+                raise UserError("Only members with the Manage Server permission can set up the daily digest.")
+            if interaction.channel_id is None:
+                raise UserError("Use this command in the channel that should get the digest.")
+            channel = str(interaction.channel_id)
+        except UserError as exc:
+            await interaction.response.send_message(
+                error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            text = await asyncio.to_thread(run_digest_command, self.service, who, channel, command)
+        except UserError as exc:
+            text = error_text(exc)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+    async def suggest(
+        self, interaction: discord.Interaction[Any], current: str, field: str, artist: str | None = None
+    ) -> list[app_commands.Choice[str]]:
+        """Autocomplete from the community's catalog; bad input just yields no choices."""
+        try:
+            check_option(current, field)
+            check_option(artist, "artist name")
+            who = who_of(interaction)
+        except UserError:
+            return []
+        names = await asyncio.to_thread(
+            self.service.suggest, who, current or "", field=field, artist=artist or None, limit=MAX_CHOICES
+        )
+        return choices(names)
+
+
+def build_commands(
+    handlers: Handlers,
+) -> list[app_commands.Command[Any, ..., None] | app_commands.Group]:
+    @app_commands.command(name="played", description="Log a song you listened to.")
+    @app_commands.describe(artist="Who played it", track="The track title (leave out to log just the artist)")
+    @app_commands.guild_only()
+    async def played(
+        interaction: discord.Interaction,
+        artist: app_commands.Range[str, 1, MAX_OPTION_LENGTH],
+        track: app_commands.Range[str, 1, MAX_OPTION_LENGTH] | None = None,
+    ) -> None:
+        await handlers.played(interaction, artist, track)
+
+    @played.autocomplete("artist")
+    async def played_artist(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await handlers.suggest(interaction, current, "artist")
+
+    @played.autocomplete("track")
+    async def played_track(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        artist = getattr(interaction.namespace, "artist", None)
+        return await handlers.suggest(
+            interaction, current, "track", artist=artist if isinstance(artist, str) else None
+        )
+
+    @app_commands.command(name="recommend", description="Personal picks, each with the reason.")
+    @app_commands.describe(kind="Artists or tracks", count="How many picks (1–25)")
+    @app_commands.choices(kind=KIND_CHOICES)
+    @app_commands.guild_only()
+    async def recommend(
+        interaction: discord.Interaction,
+        kind: str = "artists",
+        count: app_commands.Range[int, 1, 25] = 10,
+    ) -> None:
+        await handlers.recommend(interaction, kind, count)
+
+    @app_commands.command(name="trending", description="What this community plays most, and what is rising.")
+    @app_commands.describe(window="Time window", kind="Artists or tracks")
+    @app_commands.choices(window=WINDOW_CHOICES, kind=KIND_CHOICES)
+    @app_commands.guild_only()
+    async def trending(interaction: discord.Interaction, window: str = "7d", kind: str = "tracks") -> None:
+        await handlers.trending(interaction, window, kind)
+
+    tastemaker = app_commands.Group(
+        name="tastemaker",
+        description="tastemaker administration (Manage Server).",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    digest = app_commands.Group(name="digest", description="The daily trending digest.", parent=tastemaker)
+
+    @digest.command(name="here", description="Post the daily digest in this channel at a local time.")
+    @app_commands.describe(time="24-hour HH:MM, e.g. 09:00", timezone="IANA time zone, e.g. Europe/Berlin")
+    async def digest_here(
+        interaction: discord.Interaction,
+        time: app_commands.Range[str, 1, 10],
+        timezone: app_commands.Range[str, 1, 64] = "UTC",
+    ) -> None:
+        await handlers.digest(interaction, DigestCommand("here", time, timezone))
+
+    @digest.command(name="off", description="Stop the daily digest in this channel.")
+    async def digest_off(interaction: discord.Interaction) -> None:
+        await handlers.digest(interaction, DigestCommand("off"))
+
+    @digest.command(name="status", description="Show the daily digest settings.")
+    async def digest_status(interaction: discord.Interaction) -> None:
+        await handlers.digest(interaction, DigestCommand("status"))
+
+    return [played, recommend, trending, tastemaker]

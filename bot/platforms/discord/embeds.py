@@ -1,0 +1,134 @@
+"""Discord embeds for the service's answers and the daily digest. User text is escaped (markdown
+neutralised, mentions defused), and every field is clipped to Discord's limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import discord
+
+from bot import render
+from bot.parsing import UserError
+from bot.service import Digest, PlayResult, Recommendations, Trending
+
+COLOUR = discord.Colour(0x8B5CF6)
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_TITLE_LIMIT = 256
+CHART_FILENAME = "tastemaker-digest.png"
+
+
+def esc(text: str) -> str:
+    """User text shown in an embed: markdown neutralised, mentions defused (belt and braces: the
+    client never allows mentions, and embeds do not ping)."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _lines_within(lines: list[str], limit: int = EMBED_DESCRIPTION_LIMIT) -> str:
+    out: list[str] = []
+    size = 0
+    for n, line in enumerate(lines):
+        more = f"… and {len(lines) - n} more"
+        if size + len(line) + 1 > limit - len(more) - 1:
+            out.append(more)
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)
+
+
+def played_embed(r: PlayResult) -> discord.Embed:
+    shown = dataclasses.replace(
+        r,
+        artist=esc(r.artist),
+        track=esc(r.track) if r.track else None,
+        corrected_from=esc(r.corrected_from) if r.corrected_from else None,
+    )
+    title = "Already logged" if r.duplicate else "Play logged"
+    return discord.Embed(title=title, description=render.played_text(shown), colour=COLOUR)
+
+
+def recommend_embed(r: Recommendations) -> discord.Embed:
+    title = render.recommend_title(r)
+    lines = [render.pick_line(p, esc=esc, rank=lambda n: f"**{n}.**") for p in r.picks]
+    if not lines:
+        lines = [r.note or "Nothing to recommend yet."]
+    embed = discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+    if r.note and r.picks:
+        embed.set_footer(text=clip(r.note, 2048))
+    return embed
+
+
+def trending_embed(t: Trending) -> discord.Embed:
+    title = f"Trending {render.KIND_LABEL[t.kind]} in {t.community} — {render.WINDOW_LABEL[t.window]}"
+    lines = []
+    for e in t.entries:
+        lines.append(
+            render.trend_line(e, name=esc(e.name), rank=lambda n: f"**{n}.**", marker=lambda m: f"`{m}`")
+        )
+    if not lines:
+        lines = [t.note or "Nothing yet."]
+    embed = discord.Embed(
+        title=clip(title, EMBED_TITLE_LIMIT), description=_lines_within(lines), colour=COLOUR
+    )
+    if t.rising is not None:
+        embed.add_field(
+            name="Rising",
+            value=clip(
+                f"{esc(t.rising.name)} ({t.rising.prev_plays} → {t.rising.plays} plays, "
+                f"growth {t.rising.growth:+.2f})",
+                1024,
+            ),
+            inline=False,
+        )
+    if t.note and t.entries:
+        embed.set_footer(text=clip(t.note, 2048))
+    return embed
+
+
+def digest_embed(d: Digest, *, chart: bool) -> discord.Embed:
+    """The daily post: top tracks and artists with movement, the riser, new artists, the chart."""
+    title = clip(f"Daily trending in {d.community} — {d.day.isoformat()} (UTC)", EMBED_TITLE_LIMIT)
+    if d.empty:
+        return discord.Embed(
+            title=title,
+            description="A quiet day: nobody logged a play. Use /played to get tomorrow's chart going!",
+            colour=COLOUR,
+        )
+
+    def lines(entries: list[Any]) -> str:
+        out = []
+        for e in entries:
+            marker = render.movement_marker(e)
+            out.append(
+                f"**{e.rank}.** {esc(e.name)} — {render.plural(e.plays, 'play')}"
+                + (f"  `{marker}`" if marker else "")
+            )
+        return clip("\n".join(out), 1024) or "—"
+
+    embed = discord.Embed(title=title, colour=COLOUR)
+    embed.add_field(name="Top tracks", value=lines(d.top_tracks), inline=False)
+    embed.add_field(name="Top artists", value=lines(d.top_artists), inline=False)
+    if d.rising is not None:
+        embed.add_field(
+            name="Fastest riser",
+            value=clip(f"{esc(d.rising.name)} ({d.rising.prev_plays} → {d.rising.plays} plays)", 1024),
+            inline=False,
+        )
+    if d.new_artists:
+        embed.add_field(
+            name="New to the server",
+            value=clip(", ".join(esc(a) for a in d.new_artists), 1024),
+            inline=False,
+        )
+    if chart:
+        embed.set_image(url=f"attachment://{CHART_FILENAME}")
+    return embed
+
+
+def error_text(exc: UserError) -> str:
+    return f"Sorry — {exc}"

@@ -1,0 +1,8 @@
+"""Slack on Bolt: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker help|digest``.
+
+``platform`` (what the registry sees, no SDK at import) · ``ids`` (workspace and member ids) ·
+``app`` (the Bolt app: tiny listeners, ack first) · ``commands`` (parse → service call → render →
+answer) · ``blocks`` (Block Kit rendering and escaping) · ``client`` (Web API and response_url
+clients, retries) · ``server`` (HTTP mode server and Socket Mode) · ``digest`` (the digest sender).
+Only this folder imports ``slack_bolt`` / ``slack_sdk``.
+"""

@@ -1,0 +1,78 @@
+"""The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, digest).
+
+Listeners are tiny: every command is acknowledged at once (an empty 200, or the help text for
+``/tastemaker``); the work that touches the database runs afterwards in a lazy listener
+(:mod:`bot.platforms.slack.commands`) and answers through the command's ``response_url`` or
+``chat.postMessage``. Request signatures are verified with ``SLACK_SIGNING_SECRET`` in HTTP mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.platforms.slack.client import ensure_rate_limit_retries, web_client
+from bot.platforms.slack.commands import Commands
+from bot.service import Service
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    service: Service,
+    settings: Settings,
+    *,
+    client: WebClient | None = None,
+    socket_mode: bool = False,
+    token_verification_enabled: bool = True,
+    listener_executor: Executor | None = None,
+) -> App:
+    """The Bolt app with its four commands. Request signatures are always verified in HTTP mode;
+    ``socket_mode`` only skips the signing-secret requirement (Socket Mode requests are not signed).
+    With ``token_verification_enabled`` the bot token is checked (``auth.test``) right here."""
+    client = ensure_rate_limit_retries(client or web_client(settings))
+    if not socket_mode and not settings.slack_signing_secret:
+        raise ValueError("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "",
+        request_verification_enabled=not socket_mode or bool(settings.slack_signing_secret),
+        token_verification_enabled=token_verification_enabled,
+        process_before_response=False,
+        listener_executor=listener_executor,
+        logger=log,
+    )
+    commands = Commands(service, settings)
+
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def ack_tastemaker(ack: Ack, body: dict[str, Any]) -> None:
+        reply = commands.tastemaker_ack(body)
+        if reply is None:
+            ack()  # `digest`: answered by the lazy listener (the admin check calls users.info)
+        else:
+            ack(**reply)
+
+    def played(body: dict[str, Any]) -> None:
+        commands.played(body)
+
+    def recommend(body: dict[str, Any]) -> None:
+        commands.recommend(body)
+
+    def trending(body: dict[str, Any], client: WebClient) -> None:
+        commands.trending(body, client)
+
+    def tastemaker_digest(body: dict[str, Any], client: WebClient) -> None:
+        commands.digest(body, client)
+
+    app.command("/played")(ack=ack_now, lazy=[played])
+    app.command("/recommend")(ack=ack_now, lazy=[recommend])
+    app.command("/trending")(ack=ack_now, lazy=[trending])
+    app.command("/tastemaker")(ack=ack_tastemaker, lazy=[tastemaker_digest])
+    return app

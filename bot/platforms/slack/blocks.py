@@ -1,0 +1,134 @@
+"""Block Kit rendering for Slack, and the escaping that keeps user text from pinging anyone.
+
+Every message is Block Kit ``blocks`` plus an escaped plain-text ``text`` fallback rendered by
+:mod:`bot.render`. Pure functions of the service's dataclasses (no SDK here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bot import render
+from bot.service import PlayResult, Recommendations, Trending
+
+SECTION_LIMIT = 3000  # characters of mrkdwn per section block
+HEADER_LIMIT = 150  # characters of plain text per header block
+MAX_BLOCKS = 50
+
+HELP_MRKDWN = "\n".join(
+    [
+        "*tastemaker* — log what you listen to, see what your workspace is into.",
+        "• `/played Artist - Title` — log a play (also `Title by Artist`, or just an artist)",
+        "• `/recommend [artists|tracks] [n]` — personal picks, each with the reason",
+        "• `/trending [24h|7d|30d|all] [artists|tracks]` — what this workspace plays most,"
+        " and what is rising",
+        "• `/tastemaker digest here 09:00 Europe/Berlin` — post the daily digest in this channel"
+        " (workspace admins); `/tastemaker digest off` stops it",
+        "• `/tastemaker help` — this text",
+    ]
+)
+HELP_TEXT = render.HELP.replace("/help                     ", "/tastemaker help          ")
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters, so user text
+    such as ``<!channel>`` or ``<@U123>`` is shown literally and never pings anyone."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _header(text: str) -> dict[str, Any]:
+    if len(text) > HEADER_LIMIT:
+        text = text[: HEADER_LIMIT - 1] + "…"
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def _sections(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """Pack lines into as few section blocks as fit Slack's 3000-character limit."""
+    blocks: list[dict[str, Any]] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = line if len(line) <= SECTION_LIMIT else line[: SECTION_LIMIT - 1] + "…"
+        if chunk and size + 1 + len(line) > SECTION_LIMIT:
+            blocks.append(mrkdwn("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(mrkdwn("\n".join(chunk)))
+    return blocks
+
+
+def message(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A message with Block Kit ``blocks`` and the escaped plain-text ``text`` fallback."""
+    return {"text": escape(text), "blocks": blocks[:MAX_BLOCKS]}
+
+
+def text_message(text: str) -> dict[str, Any]:
+    """Plain text (escaped) as one section."""
+    return message(text, [mrkdwn(escape(text))])
+
+
+def played_message(r: PlayResult) -> dict[str, Any]:
+    what = escape(f"{r.artist} – {r.track}" if r.track else r.artist)
+    if r.duplicate:
+        blocks = [mrkdwn(f":repeat: Already logged *{what}*.")]
+    else:
+        blocks = [mrkdwn(f":headphones: Logged *{what}* — your {render.ordinal(r.plays_by_member)} play.")]
+        if r.corrected_from:
+            blocks.append(_context(f"Matched “{escape(r.corrected_from)}” to the existing entry."))
+    return message(render.played_text(r), blocks)
+
+
+def recommend_message(r: Recommendations) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [_header(render.recommend_title(r))]
+    if r.note:
+        blocks.append(_context(escape(r.note)))
+    lines = [
+        render.pick_line(p, esc=escape, rank=lambda n: f"*{n}.*", reason=lambda t: f"_{t}_") for p in r.picks
+    ]
+    blocks += _sections(lines)
+    if not r.picks and not r.note:
+        blocks.append(mrkdwn("Nothing to recommend yet."))
+    return message(render.recommend_text(r), blocks)
+
+
+def trending_message(t: Trending) -> dict[str, Any]:
+    head = f"Trending {render.KIND_LABEL[t.kind]} — {render.WINDOW_LABEL[t.window]}"
+    blocks: list[dict[str, Any]] = [_header(head), _context(f"in {escape(t.community)}")]
+    if not t.entries:
+        blocks.append(mrkdwn(escape(t.note or "Nothing yet.")))
+        return message(render.trending_text(t), blocks)
+    lines = []
+    for e in t.entries:
+        lines.append(
+            render.trend_line(e, name=escape(e.name), rank=lambda n: f"*{n}.*", marker=lambda m: f"`{m}`")
+        )
+    blocks += _sections(lines)
+    if t.rising is not None:
+        blocks.append(
+            _context(
+                f":chart_with_upwards_trend: Rising: *{escape(t.rising.name)}* "
+                f"({t.rising.prev_plays} → {t.rising.plays} plays)"
+            )
+        )
+    if t.note:
+        blocks.append(_context(escape(t.note)))
+    return message(render.trending_text(t), blocks)
+
+
+def error_message(text: str) -> dict[str, Any]:
+    return message(f"Sorry — {text}", [mrkdwn(f":warning: Sorry — {escape(text)}")])
+
+
+def help_message(prefix: str = "") -> dict[str, Any]:
+    blocks = ([mrkdwn(escape(prefix))] if prefix else []) + [mrkdwn(HELP_MRKDWN)]
+    return message((prefix + "\n" if prefix else "") + HELP_TEXT, blocks)

@@ -1,0 +1,158 @@
+"""What each Slack command does once acknowledged: parse → one service call → render → answer.
+
+These run in Bolt's lazy listeners (after the ack), so they may take their time: ``/played``,
+``/recommend`` and ``/tastemaker digest`` answer ephemerally through the command's
+``response_url``; ``/trending`` is shared with the channel (``chat.postMessage``, or the
+``response_url`` in a channel the bot is not in)."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.digest import parse_digest_command, run_digest_command
+from bot.parsing import UserError, parse_recommend_args, parse_trending_args
+from bot.platforms.slack.blocks import (
+    error_message,
+    help_message,
+    played_message,
+    recommend_message,
+    text_message,
+    trending_message,
+)
+from bot.platforms.slack.client import respond_via
+from bot.platforms.slack.ids import NAME, community_key
+from bot.service import Service, Who
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# chat.postMessage errors that mean "the bot cannot post here": answer through response_url instead.
+_NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+_SORRY = "something went wrong on my side. Please try again later."
+
+
+def who_from(body: dict[str, Any]) -> Who:
+    """The member and workspace behind a slash command's payload."""
+    return Who(
+        platform=NAME,
+        community_id=community_key(body.get("enterprise_id"), body.get("team_id")),
+        member_id=str(body.get("user_id") or ""),
+        community_name=str(body.get("team_domain") or body.get("team_id") or ""),
+        member_name=str(body.get("user_name") or body.get("user_id") or ""),
+    )
+
+
+def words(text: str | None) -> list[str]:
+    try:
+        return shlex.split(text or "")
+    except ValueError:
+        return (text or "").split()
+
+
+def _ephemeral(body: dict[str, Any], payload: dict[str, Any]) -> None:
+    respond_via(body.get("response_url"), {"response_type": "ephemeral", **payload})
+
+
+def is_admin(client: WebClient, settings: Settings, user_id: str) -> bool:
+    """Workspace admins and owners (``users.info``), or a member of ``settings.slack_admin_ids``."""
+    if not user_id:
+        return False
+    if user_id in settings.slack_admin_ids:
+        return True
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError as exc:
+        log.warning("users.info failed: %s", exc.response.get("error") if exc.response is not None else exc)
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+class Commands:
+    def __init__(self, service: Service, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+
+    def _answer(self, body: dict[str, Any], work: Callable[[Who, str], dict[str, Any]]) -> None:
+        who = who_from(body)
+        try:
+            payload = work(who, str(body.get("text") or ""))
+        except UserError as exc:
+            payload = error_message(str(exc))
+        except Exception:
+            log.exception("slack command %s failed", body.get("command"))
+            payload = error_message(_SORRY)
+        _ephemeral(body, payload)
+
+    def played(self, body: dict[str, Any]) -> None:
+        self._answer(
+            body,
+            lambda who, text: played_message(self.service.played(who, text, event_id=body.get("trigger_id"))),
+        )
+
+    def recommend(self, body: dict[str, Any]) -> None:
+        def work(who: Who, text: str) -> dict[str, Any]:
+            kind, n = parse_recommend_args(words(text))
+            return recommend_message(self.service.recommend(who, kind, n))
+
+        self._answer(body, work)
+
+    def trending(self, body: dict[str, Any], client: WebClient) -> None:
+        who = who_from(body)
+        try:
+            window, kind = parse_trending_args(words(str(body.get("text") or "")))
+            payload = trending_message(self.service.trending(who, window, kind))
+        except UserError as exc:
+            _ephemeral(body, error_message(str(exc)))
+            return
+        except Exception:
+            log.exception("slack /trending failed")
+            _ephemeral(body, error_message("something went wrong on my side."))
+            return
+        try:  # shared with the channel
+            client.chat_postMessage(
+                channel=str(body.get("channel_id")), unfurl_links=False, unfurl_media=False, **payload
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            if error not in _NOT_POSTABLE:
+                log.warning("chat.postMessage failed: %s", error)
+            # The bot is not in this channel (or it is a DM): the response_url can still post in it.
+            respond_via(body.get("response_url"), {"response_type": "in_channel", **payload})
+
+    @staticmethod
+    def tastemaker_ack(body: dict[str, Any]) -> dict[str, Any] | None:
+        """What ``/tastemaker`` acknowledges with: the help text, or ``None`` (an empty ack) for
+        ``digest``, which :meth:`digest` answers after checking the member is an admin."""
+        args = words(str(body.get("text") or ""))
+        sub = args[0].lower() if args else "help"
+        if sub == "digest":
+            return None
+        prefix = "" if sub in ("help", "start", "?") else f"Unknown subcommand `{sub}`."
+        return {"response_type": "ephemeral", **help_message(prefix)}
+
+    def digest(self, body: dict[str, Any], client: WebClient) -> None:
+        args = words(str(body.get("text") or ""))
+        if not args or args[0].lower() != "digest":
+            return
+        who = who_from(body)
+        try:
+            command = parse_digest_command(args[1:])
+            if not is_admin(client, self.settings, str(body.get("user_id") or "")):
+                raise UserError(
+                    "Only workspace admins (or members on the bot's admin list) can set up the daily digest."
+                )
+            payload = text_message(
+                run_digest_command(self.service, who, str(body.get("channel_id") or ""), command)
+            )
+        except UserError as exc:
+            payload = error_message(str(exc))
+        except Exception:
+            log.exception("slack /tastemaker digest failed")
+            payload = error_message(_SORRY)
+        _ephemeral(body, payload)

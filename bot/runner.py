@@ -1,0 +1,108 @@
+"""``tastemaker run``: every chosen platform, one scheduler, one process.
+
+One service (one database), one :class:`~bot.jobs.JobContext` (one lazily started Spark session),
+one :class:`~bot.digest.DigestRuntime` whose senders come from every served platform, and one
+APScheduler scheduler (:func:`bot.scheduler.start`). Each platform serves in a thread of its own
+(:class:`~bot.platforms.Served`); this thread waits for Ctrl-C, SIGTERM, or a platform that stops by
+itself, then stops every platform and the scheduler.
+
+The platforms start first (credentials checked, ``auth.test``, the HTTP port bound), so a platform
+that cannot start stops the process before the scheduler ran anything: one line on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from bot import scheduler as sched
+from bot.digest import DigestRuntime, DigestSender
+from bot.jobs import JobContext
+from bot.platforms import Platform, PlatformError, Process, Served
+from bot.service import Service
+from config.settings import Settings
+from storage.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+
+
+@contextlib.contextmanager
+def _sigterm_sets(event: threading.Event) -> Iterator[None]:
+    """SIGTERM (``kill``, ``docker stop``, systemd) stops the process like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        event.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def serve(
+    chosen: Sequence[Platform],
+    service: Service,
+    settings: Settings,
+    job_context: Callable[[DigestRuntime], JobContext],
+    *,
+    http_port: int | None = None,
+    http_host: str = "0.0.0.0",
+    out: Callable[[str], None] = lambda line: print(line, flush=True),
+    err: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    stop: threading.Event | None = None,
+) -> int:
+    """Serve ``chosen`` until ``stop`` is set (or Ctrl-C / SIGTERM); the exit status: 0 after a
+    requested stop, 1 when a platform could not start or stopped by itself (``err`` says why)."""
+    stop = stop or threading.Event()
+    senders: dict[str, DigestSender] = {}
+    for platform in chosen:
+        sender = platform.digest_sender(settings)
+        if sender is not None:
+            senders[platform.name] = sender
+    digest = DigestRuntime(senders, utcnow())
+    process = Process(service, settings, digest=digest, http_port=http_port, http_host=http_host, out=out)
+    served: list[Served] = []
+    status = 0
+    with _sigterm_sets(stop):
+        try:
+            for platform in chosen:
+                try:
+                    served.append(platform.serve(process))
+                except PlatformError as exc:
+                    err(f"error: {platform.name}: {exc}")
+                    return 1
+                except Exception as exc:  # one line; the traceback goes to the debug log
+                    log.debug("%s did not start", platform.name, exc_info=True)
+                    err(f"error: {platform.name}: {type(exc).__name__}: {exc}")
+                    return 1
+            scheduler = sched.start(job_context(digest))
+            try:
+                out(f"tastemaker: serving {', '.join(p.name for p in chosen)}; Ctrl-C stops")
+                while not stop.wait(POLL_SECONDS):
+                    ended = [s for s in served if s.done.is_set()]
+                    if ended:
+                        for s in ended:
+                            err(f"error: {s.name}: {s.failure or 'stopped'}")
+                        status = 1
+                        break
+            finally:
+                sched.stop(scheduler, wait=False)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for s in reversed(served):
+                s.stop()
+    if status == 0:
+        out("tastemaker: stopped")
+    return status
