@@ -57,7 +57,8 @@ def worker(kind: str, nnz: int, native: bool, blocks: int) -> dict:
     import pyarrow as pa
 
     from config.settings import Settings
-    from engine.als import AlsParams, train
+    from engine.als import AlsParams
+    from engine.recommender import AlsRecommender
     from engine.session import build_session
 
     java = (
@@ -77,10 +78,10 @@ def worker(kind: str, nnz: int, native: bool, blocks: int) -> dict:
     pairs.count()
     params = AlsParams(rank=RANK, reg_param=REG, alpha=ALPHA, iterations=ITERS, seed=1)
     t = time.perf_counter()
-    train(pairs, params, blocks=blocks)
+    AlsRecommender(params).fit(pairs, blocks=blocks)
     cold = time.perf_counter() - t
     t = time.perf_counter()
-    train(pairs, params, blocks=blocks)  # the long-lived session's case: JIT warm
+    AlsRecommender(params).fit(pairs, blocks=blocks)  # the long-lived session's case: JIT warm
     warm = time.perf_counter() - t
     blas = spark.sparkContext._jvm.dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getSimpleName()  # type: ignore[union-attr]
     spark.stop()

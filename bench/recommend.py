@@ -14,8 +14,9 @@ from common import Section, percentile
 
 from bot.service import Service, Who
 from config.settings import Settings
-from engine.foldin import recommend_from_factors
+from engine.als import AlsParams
 from engine.reader import high_water
+from engine.recommender import AlsRecommender
 from ingest.importers import Row, import_rows
 from storage import catalog, recs
 from storage.db import open_database
@@ -46,26 +47,19 @@ def _setup(tmp: Path, items: int) -> tuple[Service, list[Who]]:
         members = catalog.list_members(conn, ("local", "bench"))
         hist = {m[4]: catalog.member_items(conn, m[4], "artist") for m in members}
     y = rng.normal(0, 0.1, size=(len(ids), RANK)).astype(np.float32)
-    yty = y.astype(np.float64).T @ y.astype(np.float64)
-    id_arr = np.array(ids, dtype=np.int64)
-    picks = []
-    for mid, h in hist.items():
-        for p_rank, p in enumerate(
-            recommend_from_factors(id_arr, y, yty, h, alpha=1.0, reg_param=0.1, conf_scale=1.0, n=50), 1
-        ):
-            picks.append((mid, p_rank, p.item_id, p.score, p.reason_item_id))
+    params = AlsParams(rank=RANK, reg_param=0.1, alpha=1.0, conf_scale=1.0)
+    model = AlsRecommender.from_factors(params, ids, y, popularity=[1.0] * len(ids))
+    picks = [
+        (mid, p_rank, p.item_id, p.score, p.reason_item_id)
+        for mid, h in hist.items()
+        for p_rank, p in enumerate(model.recommend(h, 50, visible=None), 1)
+    ]
     with db.write() as conn:
         recs.write_generation(
             conn,
             kind="artist",
             last_play_id=high_water(db),
-            rank=RANK,
-            reg_param=0.1,
-            alpha=1.0,
-            conf_scale=1.0,
-            item_ids=ids,
-            factors=y,
-            popularity=[1.0] * len(ids),
+            model=model.to_generation(),
             picks=picks,
             now=now,
         )

@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController
 
 from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
-from engine.foldin import normalised, recommend_from_factors
+from engine.recommender import AlsRecommender
 from storage import catalog, digests, recs, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
@@ -183,8 +183,8 @@ class Service:
         self.db = db
         self.settings = settings
         self.clock = clock
-        # generation id -> (generation, item factors, unit-length factors); newest per kind only.
-        self._models: dict[int, tuple[recs.Generation, recs.Factors, np.ndarray]] = {}
+        # kind -> (generation id, its recommender): the newest generation per kind only.
+        self._models: dict[str, tuple[int, AlsRecommender]] = {}
         self._lock = threading.Lock()
         # (platform, community, member) -> committed (community id, member id): ids never change, so
         # repeat /played calls skip two upserts and two look-ups. Filled only after a commit.
@@ -407,49 +407,33 @@ class Service:
                 return self._picks(conn, kind, "model", stored)
         history = catalog.member_items(conn, member, kind)
         if history:
-            model = self._model_for(conn, ref[0])
+            model = self._model_for(conn, kind, ref[0])
             if model is not None:
-                gen, factors, unit = model
                 # One BLAS thread: a 64x64 solve and a matrix-vector product gain nothing from
                 # threads, and on a busy machine OpenBLAS's thread hand-offs made them 10x slower.
                 with self._blas.limit(limits=1, user_api="blas"):
-                    folded = recommend_from_factors(
-                        factors.ids,
-                        factors.matrix,
-                        gen.yty,
-                        history,
-                        alpha=gen.alpha,
-                        reg_param=gen.reg_param,
-                        conf_scale=gen.conf_scale,
-                        n=n,
-                        visible=visible,
-                        unit=unit,
-                    )
+                    folded = model.recommend(history, n, visible=visible)
                 if folded:
                     return self._picks(
                         conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
                     )
         return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, ref is None)
 
-    def _model_for(
-        self, conn: Connection, generation_id: int
-    ) -> tuple[recs.Generation, recs.Factors, np.ndarray] | None:
-        """A generation with its factors (and unit-length factors for the reasons), loaded once per
-        generation and kept for this process."""
+    def _model_for(self, conn: Connection, kind: str, generation_id: int) -> AlsRecommender | None:
+        """The recommender of a generation, built from its stored factors once per generation and
+        kept for this process (the newest generation per kind only)."""
         with self._lock:
-            cached = self._models.get(generation_id)
-        if cached is not None:
-            return cached
+            cached = self._models.get(kind)
+        if cached is not None and cached[0] == generation_id:
+            return cached[1]
         gen = recs.generation(conn, generation_id)
         if gen is None:  # switched away and dropped since we looked: the next call sees the new one
             return None
-        factors = recs.load_factors(conn, gen)
-        model = (gen, factors, normalised(factors.matrix))
+        model = AlsRecommender.from_generation(gen, recs.load_factors(conn, gen))
         with self._lock:
-            # Keep only the newest generation per kind.
-            for gid in [g for g, m in self._models.items() if m[0].kind == gen.kind]:
-                del self._models[gid]
-            self._models[generation_id] = model
+            current = self._models.get(kind)
+            if current is None or current[0] <= generation_id:
+                self._models[kind] = (generation_id, model)
         return model
 
     def _picks(

@@ -1,21 +1,20 @@
-"""Implicit-feedback ALS (Spark MLlib) and the top-N picks it yields.
+"""Spark side of the ALS recommender: the parameters, the MLlib fit, and what is pulled to the driver.
+
+Used through :class:`engine.recommender.AlsRecommender` (``fit``); nothing here scores or ranks.
 
 Confidence is ``c = 1 + α·r`` with ``r = log1p(plays) / conf_scale`` (Spark's implicit ALS uses
 ``1 + α·rating``), so a member who played an artist 10,000 times does not drown everything else.
+
+PySpark is imported inside the functions: the service imports the recommender to serve a stored
+generation and must not pay for (or need) Spark.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pyspark.ml.recommendation import ALS
-from pyspark.sql import functions as F
-
-from engine.foldin import normalised, reasons, top_n
-from storage.visibility import contains
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -47,10 +46,9 @@ def params_from_settings(settings: Settings) -> AlsParams:
 
 
 @dataclass(frozen=True)
-class Model:
-    """Factors pulled to the driver: ``item_ids`` sorted ascending, rows of ``item_factors`` aligned."""
+class TrainedFactors:
+    """Factors pulled to the driver (float32, as Spark keeps them): ids sorted ascending, rows aligned."""
 
-    params: AlsParams
     item_ids: np.ndarray
     item_factors: np.ndarray
     user_ids: np.ndarray
@@ -67,11 +65,14 @@ def _factors(df: DataFrame, rank: int) -> tuple[np.ndarray, np.ndarray]:
     return ids[order], mat[order]
 
 
-def train(pairs: DataFrame, params: AlsParams, *, blocks: int | None = None) -> Model:
-    """Fit ALS on ``(user, item, plays)`` rows.
+def train_factors(pairs: DataFrame, params: AlsParams, *, blocks: int | None = None) -> TrainedFactors:
+    """Fit Spark MLlib implicit ALS on ``(user, item, plays)`` rows.
 
     ``blocks`` (user and item blocks) defaults to the session's default parallelism: Spark's default
     of 10 blocks only adds shuffle overhead on a machine with a few cores."""
+    from pyspark.ml.recommendation import ALS
+    from pyspark.sql import functions as F
+
     n_blocks = blocks or max(2, pairs.sparkSession.sparkContext.defaultParallelism)
     ratings = pairs.select(
         F.col("user").cast("int"),
@@ -96,7 +97,14 @@ def train(pairs: DataFrame, params: AlsParams, *, blocks: int | None = None) -> 
     model = als.fit(ratings)
     item_ids, item_factors = _factors(model.itemFactors, params.rank)
     user_ids, user_factors = _factors(model.userFactors, params.rank)
-    return Model(params, item_ids, item_factors, user_ids, user_factors)
+    return TrainedFactors(item_ids, item_factors, user_ids, user_factors)
+
+
+def item_listeners(pairs: DataFrame) -> dict[int, int]:
+    """Distinct members per item (the generation's popularity column)."""
+    return {
+        int(r.item): int(r.n) for r in pairs.groupBy("item").count().withColumnRenamed("count", "n").collect()
+    }
 
 
 def histories(pairs: DataFrame) -> dict[int, dict[int, int]]:
@@ -105,52 +113,3 @@ def histories(pairs: DataFrame) -> dict[int, dict[int, int]]:
     for r in pairs.select("user", "item", "plays").toLocalIterator():
         out.setdefault(int(r.user), {})[int(r.item)] = int(r.plays)
     return out
-
-
-def all_picks(
-    model: Model,
-    history: dict[int, dict[int, int]],
-    n: int,
-    *,
-    visible: Callable[[int], np.ndarray] | None = None,
-    block: int = 512,
-    extra: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-) -> Iterator[tuple[int, int, int, float, int | None]]:
-    """Top ``n`` unplayed items per member with the reason item, as
-    ``(member, rank, item, score, reason_item)`` rows (blocked matrix products on the driver).
-
-    ``visible(member)``, if given, returns the sorted item ids that member may be shown
-    (:mod:`storage.visibility`); picks come only from those. Masks are cached per distinct array.
-
-    ``extra(members, scores)``, if given, returns the block's final scores from the ALS ones (the
-    co-occurrence blend of :mod:`engine.cooc`)."""
-    y = model.item_factors.astype(np.float64)
-    unit = normalised(model.item_factors)
-    col_of = {int(i): k for k, i in enumerate(model.item_ids)}
-    masks: dict[int, np.ndarray] = {}  # id() of a visible array -> its row mask
-    for start in range(0, len(model.user_ids), block):
-        users = model.user_ids[start : start + block]
-        scores = model.user_factors[start : start + block].astype(np.float64) @ y.T
-        if extra is not None:
-            scores = extra(users, scores)
-        for row, member in enumerate(users):
-            played = np.array(
-                [col_of[i] for i in history.get(int(member), {}) if i in col_of], dtype=np.int64
-            )
-            s = scores[row]
-            allowed = None
-            if visible is not None:
-                ids = visible(int(member))
-                allowed = masks.get(id(ids))
-                if allowed is None:
-                    allowed = masks[id(ids)] = contains(ids, model.item_ids)
-            best = top_n(s, played, n, allowed=allowed)
-            why = reasons(unit, best, played)
-            for rank, (b, w) in enumerate(zip(best, why, strict=True), 1):
-                yield (
-                    int(member),
-                    rank,
-                    int(model.item_ids[b]),
-                    float(s[b]),
-                    int(model.item_ids[w]) if w >= 0 else None,
-                )

@@ -169,12 +169,14 @@ def retrain_due(ctx: EngineContext) -> list[str]:
 
 
 def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
-    """Fit ALS for ``kind`` on all plays up to the current high-water mark and switch generations.
+    """Fit the recommender for ``kind`` on all plays up to the current high-water mark, store every
+    member's picks among their community's visible items, and switch generations.
 
     On any failure nothing is written: the last good generation keeps serving."""
-    from engine.als import all_picks, histories, params_from_settings, train
-    from engine.cooc import blend_from_settings, blend_hook
+    from engine.als import histories, params_from_settings
+    from engine.cooc import blend_from_settings
     from engine.reader import high_water, member_item_totals
+    from engine.recommender import AlsRecommender
 
     s = ctx.settings
     upto = high_water(ctx.db)
@@ -182,18 +184,10 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     try:
         if pairs.limit(1).count() == 0:
             return None
-        params = params_from_settings(s)
-        model = train(pairs, params)
+        # Optional co-occurrence blend of the picks (off by default: no gain on validation data).
+        rec = AlsRecommender(params_from_settings(s), blend=blend_from_settings(s)).fit(pairs)
         hist = histories(pairs)
-        # Optional co-occurrence blend of the stored picks (off by default: no gain on validation data;
-        # fold-in picks between retrains are plain ALS).
-        extra = blend_hook(pairs, model.item_ids, hist, blend_from_settings(s))
         ctx.fault("after-train")
-        listeners = {
-            int(r.item): int(r.n)
-            for r in pairs.groupBy("item").count().withColumnRenamed("count", "n").collect()
-        }
-        popularity = [float(listeners.get(int(i), 0)) for i in model.item_ids]
         with ctx.db.read() as conn:
             seen_by = visibility.visible_items_by_community(conn, kind)
             community_of = catalog.member_communities(conn)
@@ -207,20 +201,15 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
                 conn,
                 kind=kind,
                 last_play_id=upto,
-                rank=params.rank,
-                reg_param=params.reg_param,
-                alpha=params.alpha,
-                conf_scale=params.conf_scale,
-                item_ids=[int(i) for i in model.item_ids],
-                factors=model.item_factors,
-                popularity=popularity,
-                picks=all_picks(model, hist, s.top_n, visible=visible, extra=extra),
+                model=rec.to_generation(),
+                picks=rec.recommend_all(hist, s.top_n, visible_for_member=visible),
                 now=ctx.clock(),
             )
             ctx.fault("before-switch-commit")
     finally:
         pairs.unpersist()
-    return RetrainResult(kind, gen, len(model.user_ids), len(model.item_ids), len(model.user_ids) * s.top_n)
+    members, items = len(rec.user_ids), len(rec.item_ids)
+    return RetrainResult(kind, gen, members, items, members * s.top_n)
 
 
 def batch(ctx: EngineContext, retrain_now: bool = False) -> BatchResult:

@@ -8,18 +8,19 @@ seen by few members. A member's co-occurrence score for ``j`` sums ``sim(i, j)``
 
     score = als / max|als| + weight · cooc / max cooc
 
-It plugs into :func:`engine.als.all_picks` as its ``extra`` hook, so retrain, evaluation and export
-share one path.
+:class:`engine.recommender.AlsRecommender` computes the similarities when it is fitted with a blend
+weight (:func:`cooccurrence`, Spark) and applies the :class:`Blender` inside its one scoring function,
+so retrain, evaluation and export share one path. A stored generation does not keep the
+similarities: a recommender served from one scores with ALS alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pyspark.sql import functions as F
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -49,6 +50,8 @@ class Cooc:
 
 def cooccurrence(pairs: DataFrame, *, shrink: float, damp: float) -> Cooc:
     """Co-occurrence similarities of ``(user, item, …)`` rows, computed in Spark, collected."""
+    from pyspark.sql import functions as F
+
     ui = pairs.select(F.col("user").cast("int").alias("user"), F.col("item").cast("int").alias("item"))
     ui = ui.distinct()
     n = ui.groupBy("item").agg(F.count("*").cast("double").alias("n"))
@@ -77,14 +80,12 @@ def cooccurrence(pairs: DataFrame, *, shrink: float, damp: float) -> Cooc:
 
 
 class Blender:
-    """The ``extra`` hook of :func:`engine.als.all_picks`: ALS scores blended with co-occurrence."""
+    """Co-occurrence similarities as a sparse item × item matrix over a model's rows, and the blend
+    of ALS scores with them. Items are addressed by their row in ``item_ids`` (sorted ids)."""
 
-    def __init__(
-        self, item_ids: np.ndarray, cooc: Cooc, history: Mapping[int, Mapping[int, int]], weight: float
-    ) -> None:
+    def __init__(self, item_ids: np.ndarray, cooc: Cooc, weight: float) -> None:
         self.item_ids = np.asarray(item_ids)
         self.weight = weight
-        self.history = history
         pos = {int(x): k for k, x in enumerate(self.item_ids)}
         keep = np.fromiter(
             (int(i) in pos and int(j) in pos for i, j in zip(cooc.i, cooc.j, strict=True)),
@@ -97,37 +98,33 @@ class Blender:
         self.cols = cols[order]
         self.sims = cooc.sim[keep][order]
         self.indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=len(self.item_ids)))]
-        self.pos = pos
 
-    def scores(self, member: int) -> np.ndarray:
-        """The member's co-occurrence score for every item (aligned to ``item_ids``)."""
-        rows = [self.pos[i] for i in self.history.get(member, {}) if i in self.pos]
-        if not rows:
+    def scores(self, played: np.ndarray) -> np.ndarray:
+        """A member's co-occurrence score for every item, from the rows of the items they played."""
+        if len(played) == 0:
             return np.zeros(len(self.item_ids))
-        cols = np.concatenate([self.cols[self.indptr[r] : self.indptr[r + 1]] for r in rows])
-        sims = np.concatenate([self.sims[self.indptr[r] : self.indptr[r + 1]] for r in rows])
+        cols = np.concatenate([self.cols[self.indptr[r] : self.indptr[r + 1]] for r in played])
+        sims = np.concatenate([self.sims[self.indptr[r] : self.indptr[r + 1]] for r in played])
         return np.bincount(cols, weights=sims, minlength=len(self.item_ids))
 
-    def __call__(self, members: np.ndarray, als_scores: np.ndarray) -> np.ndarray:
-        out = np.empty_like(als_scores, dtype=np.float64)
-        for row, member in enumerate(members):
+    def __call__(self, als_scores: np.ndarray, played: Sequence[np.ndarray]) -> np.ndarray:
+        """Blended scores of a block of members (one row each; ``played[row]`` their played rows),
+        in the dtype of ``als_scores``."""
+        out = np.empty_like(als_scores)
+        for row, mine in enumerate(played):
             a = als_scores[row].astype(np.float64)
-            top = np.abs(a).max()
+            top = np.abs(a).max() if a.size else 0.0
             a = a / top if top > 0 else a
-            k = self.scores(int(member))
-            kmax = k.max()
+            k = self.scores(mine)
+            kmax = k.max() if k.size else 0.0
             out[row] = a + (self.weight * k / kmax if kmax > 0 else 0.0)
         return out
 
 
-def blend_hook(
-    pairs: DataFrame,
-    item_ids: np.ndarray,
-    history: Mapping[int, Mapping[int, int]],
-    blend: BlendParams,
-) -> Blender | None:
-    """The ``extra`` hook for :func:`engine.als.all_picks`, or ``None`` when the blend is off."""
+def blender(pairs: DataFrame, item_ids: np.ndarray, blend: BlendParams) -> Blender | None:
+    """The blend of a model fitted on ``pairs`` (Spark computes the similarities), or ``None`` when
+    the blend is off."""
     if blend.weight <= 0:
         return None
     cooc = cooccurrence(pairs, shrink=blend.shrink, damp=blend.damp)
-    return Blender(item_ids, cooc, history, blend.weight)
+    return Blender(item_ids, cooc, blend.weight)

@@ -13,8 +13,9 @@ Protocol (fixed, so numbers are comparable across changes):
   top-10 lists over the number of distinct items in the whole data set.
 
 Tuning never looks at the test rows: :func:`validation_split` applies the same split (seed 7) to the
-training rows only. The model path is the production one: :func:`engine.als.train` then
-:func:`engine.als.all_picks`.
+training rows only. The model path is the production one: :meth:`AlsRecommender.fit
+<engine.recommender.AlsRecommender.fit>` then :meth:`~engine.recommender.AlsRecommender.recommend_all`
+(without a visibility cut: the data set is one community).
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.als import AlsParams, Model, all_picks, train
-from engine.cooc import BlendParams, blend_hook
+from engine.als import AlsParams
+from engine.cooc import BlendParams
+from engine.recommender import AlsRecommender
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -243,7 +245,7 @@ def histories_of(rows: np.ndarray) -> dict[int, dict[int, int]]:
 
 
 def pairs_frame(spark: SparkSession, rows: np.ndarray) -> DataFrame:
-    """``(user, item, plays)`` rows as the Spark frame :func:`engine.als.train` takes."""
+    """``(user, item, plays)`` rows as the Spark frame :meth:`AlsRecommender.fit` takes."""
     import pandas as pd
 
     pdf = pd.DataFrame(
@@ -257,15 +259,11 @@ def pairs_frame(spark: SparkSession, rows: np.ndarray) -> DataFrame:
 
 
 def model_recs(
-    model: Model,
-    history: Mapping[int, Mapping[int, int]],
-    k: int = K,
-    extra: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    rec: AlsRecommender, history: Mapping[int, Mapping[int, int]], k: int = K
 ) -> dict[int, list[int]]:
-    """Top-``k`` per user through :func:`engine.als.all_picks` (the production code path)."""
+    """Top-``k`` per user through :meth:`AlsRecommender.recommend_all` (the production code path)."""
     out: dict[int, list[int]] = {}
-    hist = {u: dict(h) for u, h in history.items()}
-    for member, _rank, item, _score, _reason in all_picks(model, hist, k, extra=extra):
+    for member, _rank, item, _score, _reason in rec.recommend_all(history, k, visible_for_member=None):
         out.setdefault(member, []).append(item)
     return out
 
@@ -292,12 +290,11 @@ def evaluate_model(
     frame = pairs_frame(spark, train_rows).cache()
     history = histories_of(train_rows)
     try:
-        model = train(frame, params)
-        hook = blend_hook(frame, model.item_ids, history, blend) if blend is not None else None
+        rec = AlsRecommender(params, blend=blend).fit(frame)
     finally:
         frame.unpersist()
     t1 = time.perf_counter()
-    recs = model_recs(model, history, extra=hook)
+    recs = model_recs(rec, history)
     result = metrics(recs, test, n_items)
     return ModelResult(result, t1 - t0, time.perf_counter() - t1)
 

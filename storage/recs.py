@@ -29,12 +29,32 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class GenerationData:
+    """What a retrain hands storage for a new generation (the model's side of it): the parameters a
+    fold-in needs, item ids with their float32 factor rows, and each item's popularity."""
+
+    rank: int
+    reg_param: float
+    alpha: float
+    conf_scale: float
+    item_ids: Sequence[int] | np.ndarray
+    factors: np.ndarray
+    popularity: Sequence[float] | np.ndarray
+
+
+@dataclass(frozen=True)
 class Factors:
     """Item factors of one generation: ``ids[i]`` has row ``matrix[i]``."""
 
     ids: np.ndarray
     matrix: np.ndarray
     popularity: np.ndarray
+
+
+def gram(factors: np.ndarray) -> np.ndarray:
+    """``YᵀY`` of float32 factor rows, in float64: what a generation stores for the fold-in."""
+    y = np.asarray(factors, dtype=np.float32).astype(np.float64)
+    return y.T @ y
 
 
 def active_generation_ref(conn: Connection, kind: str) -> tuple[int, int] | None:
@@ -99,13 +119,7 @@ def write_generation(
     *,
     kind: str,
     last_play_id: int,
-    rank: int,
-    reg_param: float,
-    alpha: float,
-    conf_scale: float,
-    item_ids: Sequence[int],
-    factors: np.ndarray,
-    popularity: Sequence[float],
+    model: GenerationData,
     picks: Iterable[tuple[int, int, int, float, int | None]],
     now: dt.datetime,
 ) -> int:
@@ -113,9 +127,10 @@ def write_generation(
 
     ``picks`` rows are ``(member_id, rank, item_id, score, reason_item_id)``. Readers see either the
     old generation or the new one, never a mix. Older generations beyond the last two are dropped.
+    ``YᵀY`` is computed here, in float64 from the float32 rows, once per generation.
     """
-    y = np.asarray(factors, dtype=np.float32)
-    yty = (y.astype(np.float64).T @ y.astype(np.float64)).astype(np.float64)
+    y = np.asarray(model.factors, dtype=np.float32)
+    yty = gram(y)
     gen_id = conn.execute(
         insert(RecGeneration)
         .values(
@@ -123,17 +138,17 @@ def write_generation(
             created_at=now,
             active=False,
             last_play_id=last_play_id,
-            rank=rank,
-            reg_param=reg_param,
-            alpha=alpha,
-            conf_scale=conf_scale,
+            rank=model.rank,
+            reg_param=model.reg_param,
+            alpha=model.alpha,
+            conf_scale=model.conf_scale,
             yty=yty.tobytes(),
         )
         .returning(RecGeneration.id)
     ).scalar_one()
     frows = [
         {"generation_id": gen_id, "item_id": int(i), "vector": y[n].tobytes(), "popularity": float(p)}
-        for n, (i, p) in enumerate(zip(item_ids, popularity, strict=True))
+        for n, (i, p) in enumerate(zip(model.item_ids, model.popularity, strict=True))
     ]
     for s in range(0, len(frows), _CHUNK):
         conn.execute(insert(ItemFactor), frows[s : s + _CHUNK])

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from bot.jobs import JobContext, run_job
 from bot.service import Service, Who
 from config.settings import Settings
-from engine.als import AlsParams, train
-from engine.foldin import confidence_ratings, user_vector
+from engine.als import AlsParams
+from engine.recommender import AlsRecommender
 from storage import jobs as job_store
 from storage import recs
 from storage.db import Database
@@ -70,19 +70,12 @@ def test_fold_in_reproduces_the_als_user_step(spark) -> None:  # type: ignore[no
     rows = [(u, i, int(rng.integers(1, 50))) for u in range(40) for i in range(30) if rng.random() < 0.3]
     pairs = spark.createDataFrame(rows, "user int, item int, plays long")
     params = AlsParams(rank=6, reg_param=0.1, alpha=2.0, iterations=8, conf_scale=1.0, seed=1)
-    model = train(pairs, params)
-    y = model.item_factors.astype(np.float64)
-    col = {int(i): k for k, i in enumerate(model.item_ids)}
-    for row, u in enumerate(model.user_ids[:10]):
+    rec = AlsRecommender(params).fit(pairs)
+    for u in rec.user_ids[:10]:
         hist = [(i, p) for uu, i, p in rows if uu == u]
-        x = user_vector(
-            y.T @ y,
-            y[[col[i] for i, _ in hist]],
-            confidence_ratings(np.array([p for _, p in hist]), 1.0),
-            alpha=params.alpha,
-            reg_param=params.reg_param,
-        )
-        np.testing.assert_allclose(x, model.user_factors[row], rtol=2e-3, atol=2e-4)
+        trained = rec.trained_vector(int(u))
+        assert trained is not None
+        np.testing.assert_allclose(rec.recalculate_user(hist), trained, rtol=2e-3, atol=2e-4)
 
 
 def test_new_member_with_one_play_gets_fresh_picks_without_retrain(

@@ -11,7 +11,7 @@ import pytest
 from bot.service import Recommendations, Service, Who
 from config.settings import Settings
 from engine.batch import EngineContext, batch
-from engine.foldin import recommend_from_factors
+from engine.recommender import AlsRecommender
 from storage import catalog, recs, visibility
 from storage.db import Database
 from tests.conftest import Clock
@@ -72,17 +72,7 @@ def test_no_answer_of_A_names_what_only_B_played(world: Service, db: Database) -
         member = catalog.find_member(conn, a, "a0")
         assert member is not None
         history = catalog.member_items(conn, member, "artist")
-    unfiltered = recommend_from_factors(
-        factors.ids,
-        factors.matrix,
-        gen.yty,
-        history,
-        alpha=gen.alpha,
-        reg_param=gen.reg_param,
-        conf_scale=gen.conf_scale,
-        n=25,
-        visible=factors.ids,
-    )
+    unfiltered = AlsRecommender.from_generation(gen, factors).recommend(history, 25, visible=factors.ids)
     assert set(names_b[p.item_id] for p in unfiltered if p.item_id in names_b) & set(ONLY_B)
 
     # Trending, digest and export of A.

@@ -109,11 +109,13 @@ def test_cooc_blend_adds_scaled_co_occurrence() -> None:
     cooc = Cooc(
         np.array([10, 20, 10, 30, 10]), np.array([20, 10, 30, 10, 99]), np.array([0.5, 0.5, 0.25, 0.25, 9.0])
     )
-    blend = Blender(item_ids, cooc, {1: {10: 3}, 2: {}}, weight=2.0)
-    assert blend.scores(1).tolist() == [0.0, 0.5, 0.25]
-    als = np.array([[0.2, -0.4, 0.1], [1.0, 0.5, 0.0]])
-    out = blend(np.array([1, 2]), als)
+    blend = Blender(item_ids, cooc, weight=2.0)
+    member_1, member_2 = np.array([0]), np.array([], dtype=np.int64)  # played rows: item 10; nothing
+    assert blend.scores(member_1).tolist() == [0.0, 0.5, 0.25]
+    als = np.array([[0.2, -0.4, 0.1], [1.0, 0.5, 0.0]], dtype=np.float32)
+    out = blend(als, [member_1, member_2])
     # member 1: ALS / max|ALS| + 2 · cooc / max cooc; member 2 has no history, ALS scaled only
+    assert out.dtype == np.float32  # the blend keeps the scoring dtype
     assert out[0].tolist() == pytest.approx([0.5, -1.0 + 2.0, 0.25 + 1.0])
     assert out[1].tolist() == pytest.approx([1.0, 0.5, 0.0])
 

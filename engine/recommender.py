@@ -1,0 +1,359 @@
+"""The recommender: one object for the ALS model, from the Spark fit to the served fold-in.
+
+:class:`AlsRecommender` follows the shape of ``implicit``'s ``RecommenderBase``:
+
+* :meth:`~AlsRecommender.fit` trains implicit ALS on Spark (:mod:`engine.als`) and, when a blend
+  weight is set, the item co-occurrence of :mod:`engine.cooc`;
+* :meth:`~AlsRecommender.recalculate_user` is ALS's own user step for one history (the fold-in);
+* :meth:`~AlsRecommender.recommend` is one member's top-n, :meth:`~AlsRecommender.recommend_all`
+  every trained member's (the retrain's stored picks);
+* :meth:`~AlsRecommender.similar_items` and :meth:`~AlsRecommender.explain` use the cosine of item
+  factors.
+
+A retrain persists it with ``storage.recs.write_generation(model=rec.to_generation(), ...)``; the
+service rebuilds it with :meth:`~AlsRecommender.from_generation`. Storage stays the only code that
+writes.
+
+**Visibility.** Everything a member is shown is cut to the sorted item ids of
+:mod:`storage.visibility` they may see: ``visible`` (``visible_for_member`` for
+:meth:`~AlsRecommender.recommend_all`) is a required argument, ``None`` only where nothing is shown to
+a member (offline evaluation).
+
+**One scoring path, float32.** Factors are float32 (what Spark trains and what a generation stores),
+and every score — retrain picks, fold-in picks, reasons, similar items — is a float32 product through
+:func:`product`. A float64 product of float32 factors carries no more information than the factors
+have (about 7 significant digits, far below the gaps that decide a ranking), but it would double the
+memory traffic of the serving hot path (one pass over 100k × 64 factors per fold-in) and of the
+retrain's blocked products, and keep a float64 copy of the item matrix per generation. Only the
+fold-in's 64 × 64 normal equations are built and solved in float64 (sums of many products with λ on
+the diagonal, where float32 would lose digits), and the solution is rounded to float32 like Spark's
+own user factors. Since a member's stored picks and fold-in picks go through the same function on the
+same dtype, they differ only by the difference between Spark's user vector and the fold-in's (Spark's
+last half-iteration is that same user step, so for a member who has not played since the retrain the
+two agree to float32 precision; ``tests/engine/test_recommender_contract.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.als import AlsParams
+from engine.cooc import Blender, BlendParams
+from storage import recs
+from storage.visibility import contains
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+SCORE_DTYPE = np.float32
+
+History = Mapping[int, int] | Iterable[tuple[int, int]]
+"""A member's plays: ``{item id: plays}`` or ``(item id, plays)`` pairs."""
+
+PickRow = tuple[int, int, int, float, int | None]
+"""``(member id, rank, item id, score, reason item id)``: a stored pick, as ``write_generation`` takes it."""
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """An item the engine ranked: its score and, for recommendations, the played item that explains it."""
+
+    item_id: int
+    score: float
+    reason_item_id: int | None = None
+
+
+def product(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The one scoring function: ``vectors @ rowsᵀ`` in float32 (see the module docstring)."""
+    return np.asarray(vectors, dtype=SCORE_DTYPE) @ np.asarray(rows, dtype=SCORE_DTYPE).T
+
+
+def confidence(plays: np.ndarray, conf_scale: float) -> np.ndarray:
+    """The rating ALS is fed for a play count: ``log1p(plays) / conf_scale``."""
+    return np.log1p(np.asarray(plays, dtype=np.float64)) / conf_scale
+
+
+def normalised(factors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows left as they are): cosine similarity is a dot product."""
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (factors / norms).astype(SCORE_DTYPE)
+
+
+def top_n(scores: np.ndarray, exclude: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Row indices of the ``n`` best scores, best first, excluding the ``exclude`` row indices and,
+    when an ``allowed`` row mask is given, every row outside it."""
+    s = np.array(scores, copy=True)
+    s[exclude] = -np.inf
+    if allowed is not None:
+        s[~allowed] = -np.inf
+    n = min(n, int(np.isfinite(s).sum()))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    idx = np.argpartition(-s, n - 1)[:n]
+    return idx[np.argsort(-s[idx], kind="stable")]
+
+
+_NO_ROWS = np.empty(0, dtype=np.int64)
+_MASKS = 64  # visible-item masks a served recommender keeps (one per community's current array)
+
+
+class AlsRecommender:
+    """Implicit ALS: Spark fit, float32 scoring, fold-in, co-occurrence blend (optional).
+
+    Fitted state (read-only once built, so one object serves many threads): ``item_ids`` (sorted) and
+    ``item_factors`` (float32 rows aligned), ``yty`` (float64 ``YᵀY``), ``user_ids`` (sorted) and
+    ``user_factors`` (trained members; empty when served from a generation), ``popularity``
+    (listeners per item) and ``blender`` (the co-occurrence blend, or ``None``). The only thing it
+    changes while serving is a small cache of visible-item masks keyed by the identity of the
+    ``visible`` array, so those arrays are treated as immutable (:class:`storage.visibility.VisibleItems`
+    hands out a new array whenever a community's visible set changes).
+
+    The blend applies wherever this object scores a member (``recommend`` and ``recommend_all``).
+    A generation stores no co-occurrence, so a recommender rebuilt with :meth:`from_generation` scores
+    with ALS alone: with a blend configured, a member who played since the retrain gets plain ALS
+    fold-in picks until the next retrain (the blend is off by default: docs/tuning.md).
+    """
+
+    def __init__(self, params: AlsParams | None = None, *, blend: BlendParams | None = None) -> None:
+        self.params = params or AlsParams()
+        self.blend = blend or BlendParams()
+        self.blender: Blender | None = None
+        self._masks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._set_items(np.empty(0, dtype=np.int64), np.empty((0, self.params.rank), dtype=SCORE_DTYPE))
+        self._set_users(np.empty(0, dtype=np.int64), np.empty((0, self.params.rank), dtype=SCORE_DTYPE))
+
+    # --- building -------------------------------------------------------------------------
+
+    def fit(self, pairs: DataFrame, *, blocks: int | None = None) -> AlsRecommender:
+        """Train on Spark from ``(user, item, plays)`` rows (one per member × item) and keep the
+        factors, ``YᵀY``, item popularity and, with a blend weight, the co-occurrence; returns self."""
+        from engine.als import item_listeners, train_factors
+        from engine.cooc import blender
+
+        trained = train_factors(pairs, self.params, blocks=blocks)
+        self._set_items(trained.item_ids, trained.item_factors)
+        self._set_users(trained.user_ids, trained.user_factors)
+        listeners = item_listeners(pairs)
+        self.popularity = np.array([float(listeners.get(int(i), 0)) for i in self.item_ids])
+        self.blender = blender(pairs, self.item_ids, self.blend)
+        return self
+
+    @classmethod
+    def from_factors(
+        cls,
+        params: AlsParams,
+        item_ids: np.ndarray | Sequence[int],
+        item_factors: np.ndarray,
+        *,
+        user_ids: np.ndarray | Sequence[int] | None = None,
+        user_factors: np.ndarray | None = None,
+        popularity: np.ndarray | Sequence[float] | None = None,
+        yty: np.ndarray | None = None,
+    ) -> AlsRecommender:
+        """A recommender over given factors (any id order; rows follow their ids)."""
+        rec = cls(params)
+        order = rec._set_items(np.asarray(item_ids, dtype=np.int64), item_factors, yty=yty)
+        if popularity is not None:
+            rec.popularity = np.asarray(popularity, dtype=np.float64)[order]
+        if user_ids is not None and user_factors is not None:
+            rec._set_users(np.asarray(user_ids, dtype=np.int64), user_factors)
+        return rec
+
+    @classmethod
+    def from_generation(cls, generation: recs.Generation, factors: recs.Factors) -> AlsRecommender:
+        """The served recommender of a stored generation (no user factors, no co-occurrence)."""
+        params = AlsParams(
+            rank=generation.rank,
+            reg_param=generation.reg_param,
+            alpha=generation.alpha,
+            conf_scale=generation.conf_scale,
+        )
+        return cls.from_factors(
+            params, factors.ids, factors.matrix, popularity=factors.popularity, yty=generation.yty
+        )
+
+    def to_generation(self) -> recs.GenerationData:
+        """What ``storage.recs.write_generation`` persists of this model."""
+        return recs.GenerationData(
+            rank=self.params.rank,
+            reg_param=self.params.reg_param,
+            alpha=self.params.alpha,
+            conf_scale=self.params.conf_scale,
+            item_ids=self.item_ids,
+            factors=self.item_factors,
+            popularity=self.popularity,
+        )
+
+    def _set_items(
+        self, ids: np.ndarray, factors: np.ndarray, *, yty: np.ndarray | None = None
+    ) -> np.ndarray:
+        order = np.argsort(ids, kind="stable")
+        self._masks.clear()
+        self.item_ids = ids[order]
+        self.item_factors = np.ascontiguousarray(np.asarray(factors, dtype=SCORE_DTYPE)[order])
+        self.yty = recs.gram(self.item_factors) if yty is None else np.asarray(yty, dtype=np.float64)
+        self.unit = normalised(self.item_factors)
+        self.popularity = np.zeros(len(self.item_ids))
+        return order
+
+    def _set_users(self, ids: np.ndarray, factors: np.ndarray) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.user_ids = ids[order]
+        self.user_factors = np.ascontiguousarray(np.asarray(factors, dtype=SCORE_DTYPE)[order])
+
+    # --- the model --------------------------------------------------------------------------
+
+    def _rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``ids`` the model knows, and a mask of which ``ids`` those are."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(self.item_ids) == 0 or len(ids) == 0:
+            return _NO_ROWS, np.zeros(len(ids), dtype=bool)
+        pos = np.minimum(np.searchsorted(self.item_ids, ids), len(self.item_ids) - 1)
+        known = self.item_ids[pos] == ids
+        return pos[known], known
+
+    def _played(self, history: History) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and play counts of the history's items the model knows."""
+        pairs = list(history.items()) if isinstance(history, Mapping) else list(history)
+        if not pairs:
+            return _NO_ROWS, np.empty(0, dtype=np.int64)
+        ids = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+        plays = np.fromiter((p for _, p in pairs), dtype=np.int64, count=len(pairs))
+        rows, known = self._rows(ids)
+        return rows, plays[known]
+
+    def _allowed(
+        self, visible: np.ndarray | None, cache: dict[int, tuple[np.ndarray, np.ndarray]]
+    ) -> np.ndarray | None:
+        """The row mask of the ``visible`` ids (``None``: every row), cached per array object: the
+        visibility cache hands out the same array until the community's visible set changes. The
+        cache holds the array, so its ``id`` cannot be reused while the entry lives."""
+        if visible is None:
+            return None
+        hit = cache.get(id(visible))
+        if hit is None or hit[0] is not visible:
+            if len(cache) >= _MASKS and cache is self._masks:
+                cache.clear()
+            hit = cache[id(visible)] = (visible, contains(visible, self.item_ids))
+        return hit[1]
+
+    def _scores(self, vectors: np.ndarray, played: Sequence[np.ndarray]) -> np.ndarray:
+        """Scores of every item for a block of members (``played[row]``: their played rows)."""
+        scores = product(vectors, self.item_factors)
+        return scores if self.blender is None else self.blender(scores, played)
+
+    def _reasons(self, picks: np.ndarray, played: np.ndarray) -> np.ndarray:
+        """For each picked row, the played row closest in cosine (-1 without a played row)."""
+        if len(played) == 0 or len(picks) == 0:
+            return np.full(len(picks), -1, dtype=np.int64)
+        return played[np.argmax(product(self.unit[picks], self.unit[played]), axis=1)]
+
+    def _ranked(
+        self, scores: np.ndarray, played: np.ndarray, n: int, allowed: np.ndarray | None
+    ) -> list[ScoredItem]:
+        best = top_n(scores, played, n, allowed)
+        why = self._reasons(best, played)
+        return [
+            ScoredItem(int(self.item_ids[b]), float(scores[b]), int(self.item_ids[w]) if w >= 0 else None)
+            for b, w in zip(best, why, strict=True)
+        ]
+
+    def _solve(self, rows: np.ndarray, plays: np.ndarray) -> np.ndarray:
+        """Spark's implicit-ALS user step for the items ``rows`` with ``plays``::
+
+            (YᵀY + Y_Iᵀ diag(α r) Y_I + λ |I| E) x = Y_Iᵀ (1 + α r)
+
+        (``λ`` scaled by the number of rated items, as Spark's ALS-WR does), built and solved in
+        float64, returned in float32."""
+        if len(rows) == 0:
+            return np.zeros(self.params.rank, dtype=SCORE_DTYPE)
+        y = self.item_factors[rows].astype(np.float64)
+        c1 = self.params.alpha * confidence(plays, self.params.conf_scale)
+        k = self.yty.shape[0]
+        a = self.yty + (y.T * c1) @ y + self.params.reg_param * len(c1) * np.eye(k)
+        b = y.T @ (1.0 + c1)
+        return np.linalg.solve(a, b).astype(SCORE_DTYPE)
+
+    # --- the interface ----------------------------------------------------------------------
+
+    def recalculate_user(self, history: History) -> np.ndarray:
+        """The member's vector from their history and the item factors (the fold-in): the vector the
+        next retrain would give them if the items did not move. Unknown items are ignored; no known
+        item gives the zero vector."""
+        return self._solve(*self._played(history))
+
+    def trained_vector(self, member: int) -> np.ndarray | None:
+        """A trained member's vector (``None`` when served from a generation or not trained)."""
+        pos = int(np.searchsorted(self.user_ids, member))
+        if pos < len(self.user_ids) and self.user_ids[pos] == member:
+            return np.asarray(self.user_factors[pos])
+        return None
+
+    def recommend(
+        self,
+        history: History,
+        n: int,
+        *,
+        visible: np.ndarray | None,
+        user_vector: np.ndarray | None = None,
+    ) -> list[ScoredItem]:
+        """The member's top ``n`` among ``visible`` (sorted item ids; ``None``: every item), best
+        first, none of them played, each with its reason (the played item closest in cosine).
+
+        The member's vector is ``user_vector`` if given, else :meth:`recalculate_user` of
+        ``history``; no known item in the history and no vector give no picks."""
+        rows, plays = self._played(history)
+        if user_vector is None:
+            if len(rows) == 0:
+                return []
+            user_vector = self._solve(rows, plays)
+        scores = self._scores(np.asarray(user_vector)[None, :], [rows])[0]
+        return self._ranked(scores, rows, n, self._allowed(visible, self._masks))
+
+    def recommend_all(
+        self,
+        histories: Mapping[int, History],
+        n: int,
+        *,
+        visible_for_member: Callable[[int], np.ndarray] | None,
+        block: int = 512,
+    ) -> Iterator[PickRow]:
+        """Every trained member's top ``n`` with their trained vectors, as
+        ``(member, rank, item, score, reason)`` rows for ``write_generation``: the same ranking as
+        :meth:`recommend`, in blocked matrix products.
+
+        ``visible_for_member(member)`` returns the sorted item ids that member may be shown (the
+        same array object for members of one community: its mask is computed once); ``None`` only
+        for offline evaluation."""
+        masks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # one per community, for this run
+        for start in range(0, len(self.user_ids), block):
+            members = self.user_ids[start : start + block]
+            played = [self._played(histories.get(int(m), ()))[0] for m in members]
+            scores = self._scores(self.user_factors[start : start + block], played)
+            for row, member in enumerate(members):
+                ids = None if visible_for_member is None else visible_for_member(int(member))
+                allowed = self._allowed(ids, masks)
+                for rank, p in enumerate(self._ranked(scores[row], played[row], n, allowed), 1):
+                    yield (int(member), rank, p.item_id, p.score, p.reason_item_id)
+
+    def similar_items(self, item: int, n: int, *, visible: np.ndarray | None) -> list[ScoredItem]:
+        """The ``n`` items among ``visible`` closest to ``item`` in cosine of their factors, best
+        first, ``item`` itself excluded (none when the model does not know ``item``)."""
+        rows, _ = self._rows(np.array([item]))
+        if len(rows) == 0:
+            return []
+        scores = product(self.unit[rows], self.unit)[0]
+        best = top_n(scores, rows, n, self._allowed(visible, self._masks))
+        return [ScoredItem(int(self.item_ids[b]), float(scores[b])) for b in best]
+
+    def explain(self, history: History, item: int) -> int | None:
+        """The reason for ``item``: the played item closest to it in cosine ("because you played X")."""
+        played, _ = self._played(history)
+        rows, _ = self._rows(np.array([item]))
+        why = self._reasons(rows, played)
+        return int(self.item_ids[why[0]]) if len(why) and why[0] >= 0 else None
