@@ -54,15 +54,14 @@ def _setup(tmp: Path, items: int) -> tuple[Service, list[Who]]:
         for mid, h in hist.items()
         for p_rank, p in enumerate(model.recommend(h, 50, visible=None), 1)
     ]
-    with db.write() as conn:
-        recs.write_generation(
-            conn,
-            kind="artist",
-            last_play_id=high_water(db),
-            model=model.to_generation(),
-            picks=picks,
-            now=now,
-        )
+    recs.write_generation(
+        db,
+        kind="artist",
+        last_play_id=high_water(db),
+        model=model.to_generation(),
+        picks=picks,
+        now=now,
+    )
     service = Service(db, settings)
     return service, [Who("local", "bench", m[3]) for m in members]
 

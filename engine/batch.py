@@ -196,16 +196,15 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
         def visible(member: int) -> np.ndarray:
             return seen_by.get(community_of.get(member, -1), nothing)
 
-        with ctx.db.write() as conn:
-            gen = recs.write_generation(
-                conn,
-                kind=kind,
-                last_play_id=upto,
-                model=rec.to_generation(),
-                picks=rec.recommend_all(hist, s.top_n, visible_for_member=visible),
-                now=ctx.clock(),
-            )
-            ctx.fault("before-switch-commit")
+        gen = recs.write_generation(
+            ctx.db,
+            kind=kind,
+            last_play_id=upto,
+            model=rec.to_generation(),
+            picks=rec.recommend_all(hist, s.top_n, visible_for_member=visible),
+            now=ctx.clock(),
+            fault=ctx.fault,
+        )
     finally:
         pairs.unpersist()
     members, items = len(rec.user_ids), len(rec.item_ids)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import Connection, delete, insert, select, update
 
+from storage.db import Database
 from storage.models import ItemFactor, RecGeneration, Recommendation
+from storage.trends import no_fault
 
 _CHUNK = 5000
 KEEP_GENERATIONS = 2  # the active one and its predecessor per kind
@@ -115,74 +117,110 @@ def stored_picks(
 
 
 def write_generation(
-    conn: Connection,
+    db: Database,
     *,
     kind: str,
     last_play_id: int,
     model: GenerationData,
     picks: Iterable[tuple[int, int, int, float, int | None]],
     now: dt.datetime,
+    fault: Callable[[str], None] = no_fault,
 ) -> int:
-    """Write a complete generation and make it the active one, in the caller's transaction.
+    """Write a complete generation and make it the active one.
 
-    ``picks`` rows are ``(member_id, rank, item_id, score, reason_item_id)``. Readers see either the
-    old generation or the new one, never a mix. Older generations beyond the last two are dropped.
-    ``YᵀY`` is computed here, in float64 from the float32 rows, once per generation.
-    """
+    The generation is written **inactive** in short transactions (its row, then item factors and
+    picks in chunks of ``_CHUNK`` rows, ``picks`` consumed lazily between them), so that neither the
+    write lock nor the pick computation blocks a ``/played`` for long; then one short transaction
+    switches it active. Readers only ever read the active generation: they see the old one or the new
+    one, never a mix. On any failure the partial generation is deleted; one left behind by a killed
+    process is deleted by the next write of the same kind. Older generations beyond the last two
+    are dropped. ``picks`` rows are ``(member_id, rank, item_id, score, reason_item_id)``; ``YᵀY`` is
+    computed here, in float64 from the float32 rows, once per generation."""
     y = np.asarray(model.factors, dtype=np.float32)
-    yty = gram(y)
-    gen_id = conn.execute(
-        insert(RecGeneration)
-        .values(
-            kind=kind,
-            created_at=now,
-            active=False,
-            last_play_id=last_play_id,
-            rank=model.rank,
-            reg_param=model.reg_param,
-            alpha=model.alpha,
-            conf_scale=model.conf_scale,
-            yty=yty.tobytes(),
+    with db.write() as conn:
+        _drop(conn, _orphans(conn, kind))
+        gen_id = int(
+            conn.execute(
+                insert(RecGeneration)
+                .values(
+                    kind=kind,
+                    created_at=now,
+                    active=False,
+                    last_play_id=last_play_id,
+                    rank=model.rank,
+                    reg_param=model.reg_param,
+                    alpha=model.alpha,
+                    conf_scale=model.conf_scale,
+                    yty=gram(y).tobytes(),
+                )
+                .returning(RecGeneration.id)
+            ).scalar_one()
         )
-        .returning(RecGeneration.id)
-    ).scalar_one()
-    frows = [
-        {"generation_id": gen_id, "item_id": int(i), "vector": y[n].tobytes(), "popularity": float(p)}
-        for n, (i, p) in enumerate(zip(model.item_ids, model.popularity, strict=True))
-    ]
-    for s in range(0, len(frows), _CHUNK):
-        conn.execute(insert(ItemFactor), frows[s : s + _CHUNK])
-    batch: list[dict] = []
-    for member, rnk, item, score, reason in picks:
-        batch.append(
-            {
-                "generation_id": gen_id,
-                "member_id": member,
-                "rank": rnk,
-                "item_id": item,
-                "score": score,
-                "reason_item_id": reason,
-            }
-        )
-        if len(batch) >= _CHUNK:
-            conn.execute(insert(Recommendation), batch)
-            batch = []
-    if batch:
-        conn.execute(insert(Recommendation), batch)
-    conn.execute(update(RecGeneration).where(RecGeneration.kind == kind).values(active=False))
-    conn.execute(update(RecGeneration).where(RecGeneration.id == gen_id).values(active=True))
-    old = (
-        conn.execute(
-            select(RecGeneration.id)
-            .where(RecGeneration.kind == kind)
-            .order_by(RecGeneration.id.desc())
-            .offset(KEEP_GENERATIONS)
-        )
-        .scalars()
-        .all()
-    )
-    if old:
-        conn.execute(delete(Recommendation).where(Recommendation.generation_id.in_(old)))
-        conn.execute(delete(ItemFactor).where(ItemFactor.generation_id.in_(old)))
-        conn.execute(delete(RecGeneration).where(RecGeneration.id.in_(old)))
-    return int(gen_id)
+    try:
+        items = list(zip(model.item_ids, model.popularity, strict=True))
+        for s in range(0, len(items), _CHUNK):
+            rows = [
+                {
+                    "generation_id": gen_id,
+                    "item_id": int(i),
+                    "vector": y[s + n].tobytes(),
+                    "popularity": float(p),
+                }
+                for n, (i, p) in enumerate(items[s : s + _CHUNK])
+            ]
+            with db.write() as conn:
+                conn.execute(insert(ItemFactor), rows)
+        batch: list[dict] = []
+        for member, rnk, item, score, reason in picks:
+            batch.append(
+                {
+                    "generation_id": gen_id,
+                    "member_id": member,
+                    "rank": rnk,
+                    "item_id": item,
+                    "score": score,
+                    "reason_item_id": reason,
+                }
+            )
+            if len(batch) >= _CHUNK:
+                with db.write() as conn:
+                    conn.execute(insert(Recommendation), batch)
+                batch = []
+        with db.write() as conn:
+            if batch:
+                conn.execute(insert(Recommendation), batch)
+            conn.execute(update(RecGeneration).where(RecGeneration.kind == kind).values(active=False))
+            conn.execute(update(RecGeneration).where(RecGeneration.id == gen_id).values(active=True))
+            old = (
+                conn.execute(
+                    select(RecGeneration.id)
+                    .where(RecGeneration.kind == kind)
+                    .order_by(RecGeneration.id.desc())
+                    .offset(KEEP_GENERATIONS)
+                )
+                .scalars()
+                .all()
+            )
+            _drop(conn, list(old))
+            fault("before-switch-commit")
+    except BaseException:
+        with db.write() as conn:
+            _drop(conn, [gen_id])
+        raise
+    return gen_id
+
+
+def _orphans(conn: Connection, kind: str) -> list[int]:
+    """Inactive generations newer than the active one: written by a retrain that never switched."""
+    active = active_generation_ref(conn, kind)
+    stmt = select(RecGeneration.id).where(RecGeneration.kind == kind, RecGeneration.active.is_(False))
+    if active is not None:
+        stmt = stmt.where(RecGeneration.id > active[0])
+    return [int(i) for i in conn.execute(stmt).scalars()]
+
+
+def _drop(conn: Connection, generations: list[int]) -> None:
+    if generations:
+        conn.execute(delete(Recommendation).where(Recommendation.generation_id.in_(generations)))
+        conn.execute(delete(ItemFactor).where(ItemFactor.generation_id.in_(generations)))
+        conn.execute(delete(RecGeneration).where(RecGeneration.id.in_(generations)))

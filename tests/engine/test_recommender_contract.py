@@ -130,15 +130,14 @@ def test_similar_items_are_visible_and_ranked_by_cosine(fitted: AlsRecommender) 
 
 def test_round_trip_through_storage(fitted: AlsRecommender, db: Database) -> None:
     rows = list(fitted.recommend_all(HISTORIES, 10, visible_for_member=None))
-    with db.write() as conn:
-        gen_id = recs.write_generation(
-            conn,
-            kind="artist",
-            last_play_id=0,
-            model=fitted.to_generation(),
-            picks=rows,
-            now=dt.datetime(2026, 1, 1),
-        )
+    gen_id = recs.write_generation(
+        db,
+        kind="artist",
+        last_play_id=0,
+        model=fitted.to_generation(),
+        picks=rows,
+        now=dt.datetime(2026, 1, 1),
+    )
     with db.read() as conn:
         gen = recs.generation(conn, gen_id)
         assert gen is not None

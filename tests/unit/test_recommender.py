@@ -53,15 +53,14 @@ def test_one_scoring_dtype() -> None:
 
 def test_service_keeps_one_recommender_per_kind(service: Service, db: Database) -> None:
     def write() -> int:
-        with db.write() as conn:
-            return recs.write_generation(
-                conn,
-                kind="artist",
-                last_play_id=0,
-                model=_rec().to_generation(),
-                picks=[],
-                now=dt.datetime(2026, 1, 1),
-            )
+        return recs.write_generation(
+            db,
+            kind="artist",
+            last_play_id=0,
+            model=_rec().to_generation(),
+            picks=[],
+            now=dt.datetime(2026, 1, 1),
+        )
 
     first = write()
     with db.read() as conn:
