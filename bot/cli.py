@@ -106,7 +106,8 @@ def chat(
     interactive = sys.stdin.isatty()
     if interactive:
         typer.echo("tastemaker console — type /help, Ctrl-D to leave.")
-    run_chat(Service(database, settings), who, sys.stdin, typer.echo)
+    if run_chat(Service(database, settings), who, sys.stdin, typer.echo):
+        raise typer.Exit(1)
 
 
 @import_app.command("csv")

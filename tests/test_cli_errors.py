@@ -68,8 +68,9 @@ def test_read_only_database_is_one_line_and_read_only_commands_still_work(tmp_pa
     ok = _chat(f"sqlite:///{db_file}", "/played Radiohead - Creep\n", tmp_path)
     assert ok.returncode == 0, ok.stderr
     ro = f"sqlite:///file:{db_file}?mode=ro&uri=true"
-    r = _chat(ro, "/played Radiohead - Airbag\n", tmp_path)
+    r = _chat(ro, "/played Radiohead - Airbag\n/trending all\n", tmp_path)
     assert "read-only" in _one_error_line(r)
+    assert "Radiohead" in r.stdout  # the session went on and answered the next command
     assert _count_plays(db_file) == 1
     for args in (["jobs"], ["digest", "preview", "--community", "c"]):
         r = _cli(*args, "--db", ro, cwd=tmp_path)

@@ -3,12 +3,16 @@ Used by ``tastemaker chat`` and by the demo."""
 
 from __future__ import annotations
 
+import logging
 import shlex
 from collections.abc import Callable, Iterable
 
 from bot import render
+from bot.errors import explain
 from bot.parsing import UserError, parse_recommend_args, parse_trending_args
 from bot.service import Service, Who
+
+log = logging.getLogger(__name__)
 
 
 def handle(service: Service, who: Who, line: str) -> str | None:
@@ -43,8 +47,18 @@ def _words(text: str) -> list[str]:
         return text.split()
 
 
-def run_chat(service: Service, who: Who, lines: Iterable[str], out: Callable[[str], None]) -> None:
+def run_chat(service: Service, who: Who, lines: Iterable[str], out: Callable[[str], None]) -> int:
+    """Answer every line. A command that fails (a read-only database, a full disk …) is logged as
+    one error line (its traceback goes to the log file) and the session goes on with the next line.
+    Returns how many commands failed that way (the CLI exits non-zero if any did)."""
+    failed = 0
     for line in lines:
-        reply = handle(service, who, line)
+        try:
+            reply = handle(service, who, line)
+        except Exception as exc:
+            failed += 1
+            log.error("%s", explain(exc), exc_info=exc)
+            continue
         if reply is not None:
             out(reply)
+    return failed
