@@ -8,7 +8,11 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import psutil
+import pytest
 
 from bot.errors import explain
 
@@ -120,3 +124,68 @@ def test_disk_full_is_explained() -> None:
     else:
         raise AssertionError("SQLite did not fill up")
     assert explain(OSError(errno.ENOSPC, "No space left on device")).startswith("the disk is full")
+
+
+def _wait_for_child(parent: subprocess.Popen[str], match: str, timeout: float = 120.0) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert parent.poll() is None, "the command ended before the child appeared"
+        for child in psutil.Process(parent.pid).children(recursive=True):
+            try:
+                if match in " ".join(child.cmdline()):
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.05)
+    raise AssertionError(f"no child process matching {match!r}")
+
+
+def _background(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT), "TASTEMAKER_ALS_RANK": "8"}
+    env.pop("TASTEMAKER_LOG_FILE", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def test_import_writer_killed_is_one_line_and_a_rerun_completes(tmp_path: Path) -> None:
+    rows = 240_000  # more than one 50k batch: the writer process is used
+    f = tmp_path / "big.csv"
+    with f.open("w", encoding="utf-8") as fh:
+        fh.write("user,artist,track,played_at\n")
+        for k in range(rows):
+            when = f"2026-11-{1 + k % 28:02d}T{k % 24:02d}:{k % 60:02d}:00Z"
+            fh.write(f"u{k % 97},Artist {k % 501},Song {k % 13},{when}\n")
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    proc = _background(["import", "csv", str(f), "--db", db], tmp_path)
+    _wait_for_child(proc, "ingest.bulk").kill()
+    out, err = proc.communicate(timeout=120)
+    r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert "writer process died" in _one_error_line(r)
+    again = _cli("import", "csv", str(f), "--db", db, "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(tmp_path / "x.db") as conn:
+        assert conn.execute("SELECT count(*) FROM plays").fetchone()[0] == rows
+
+
+@pytest.mark.spark
+def test_spark_jvm_killed_mid_batch_is_one_line_and_nothing_is_half_written(tmp_path: Path) -> None:
+    db_file = tmp_path / "x.db"
+    script = "".join(f"/played Artist {k % 7} - Song {k}\n" for k in range(40))
+    assert _chat(f"sqlite:///{db_file}", script, tmp_path).returncode == 0
+    proc = _background(["batch", "--retrain", "--db", f"sqlite:///{db_file}"], tmp_path)
+    java = _wait_for_child(proc, "org.apache.spark.deploy.SparkSubmit")
+    time.sleep(8)  # let it get going (session up, the fold or the fit under way)
+    java.kill()
+    out, err = proc.communicate(timeout=180)
+    r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert "Spark JVM died" in _one_error_line(r) or "Java could not start" in _one_error_line(r)
+    with sqlite3.connect(db_file) as conn:
+        watermark = conn.execute("SELECT coalesce(max(last_play_id), 0) FROM watermarks").fetchone()[0]
+        folded = conn.execute(
+            "SELECT coalesce(sum(plays), 0) FROM daily_counts WHERE scope = 1 AND kind = 'artist'"
+        ).fetchone()[0]
+        status = conn.execute("SELECT status FROM job_runs ORDER BY id DESC").fetchone()[0]
+    assert folded == watermark  # aggregates match the watermark: all of a part or none of it
+    assert status == "failed"
