@@ -375,7 +375,15 @@ class WriterProcess:
         self._done(Written(*answer))
 
     def _failed(self) -> NoReturn:
-        raise WriterFailed(f"the import writer process ended early (exit code {self._proc.wait()})")
+        """The process is gone: report its own traceback if it managed to send one (the reason,
+        e.g. a full disk), else its exit code."""
+        code = self._proc.wait()
+        with contextlib.suppress(EOFError, OSError, pickle.UnpicklingError):
+            while True:
+                answer = pickle.load(self._from)
+                if isinstance(answer, str):
+                    raise WriterFailed(answer)
+        raise WriterFailed(f"the import writer process ended early (exit code {code})")
 
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL

@@ -3,12 +3,14 @@ and no secret."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -189,3 +191,42 @@ def test_spark_jvm_killed_mid_batch_is_one_line_and_nothing_is_half_written(tmp_
         status = conn.execute("SELECT status FROM job_runs ORDER BY id DESC").fetchone()[0]
     assert folded == watermark  # aggregates match the watermark: all of a part or none of it
     assert status == "failed"
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs: a disk that fills up for real (needs root; skipped elsewhere)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root?)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_disk_that_fills_mid_import_and_mid_played_is_one_line(tiny_disk: Path, tmp_path: Path) -> None:
+    db_file = tiny_disk / "x.db"
+    db = f"sqlite:///{db_file}"
+    assert _chat(db, "/played Radiohead - Creep\n", tmp_path).returncode == 0
+    f = tmp_path / "big.csv"  # on the big disk; only the database is on the small one
+    with f.open("w", encoding="utf-8") as fh:
+        fh.write("user,artist,track,played_at\n")
+        for k in range(60_000):
+            fh.write(f"u{k % 97},Artist {k % 3001},Song {k},2026-11-{1 + k % 28:02d}T10:{k % 60:02d}:00Z\n")
+    r = _cli("import", "csv", str(f), "--db", db, cwd=tmp_path)
+    assert "disk is full" in _one_error_line(r)
+    with sqlite3.connect(db_file) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        before = conn.execute("SELECT count(*) FROM plays").fetchone()[0]
+    # The disk is still full: /played says so in one line, the session answers the next command.
+    filler = tiny_disk / "filler"
+    with filler.open("wb") as fh, contextlib.suppress(OSError):
+        fh.write(b"\0" * 4_000_000)
+    r = _chat(db, "/played Portishead - Roads\n/trending all\n", tmp_path)
+    assert "disk is full" in _one_error_line(r)
+    assert "Radiohead" in r.stdout
+    with sqlite3.connect(db_file) as conn:
+        assert conn.execute("SELECT count(*) FROM plays").fetchone()[0] == before
