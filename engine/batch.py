@@ -109,7 +109,8 @@ def fold_trends(ctx: EngineContext, upto: int | None = None) -> BatchResult:
     )
     t2 = time.perf_counter()
     ctx.fault("after-compute")
-    count_rows = new_listeners = 0
+    new_listeners = 0
+    touched: set[tuple[int, str, dt.date, int]] = set()  # aggregate rows this chunk changes
     for part, start in enumerate(range(low, high, step)):
         end = min(start + step, high)
         counts, presence = deltas.get(part, ([], []))
@@ -118,11 +119,11 @@ def fold_trends(ctx: EngineContext, upto: int | None = None) -> BatchResult:
                 conn, TRENDS_JOB, start, end, counts, presence, fault=ctx.fault, counts_as_batch=part == 0
             )
             ctx.fault("before-commit")
-        count_rows += len(counts)
+        touched.update((c[0], c[1], c[2], c[3]) for c in counts)
         ctx.fault("after-commit")
     t3 = time.perf_counter()
     timings = (("read", t1 - t0), ("compute", t2 - t1), ("merge", t3 - t2))
-    return BatchResult(low, high, n_plays, count_rows, new_listeners, timings=timings)
+    return BatchResult(low, high, n_plays, len(touched), new_listeners, timings=timings)
 
 
 def fold_all(ctx: EngineContext) -> BatchResult:
