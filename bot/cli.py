@@ -132,7 +132,7 @@ MemberOpt = Annotated[
 
 
 def _import_format(
-    fmt: str, path: Path, community: str, member: str | None, db: str | None, json_out: bool
+    fmt: str, path: Path, reference: str, member: str | None, db: str | None, json_out: bool
 ) -> None:
     from ingest.formats import import_path
     from ingest.importers import Rejected
@@ -140,7 +140,7 @@ def _import_format(
 
     settings = _settings(db)
     database = _database(settings)
-    platform, ext = community_ref(community)
+    platform, ext = community_ref(reference)
     with database.write() as conn:
         cid = catalog.community_id(conn, platform, ext, ext)
     try:
@@ -450,7 +450,9 @@ def export_recommendations(
     ref = community_ref(community) if community else None
     n = 0
     with out.open("w", encoding="utf-8", newline="") as fh:
-        for member, rank, name, score, reason in service.all_recommendations(kind=kind, k=k, community=ref):
+        for member, rank, name, score, reason in service.all_recommendations(
+            kind=kind, k=k, platform_and_id=ref
+        ):
             fh.write(f"{_tsv(member)}\t{rank}\t{_tsv(name)}\t{score:.6f}\t{_tsv(reason or '')}\n")
             n += 1
     typer.echo(f"wrote {n} rows to {out}")

@@ -372,12 +372,12 @@ class Service:
             return self._recommend(conn, who, community, member, kind, n)
 
     def all_recommendations(
-        self, *, kind: str, k: int, community: tuple[str, str] | None = None
+        self, *, kind: str, k: int, platform_and_id: tuple[str, str] | None = None
     ) -> Iterator[tuple[str, int, str, float, str | None]]:
-        """``(member, rank, name, score, reason)`` for every member (of one community, if given),
-        with the same picks ``/recommend`` would show (stored, fresh fold-in, or trending)."""
+        """``(member, rank, name, score, reason)`` for every member (of the community stored as
+        ``(platform, external id)``, if given), with the same picks ``/recommend`` would show."""
         with self.db.read() as conn:
-            members = catalog.list_members(conn, community)
+            members = catalog.list_members(conn, platform_and_id)
         for platform, community_ext, community_id, member_ext, member_id in members:
             who = Who(platform, community_ext, member_ext)
             with self.db.read() as conn:

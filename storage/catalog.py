@@ -288,13 +288,17 @@ def member_communities(conn: Connection) -> dict[int, int]:
     return {int(m): int(c) for m, c in conn.execute(select(Member.id, Member.community_id))}
 
 
-def list_members(conn: Connection, community: tuple[str, str] | None) -> list[tuple[str, str, int, str, int]]:
-    """``(platform, community external id, community id, member external id, member id)``."""
+def list_members(
+    conn: Connection, platform_and_id: tuple[str, str] | None
+) -> list[tuple[str, str, int, str, int]]:
+    """``(platform, community external id, community id, member external id, member id)`` of every
+    member, or of one community's given as ``(platform, external id)``."""
     stmt = (
         select(Community.platform, Community.external_id, Community.id, Member.external_id, Member.id)
         .join(Member, Member.community_id == Community.id)
         .order_by(Community.id, Member.id)
     )
-    if community is not None:
-        stmt = stmt.where(Community.platform == community[0], Community.external_id == community[1])
+    if platform_and_id is not None:
+        platform, external_id = platform_and_id
+        stmt = stmt.where(Community.platform == platform, Community.external_id == external_id)
     return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]

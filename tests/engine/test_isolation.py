@@ -84,7 +84,7 @@ def test_no_answer_of_A_names_what_only_B_played(world: Service, db: Database) -
     d = svc.digest(who, day=DAY.date())
     assert_clean([e.name for e in d.top_tracks + d.top_artists] + d.new_artists + list(d.series), ONLY_B)
     for kind in ("artist", "track"):
-        rows = list(svc.all_recommendations(kind=kind, k=50, community=("local", "A")))
+        rows = list(svc.all_recommendations(kind=kind, k=50, platform_and_id=("local", "A")))
         assert rows
         assert_clean([f"{r[2]} {r[4]}" for r in rows], ONLY_B)
 
