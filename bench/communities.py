@@ -24,9 +24,9 @@ the same cut, a no-op there), **popularity** in the community. Both models are
 :class:`engine.recommender.AlsRecommender` with the default settings (``params_from_settings``),
 top-10 through ``recommend_all(..., visible_for_member=...)`` (the retrain's stored picks).
 
-    /work/main/.venv/bin/python bench/communities.py [--split random,friends,sparse] [--json out.json]
-    /work/main/.venv/bin/python bench/communities.py --validation   # the same, on the validation split
-    /work/main/.venv/bin/python bench/communities.py --sensitivity --split random,sparse
+    .venv/bin/python bench/communities.py [--split random,friends,sparse] [--json out.json]
+    .venv/bin/python bench/communities.py --validation   # the same, on the validation split
+    .venv/bin/python bench/communities.py --sensitivity --split random,sparse
 """
 
 from __future__ import annotations
