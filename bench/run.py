@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import als_fit  # noqa: E402
 import batch_incremental  # noqa: E402
+import communities  # noqa: E402
 import cross_process  # noqa: E402
 import import_throughput  # noqa: E402
 import played  # noqa: E402
@@ -36,6 +37,7 @@ SECTIONS = (
     import_throughput,
     read_path,
     quality,
+    communities,
 )
 QUICK = (played, recommend, batch_incremental, read_path)
 
@@ -94,10 +96,13 @@ def rerun_one(name: str, out: Path, quick: bool) -> None:
     mod = {m.__name__: m for m in SECTIONS}[name]
     sec = mod.run(quick)
     text = out.read_text(encoding="utf-8")
-    start = text.index(f"## {sec.title.split(',')[0]}")
-    end = text.find("\n## ", start + 1)
     new = sec.markdown() + f"- Section rerun alone on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
-    text = text[:start] + new + ("" if end < 0 else text[end + 1 :])
+    start = text.find(f"## {sec.title.split(',')[0]}")
+    if start < 0:  # a section added since the document was generated: appended
+        text = text.rstrip("\n") + "\n\n" + new
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + new + ("" if end < 0 else text[end + 1 :])
     out.write_text(text, encoding="utf-8")
     print(new)
 

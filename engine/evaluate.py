@@ -33,6 +33,7 @@ import numpy as np
 from engine.als import AlsParams
 from engine.cooc import BlendParams
 from engine.recommender import AlsRecommender
+from storage.visibility import contains
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -212,6 +213,60 @@ def metrics(
         len(seen) / n_items if n_items else 0.0,
         len(users),
     )
+
+
+# --------------------------------------------------------------------------- communities
+
+
+def visible_by_community(train_rows: np.ndarray, community_of: Mapping[int, int]) -> dict[int, np.ndarray]:
+    """Sorted item ids each community's members played in ``train_rows``: what the visibility rule
+    (:mod:`storage.visibility`, no public community) lets that community be shown. Rows of users
+    outside ``community_of`` are ignored."""
+    out: dict[int, set[int]] = {}
+    for u, i in train_rows[:, :2].tolist():
+        c = community_of.get(u)
+        if c is not None:
+            out.setdefault(c, set()).add(i)
+    return {c: np.array(sorted(ids), dtype=np.int64) for c, ids in out.items()}
+
+
+def visible_test(
+    test: Mapping[int, set[int]], community_of: Mapping[int, int], visible: Mapping[int, np.ndarray]
+) -> tuple[dict[int, set[int]], int]:
+    """Each user's held-out items cut to those their community may be shown (what any recommender
+    restricted by the visibility rule could hit), and how many held-out items that drops. Users left
+    with no held-out item are left out (as :func:`metrics` would skip them)."""
+    kept: dict[int, set[int]] = {}
+    dropped = 0
+    for u, held in test.items():
+        vis = visible.get(community_of.get(u, -1), np.empty(0, dtype=np.int64))
+        ids = np.array(sorted(held), dtype=np.int64)
+        mine = {int(i) for i in ids[contains(vis, ids)]}
+        dropped += len(held) - len(mine)
+        if mine:
+            kept[u] = mine
+    return kept, dropped
+
+
+def paired_ndcg_difference(
+    recs_a: Mapping[int, Sequence[int]],
+    recs_b: Mapping[int, Sequence[int]],
+    test_by_user: Mapping[int, set[int]],
+    k: int = K,
+) -> tuple[float, float, int]:
+    """``(mean, standard error, users)`` of the per-user NDCG@``k`` of ``recs_b`` minus that of
+    ``recs_a`` over the users with test items (paired: both lists scored against the same held-out
+    items, so the user-to-user spread cancels)."""
+    diffs = [
+        user_scores(list(recs_b.get(u, ()))[:k], t, k)[2] - user_scores(list(recs_a.get(u, ()))[:k], t, k)[2]
+        for u, t in test_by_user.items()
+        if t
+    ]
+    if not diffs:
+        return 0.0, 0.0, 0
+    d = np.array(diffs)
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+    return float(d.mean()), se, len(d)
 
 
 # --------------------------------------------------------------------------- recommenders

@@ -12,10 +12,13 @@ from engine.evaluate import (
     export_recs_by_user,
     load_pairs,
     metrics,
+    paired_ndcg_difference,
     popularity_recs,
     split,
     user_scores,
     validation_split,
+    visible_by_community,
+    visible_test,
 )
 
 
@@ -81,6 +84,31 @@ def test_popularity_excludes_training_items() -> None:
     train = np.array([(1, 10, 1), (2, 10, 1), (3, 10, 1), (1, 11, 1), (2, 11, 1), (3, 12, 1)], dtype=np.int64)
     recs = popularity_recs(train, [1, 3, 9], k=2)
     assert recs == {1: [12], 3: [11], 9: [10, 11]}
+
+
+def test_visible_items_are_what_each_community_played_in_training() -> None:
+    train = np.array([(1, 10, 5), (2, 11, 1), (2, 10, 2), (3, 12, 1), (9, 99, 1)], dtype=np.int64)
+    community_of = {1: 100, 2: 100, 3: 200}  # user 9 belongs to no community: ignored
+    vis = visible_by_community(train, community_of)
+    assert {c: v.tolist() for c, v in vis.items()} == {100: [10, 11], 200: [12]}
+    # user 1 held out 11 (played by user 2: visible) and 12 (only played in community 200: not)
+    test = {1: {11, 12}, 2: {13}, 3: {12, 10}, 4: {10}}  # user 4 has no community
+    kept, dropped = visible_test(test, community_of, vis)
+    assert kept == {1: {11}, 3: {12}}  # users left with nothing relevant are left out
+    assert dropped == 1 + 1 + 1 + 1
+
+
+def test_paired_ndcg_difference_is_per_user() -> None:
+    test = {1: {5}, 2: {6}, 3: {7}, 4: set()}  # user 4 has no test item: not counted
+    a = {1: [5], 2: [0, 6], 3: [0]}
+    b = {1: [5], 2: [6], 3: [7], 4: [1]}
+    mean, se, n = paired_ndcg_difference(a, b, test)
+    diffs = np.array([0.0, 1 - 1 / math.log2(3), 1.0])
+    assert n == 3
+    assert mean == pytest.approx(diffs.mean())
+    assert se == pytest.approx(diffs.std(ddof=1) / math.sqrt(3))
+    assert paired_ndcg_difference(a, a, test)[:2] == (0.0, 0.0)
+    assert paired_ndcg_difference(a, b, {}) == (0.0, 0.0, 0)
 
 
 def test_load_pairs_is_robust(tmp_path: Path) -> None:
