@@ -406,13 +406,25 @@ class Service:
             if stored and all(_shown(p, visible) for p in stored):
                 return self._picks(conn, kind, "model", stored)
         history = catalog.member_items(conn, member, kind)
-        if history:
+        # Fold in only plays of items this community had played when the model was trained: an
+        # item first played here after the retrain has factors only if *another* community played
+        # it, and picks-or-not would tell the member so.
+        learned = self._visible.as_of(conn, community, kind, ref[1])
+        known = visibility.contains(learned, np.array([i for i, _ in history], dtype=np.int64))
+        usable = [h for h, ok in zip(history, known, strict=True) if ok]
+        # Items played but not folded in are still never offered back to the member.
+        shown = (
+            visible
+            if len(usable) == len(history)
+            else np.setdiff1d(visible, np.array([i for i, _ in history], dtype=np.int64))
+        )
+        if usable:
             model = self._model_for(conn, kind, ref[0])
             if model is not None:
                 # One BLAS thread: a 64x64 solve and a matrix-vector product gain nothing from
                 # threads, and on a busy machine OpenBLAS's thread hand-offs made them 10x slower.
                 with self._blas.limit(limits=1, user_api="blas"):
-                    folded = model.recommend(history, n, visible=visible)
+                    folded = model.recommend(usable, n, visible=shown)
                 if folded:
                     return self._picks(
                         conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]

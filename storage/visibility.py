@@ -38,13 +38,17 @@ def scopes(conn: Connection, community: int) -> list[int]:
     return sorted({community, *public_communities(conn)})
 
 
-def visible_ids_query(community_scopes: Iterable[int], kind: str, *, after_play: int = 0) -> Select:
+def visible_ids_query(
+    community_scopes: Iterable[int], kind: str, *, after_play: int = 0, upto_play: int | None = None
+) -> Select:
     """``SELECT DISTINCT item`` over the plays of ``community_scopes`` (see :func:`scopes`) with an
-    id above ``after_play``: usable as a sub-query (``item.in_(...)``) or run on its own."""
+    id above ``after_play`` (and at most ``upto_play``): usable as a sub-query or run on its own."""
     col = _column(kind)
     stmt = select(col).where(Play.community_id.in_(list(community_scopes)), col.is_not(None))
     if after_play:
         stmt = stmt.where(Play.id > after_play)
+    if upto_play is not None:
+        stmt = stmt.where(Play.id <= upto_play)
     return stmt.distinct()
 
 
@@ -105,4 +109,23 @@ class VisibleItems:
             if len(self._entries) >= self._max:
                 self._entries.clear()
             self._entries[(community, kind)] = (tuple(seen), top, ids)
+        return ids
+
+    def as_of(self, conn: Connection, community: int, kind: str, upto_play: int) -> np.ndarray:
+        """What ``community`` could see when play ``upto_play`` was the newest — what a generation
+        trained up to that play learned *from this community's side*. The fold-in only uses a
+        member's plays of these items: otherwise whether an item has factors at all would tell a
+        member that some other community played it."""
+        seen = tuple(scopes(conn, community))
+        key = (community, f"{kind}@{upto_play}")
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0] == seen:
+            return entry[2]
+        rows = conn.execute(visible_ids_query(seen, kind, upto_play=upto_play)).scalars().all()
+        ids = np.unique(np.array(rows, dtype=np.int64))
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[key] = (seen, upto_play, ids)
         return ids

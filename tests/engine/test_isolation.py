@@ -136,3 +136,20 @@ def test_public_community_is_visible_to_every_community(world: Service, db: Data
         visibility.set_public(conn, b, False)
     svc.played(who, "Radiohead - Radiohead Song 0")
     assert_clean(_texts(svc.recommend(who, "artist", 25)), ONLY_B)
+
+
+def test_fold_in_does_not_reveal_that_another_community_played_an_item(world: Service) -> None:
+    """A's newcomer plays only an artist that only B had played before the retrain: the model has
+    factors for it, but answering with model picks would tell the member "someone here played it"."""
+    svc = world
+    who = Who("local", "A", "curious")
+    svc.played(who, "Secret Quartet - Secret Quartet Secret Song 1")
+    r = svc.recommend(who, "artist", 10)
+    assert r.source in ("trending", "none"), r
+    assert_clean(_texts(r), [name for name in ONLY_B if name != "Secret Quartet"])
+    # Once the member also plays an artist A had played, fold-in works, and never offers the other back.
+    svc.played(who, "Radiohead - Radiohead Song 0")
+    r = svc.recommend(who, "artist", 10)
+    assert r.source == "fold-in"
+    assert "Secret Quartet" not in [p.name for p in r.picks]
+    assert_clean([p.reason or "" for p in r.picks], ONLY_B)
