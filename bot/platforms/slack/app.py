@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.platforms.slack.client import ensure_rate_limit_retries, web_client
+from bot.platforms.slack.client import check_token, use_api_url
 from bot.platforms.slack.commands import Commands
 from bot.service import Service
 from config.settings import Settings
@@ -27,7 +27,6 @@ def build_app(
     service: Service,
     settings: Settings,
     *,
-    client: WebClient | None = None,
     socket_mode: bool = False,
     token_verification_enabled: bool = True,
     listener_executor: Executor | None = None,
@@ -35,18 +34,23 @@ def build_app(
     """The Bolt app with its four commands. Request signatures are always verified in HTTP mode;
     ``socket_mode`` only skips the signing-secret requirement (Socket Mode requests are not signed).
     With ``token_verification_enabled`` the bot token is checked (``auth.test``) right here."""
-    client = ensure_rate_limit_retries(client or web_client(settings))
     if not socket_mode and not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
+    if token_verification_enabled:
+        check_token(settings)
+    # Bolt builds its client from the token (given a client of ours too, it warns that the token
+    # is unused); it is pointed at TASTEMAKER_SLACK_API_URL before its first call. The token was
+    # checked above, so Bolt's own check is off: Bolt calls auth.test once, on the first request.
     app = App(
-        client=client,
+        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not socket_mode or bool(settings.slack_signing_secret),
-        token_verification_enabled=token_verification_enabled,
+        token_verification_enabled=False,
         process_before_response=False,
         listener_executor=listener_executor,
         logger=log,
     )
+    use_api_url(app.client, settings)
     commands = Commands(service, settings)
 
     def ack_now(ack: Ack) -> None:
