@@ -153,18 +153,6 @@ def test_unverified_requests_get_401_and_never_run(
     assert plays(service, slack_who()) == {"Portishead – Roads": 1}
 
 
-def test_replayed_trigger_id_is_stored_once(slack: SlackClient, fake: FakeSlack, service: Service) -> None:
-    form = slack.form("/played", "Radiohead - Creep", trigger_id="13345224609.738474920.8088930838d88")
-    body = urlencode(form)
-    first = slack.post(body, slack.signed_headers(body))
-    second = slack.post(body, slack.signed_headers(body))  # Slack retries with the same payload
-    assert first.status == second.status == 200
-    answers = fake.wait_for(at(form), count=2)
-    texts = sorted(c.payload["text"] for c in answers)
-    assert texts == ["Already logged: Radiohead – Creep.", "Logged Radiohead – Creep — your 1st play."]
-    assert plays(service, slack_who()) == {"Radiohead – Creep": 1}
-
-
 def test_workspaces_with_the_same_user_id_are_isolated(
     slack: SlackClient, fake: FakeSlack, service: Service
 ) -> None:
