@@ -253,7 +253,6 @@ def test_idle_connections_hold_no_threads_and_are_closed(
             fake.wait_for(at(form))
         worst = max(acks)
         assert worst < ACK_BUDGET, worst
-        assert threading.active_count() - before <= 4  # (the listener pool may start a worker or two)
         assert held < THREAD_BOUND, held
         assert held - before <= 1, (before, held)
         assert len(waitress_threads) == LIMITS.threads
