@@ -8,6 +8,9 @@ status (e.g. 429 with ``Retry-After``) once.
 server (``POST /upload/<file id>`` stores the raw bytes in :attr:`FakeSlack.uploads`) and
 ``files.completeUploadExternal`` shares the uploaded files (see :meth:`FakeSlack.shared`).
 ``users.info`` answers ``is_admin`` for the ids in :attr:`FakeSlack.admins`.
+
+:func:`encode_command_text` is what Slack does to a slash command's text before sending it, so the
+test harness sends what a member typed the way Slack sends it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ from urllib.parse import parse_qsl
 
 TEAM_ID = "T0FAKE"
 BOT_USER_ID = "UBOT"
+
+
+def encode_command_text(typed: str) -> str:
+    """Slack sends ``&``, ``<`` and ``>`` typed in a slash command as ``&amp;``, ``&lt;`` and ``&gt;``
+    (with ``should_escape: false`` mentions and links stay as typed; with ``true`` Slack also turns
+    them into ``<@U…|name>`` / ``<https://…>`` sequences, which a test writes out itself)."""
+    return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass

@@ -4,19 +4,23 @@ Listeners are tiny: every command is acknowledged at once (an empty 200, or the 
 ``/tastemaker``); the work that touches the database runs afterwards in a lazy listener
 (:mod:`bot.platforms.slack.commands`) and answers through the command's ``response_url`` or
 ``chat.postMessage``. Request signatures are verified with ``SLACK_SIGNING_SECRET`` in HTTP mode.
+Each request Slack sent is answered at most once: a replayed copy, or a retry of one already
+answered, gets an empty ack and runs nothing (:mod:`bot.platforms.slack.replay`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.platforms.slack.client import ensure_rate_limit_retries, web_client
+from bot.platforms.slack.client import check_token, use_api_url
 from bot.platforms.slack.commands import Commands
+from bot.platforms.slack.replay import SeenRequests, request_key
 from bot.service import Service
 from config.settings import Settings
 
@@ -27,26 +31,45 @@ def build_app(
     service: Service,
     settings: Settings,
     *,
-    client: WebClient | None = None,
     socket_mode: bool = False,
     token_verification_enabled: bool = True,
     listener_executor: Executor | None = None,
+    seen: SeenRequests | None = None,
 ) -> App:
     """The Bolt app with its four commands. Request signatures are always verified in HTTP mode;
     ``socket_mode`` only skips the signing-secret requirement (Socket Mode requests are not signed).
-    With ``token_verification_enabled`` the bot token is checked (``auth.test``) right here."""
-    client = ensure_rate_limit_retries(client or web_client(settings))
+    With ``token_verification_enabled`` the bot token is checked (``auth.test``) right here.
+    ``seen``: the ids of the requests already answered (a new, empty one by default)."""
     if not socket_mode and not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
+    if token_verification_enabled:
+        check_token(settings)
+    # Bolt builds its client from the token (given a client of ours too, it warns that the token
+    # is unused); it is pointed at TASTEMAKER_SLACK_API_URL before its first call. The token was
+    # checked above, so Bolt's own check is off: Bolt calls auth.test once, on the first request.
     app = App(
-        client=client,
+        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not socket_mode or bool(settings.slack_signing_secret),
-        token_verification_enabled=token_verification_enabled,
+        token_verification_enabled=False,
         process_before_response=False,
         listener_executor=listener_executor,
         logger=log,
     )
+    use_api_url(app.client, settings)
+    answered = seen if seen is not None else SeenRequests()
+
+    def answer_once(req: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+        """After Bolt verified the signature: a request already answered gets an empty ack."""
+        key = request_key(req.body) if isinstance(req.body, dict) else None
+        if key is None or answered.first(key):
+            next()
+            return None
+        retry = (req.headers.get("x-slack-retry-num") or ["-"])[0]
+        log.info("not answering %s again (a replayed request; Slack's retry number: %s)", key, retry)
+        return BoltResponse(status=200, body="")
+
+    app.middleware(answer_once)
     commands = Commands(service, settings)
 
     def ack_now(ack: Ack) -> None:

@@ -1,5 +1,5 @@
 """Slack's Web API and ``response_url`` clients: ``TASTEMAKER_SLACK_API_URL`` as base URL, and
-429s retried after ``Retry-After`` (Bolt's ``respond`` does not retry)."""
+429s retried after ``Retry-After`` (Bolt's ``respond`` does not retry); the start-up token check."""
 
 from __future__ import annotations
 
@@ -32,6 +32,33 @@ def ensure_rate_limit_retries(client: WebClient) -> WebClient:
     if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
         client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
     return client
+
+
+def use_api_url(client: WebClient, settings: Settings) -> WebClient:
+    """Point a client someone else built (Bolt's own) at ``TASTEMAKER_SLACK_API_URL`` and retry its
+    429s; before its first call."""
+    client.base_url = api_base_url(settings)
+    return ensure_rate_limit_retries(client)
+
+
+# The start-up check reports its own failure in one line (``PlatformError``); the SDK's own log
+# lines about the same failed call ("Failed to send a request…", "Going to retry…") would repeat it.
+_PROBE_LOG = logging.getLogger(f"{__name__}.probe")
+_PROBE_LOG.setLevel(logging.CRITICAL)
+
+
+def check_token(settings: Settings) -> None:
+    """``auth.test`` with ``SLACK_BOT_TOKEN``; raises the SDK's error
+    (``SlackApiError`` when Slack refuses the token, ``OSError``/``URLError`` when it is unreachable;
+    one retry of a connection error first)."""
+    client = WebClient(
+        token=settings.slack_bot_token,
+        base_url=api_base_url(settings),
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+        logger=_PROBE_LOG,
+        timeout=10,
+    )
+    client.auth_test()
 
 
 def web_client(settings: Settings, token: str | None = None) -> WebClient:

@@ -3,7 +3,10 @@
 These run in Bolt's lazy listeners (after the ack), so they may take their time: ``/played``,
 ``/recommend`` and ``/tastemaker digest`` answer ephemerally through the command's
 ``response_url``; ``/trending`` is shared with the channel (``chat.postMessage``, or the
-``response_url`` in a channel the bot is not in)."""
+``response_url`` in a channel the bot is not in).
+
+The command text is read once, decoded from Slack's encoding (:func:`command_text`), before any
+parsing."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from bot.platforms.slack.blocks import (
     trending_message,
 )
 from bot.platforms.slack.client import respond_via
+from bot.platforms.slack.encoding import decode
 from bot.platforms.slack.ids import NAME, community_key
 from bot.service import Service, Who
 from config.settings import Settings
@@ -46,6 +50,12 @@ def who_from(body: dict[str, Any]) -> Who:
         community_name=str(body.get("team_domain") or body.get("team_id") or ""),
         member_name=str(body.get("user_name") or body.get("user_id") or ""),
     )
+
+
+def command_text(body: dict[str, Any]) -> str:
+    """The command's text as the member typed it (``&amp;`` → ``&``, ``<@U1|ada>`` → ``@ada`` …)."""
+    text = body.get("text")
+    return decode(text if isinstance(text, str) else "")
 
 
 def words(text: str | None) -> list[str]:
@@ -81,7 +91,7 @@ class Commands:
     def _answer(self, body: dict[str, Any], work: Callable[[Who, str], dict[str, Any]]) -> None:
         who = who_from(body)
         try:
-            payload = work(who, str(body.get("text") or ""))
+            payload = work(who, command_text(body))
         except UserError as exc:
             payload = error_message(str(exc))
         except Exception:
@@ -105,7 +115,7 @@ class Commands:
     def trending(self, body: dict[str, Any], client: WebClient) -> None:
         who = who_from(body)
         try:
-            window, kind = parse_trending_args(words(str(body.get("text") or "")))
+            window, kind = parse_trending_args(words(command_text(body)))
             payload = trending_message(self.service.trending(who, window, kind))
         except UserError as exc:
             _ephemeral(body, error_message(str(exc)))
@@ -129,7 +139,7 @@ class Commands:
     def tastemaker_ack(body: dict[str, Any]) -> dict[str, Any] | None:
         """What ``/tastemaker`` acknowledges with: the help text, or ``None`` (an empty ack) for
         ``digest``, which :meth:`digest` answers after checking the member is an admin."""
-        args = words(str(body.get("text") or ""))
+        args = words(command_text(body))
         sub = args[0].lower() if args else "help"
         if sub == "digest":
             return None
@@ -137,7 +147,7 @@ class Commands:
         return {"response_type": "ephemeral", **help_message(prefix)}
 
     def digest(self, body: dict[str, Any], client: WebClient) -> None:
-        args = words(str(body.get("text") or ""))
+        args = words(command_text(body))
         if not args or args[0].lower() != "digest":
             return
         who = who_from(body)

@@ -1,5 +1,5 @@
 """Fixtures of the Slack tests: the fake Web API, settings pointing at it, and the real Bolt app
-behind its WSGI adapter on 127.0.0.1:0."""
+on its HTTP-mode server (``make_http_server``: waitress) on 127.0.0.1:0."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.platforms.slack.ids import community_key
 from bot.service import Service, Who
-from tests.platforms.fake_slack import TEAM_ID, Call, FakeSlack
+from tests.platforms.fake_slack import TEAM_ID, Call, FakeSlack, encode_command_text
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-fake-token"
@@ -32,7 +32,8 @@ class Reply:
 
 
 class SlackClient:
-    """Sends slash commands the way Slack does: form-encoded and signed."""
+    """Sends slash commands the way Slack does: the text Slack-encoded (``&`` as ``&amp;`` …),
+    form-encoded and signed. ``encoded=`` sends a text exactly as given (mentions, links)."""
 
     def __init__(self, port: int, fake: FakeSlack, secret: str = SECRET) -> None:
         self.port = port
@@ -40,7 +41,11 @@ class SlackClient:
         self.verifier = SignatureVerifier(secret)
         self.acks: list[float] = []
 
-    def form(self, command: str, text: str = "", **over: str) -> dict[str, str]:
+    def form(
+        self, command: str, text: str = "", *, encoded: str | None = None, **over: str
+    ) -> dict[str, str]:
+        """A slash command's fields: ``text`` as typed (Slack encodes it here), or ``encoded`` as
+        Slack sends it."""
         fields = {
             "token": "legacy-verification-token",
             "team_id": TEAM_ID,
@@ -50,7 +55,7 @@ class SlackClient:
             "user_id": "U0ADA",
             "user_name": "ada",
             "command": command,
-            "text": text,
+            "text": encode_command_text(text) if encoded is None else encoded,
             "api_app_id": "A0APP",
             "is_enterprise_install": "false",
             "response_url": self.fake.response_url(),
@@ -78,8 +83,10 @@ class SlackClient:
             "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body),
         }
 
-    def command(self, command: str, text: str = "", **over: str) -> tuple[Reply, dict[str, str]]:
-        form = self.form(command, text, **over)
+    def command(
+        self, command: str, text: str = "", *, encoded: str | None = None, **over: str
+    ) -> tuple[Reply, dict[str, str]]:
+        form = self.form(command, text, encoded=encoded, **over)
         body = urlencode(form)
         reply = self.post(body, self.signed_headers(body))
         if reply.status == 200:
