@@ -60,6 +60,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
         self.socket_url = ""  # what apps.connections.open answers
+        self.revoked_tokens: set[str] = set()  # bearer tokens the Web API refuses (invalid_auth)
         self.uploads: dict[str, bytes] = {}  # file id → bytes uploaded to its upload URL
         self.admins: set[str] = set()  # users.info says is_admin for these
         self._failures: dict[str, list[_Failure]] = {}
@@ -184,6 +185,11 @@ class FakeSlack:
             return
         method = path.removeprefix("/api/")
         body: dict[str, Any] = {"ok": True}
+        bearer = (h.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if bearer in self.revoked_tokens:  # as Slack does: HTTP 200, ok false
+            self._record(Call(path, payload, dict(h.headers), 200))
+            self._send(h, 200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
+            return
         if method == "auth.test":
             body = {
                 "ok": True,

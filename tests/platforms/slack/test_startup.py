@@ -77,3 +77,27 @@ def test_first_command_after_start_is_answered(slack: SlackClient, fake: FakeSla
     assert {c.headers.get("Authorization") for c in fake.calls if c.method == "auth.test"} == {
         f"Bearer {TOKEN}"
     }
+
+
+def test_revoked_bot_token_at_start_is_one_line(tmp_path: Path) -> None:
+    fake = FakeSlack().start()
+    fake.revoked_tokens.add("xoxb-revoked")
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-revoked",
+        SLACK_SIGNING_SECRET=SECRET,
+        TASTEMAKER_SLACK_API_URL=fake.api_url,
+        TASTEMAKER_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+    )
+    bot = BotProcess(
+        ["run", "--platform", "slack", "--http-port", "0", "--http-host", "127.0.0.1"], env, tmp_path
+    )
+    try:
+        code = bot.proc.wait(60)
+    finally:
+        bot.stop()
+        fake.stop()
+    assert code == 1, (bot.stdout, bot.stderr)
+    lines = bot.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: slack:") and "invalid_auth" in lines[0], bot.stderr
+    log = tmp_path / "var" / "tastemaker.log"
+    assert "Traceback" not in (log.read_text(encoding="utf-8") if log.exists() else "")
