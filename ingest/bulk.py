@@ -204,7 +204,7 @@ _PLAY_COLUMNS = (
 # Plays per multi-row INSERT on SQLite (capped by the bound-parameter limit).
 ROWS_PER_INSERT = 2000
 # Plays per write transaction: short enough that another process's /played waits a fraction of a second.
-COMMIT_ROWS = 10_000
+COMMIT_ROWS = 25_000
 
 
 def _sqlite_insert_plays(rows: int) -> str:
