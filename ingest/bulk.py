@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, event, select, tuple_
+from sqlalchemy import Connection, event, func, select, tuple_
 
 from storage.catalog import lookup_artists
 from storage.db import Database, open_database
 from storage.models import Artist, Member, Play, Track
+from storage.names import match_key
 from storage.sql import upsert_insert
 
 # A play ready for the database but for its ids: (user, artist key, track key, played_at as bound,
@@ -46,6 +47,14 @@ class Batch:
     users: list[str] = field(default_factory=list)
     artists: dict[str, str] = field(default_factory=dict)  # key → display name
     tracks: dict[tuple[str, str], str] = field(default_factory=dict)  # (artist key, track key) → title
+
+
+def _first_spellings(names: dict[str, str], mkeys: dict[str, str]) -> dict[str, str]:
+    """One spelling per match key (the first seen): the others are the same name, not new rows."""
+    first: dict[str, str] = {}
+    for k in names:
+        first.setdefault(mkeys[k], k)
+    return {k: names[k] for k in first.values()}
 
 
 class Resolver:
@@ -87,14 +96,33 @@ class Resolver:
             )
         if batch.artists:
             found = self._sqlite_artists(conn, list(batch.artists))
-            missing = [[k, n] for k, n in batch.artists.items() if k not in found]
+            missing = {k: n for k, n in batch.artists.items() if k not in found}
             if missing:
-                conn.exec_driver_sql(
-                    "INSERT INTO artists (key, name) SELECT json_extract(value, '$[0]'), "
-                    "json_extract(value, '$[1]') FROM json_each(?) WHERE 1 ON CONFLICT DO NOTHING",
-                    (json.dumps(missing),),
+                # The same name under another spelling (Blink 182 = Blink-182): the stored entry.
+                mkeys = {k: match_key(k) for k in missing}
+                by_match = dict(
+                    _json_answer(
+                        conn,
+                        "SELECT json_group_array(json_array(j.value, "
+                        "(SELECT min(a.id) FROM artists a WHERE a.match_key = j.value))) "
+                        "FROM json_each(?) j",
+                        (json.dumps(list(set(mkeys.values()))),),
+                    )
                 )
-                found.update(self._sqlite_artists(conn, [k for k, _n in missing]))
+                new = _first_spellings(
+                    {k: n for k, n in missing.items() if by_match[mkeys[k]] is None}, mkeys
+                )
+                if new:
+                    conn.exec_driver_sql(
+                        "INSERT INTO artists (key, name, match_key) SELECT json_extract(value, '$[0]'), "
+                        "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?) "
+                        "WHERE 1 ON CONFLICT DO NOTHING",
+                        (json.dumps([[k, n, mkeys[k]] for k, n in new.items()]),),
+                    )
+                    for k, aid in self._sqlite_artists(conn, list(new)).items():
+                        by_match[mkeys[k]] = aid
+                for k in missing:
+                    found[k] = by_match[mkeys[k]]
             self.artists.update(found)
         wanted = self._new_tracks(batch)
         if wanted:
@@ -161,14 +189,28 @@ class Resolver:
                 self.artists[k] = aid
                 if via_alias:
                     self.aliased.add(k)
-            new = {k: v for k, v in batch.artists.items() if k not in self.artists}
-            if new:
-                conn.execute(
-                    upsert_insert(conn, Artist).on_conflict_do_nothing(),
-                    [{"key": k, "name": n} for k, n in new.items()],
-                )
-                for k, (aid, _alias) in lookup_artists(conn, new).items():
-                    self.artists[k] = aid
+            missing = {k: v for k, v in batch.artists.items() if k not in self.artists}
+            if missing:
+                mkeys = {k: match_key(k) for k in missing}
+                by_match: dict[str, int] = {}
+                mks = sorted(set(mkeys.values()))
+                for s in range(0, len(mks), 500):
+                    for mk, aid in conn.execute(
+                        select(Artist.match_key, func.min(Artist.id))
+                        .where(Artist.match_key.in_(mks[s : s + 500]))
+                        .group_by(Artist.match_key)
+                    ):
+                        by_match[str(mk)] = int(aid)
+                new = _first_spellings({k: n for k, n in missing.items() if mkeys[k] not in by_match}, mkeys)
+                if new:
+                    conn.execute(
+                        upsert_insert(conn, Artist).on_conflict_do_nothing(),
+                        [{"key": k, "name": n, "match_key": mkeys[k]} for k, n in new.items()],
+                    )
+                    for k, (aid, _alias) in lookup_artists(conn, new).items():
+                        by_match[mkeys[k]] = aid
+                for k in missing:
+                    self.artists[k] = by_match[mkeys[k]]
         wanted = self._new_tracks(batch)
         if wanted:
             conn.execute(

@@ -25,7 +25,7 @@ from ingest.bulk import Batch, Resolver, WriterProcess, Written, write_batch
 from storage.catalog import lookup_artists
 from storage.db import Database
 from storage.models import Artist, ArtistAlias
-from storage.names import InvalidName, artist_name, fast_checked_name
+from storage.names import InvalidName, artist_name, fast_checked_name, match_key
 from storage.sql import upsert_insert
 
 BATCH_ROWS = 50_000
@@ -517,7 +517,10 @@ def import_aliases(
             if missing:
                 conn.execute(
                     upsert_insert(conn, Artist).on_conflict_do_nothing(),
-                    [{"key": c, "name": target_display.get(c, c)} for c in missing],
+                    [
+                        {"key": c, "name": target_display.get(c, c), "match_key": match_key(c)}
+                        for c in missing
+                    ],
                 )
                 found.update(lookup_artists(conn, missing))
             via = {found[c][0] for c in targets if found[c][1]}

@@ -115,12 +115,9 @@ def test_bulk_import_never_fuzzy_merges(db: Database, tmp_path: Path) -> None:
     f.write_text("user,artist\na,Lulu\na,Lulú\na,LULU\na,Radiohed\na,Radiohead\n", encoding="utf-8")
     import_path(db, _community(db), "csv", f, now=NOW)
     with db.read() as conn:
-        assert sorted(conn.execute(select(Artist.name)).scalars()) == [
-            "Lulu",
-            "Lulú",
-            "Radiohead",
-            "Radiohed",
-        ]
+        # Lulú is the same name as Lulu (diacritics only): one entry, under the first spelling. A
+        # typo is never merged in bulk (a question needs someone to answer it).
+        assert sorted(conn.execute(select(Artist.name)).scalars()) == ["Lulu", "Radiohead", "Radiohed"]
 
 
 def test_bom_crlf_and_invalid_utf8(db: Database, tmp_path: Path) -> None:
