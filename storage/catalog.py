@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import visibility
@@ -69,6 +69,10 @@ def _prefix_range(column, key: str):
     step of fuzzy matching, so it costs a slice of the catalog, not all of it."""
     first = key[0]
     return and_(column >= first, column < first + "\U0010ffff")
+
+
+def _starts_with(column, prefix: str):
+    return and_(column >= prefix, column < prefix + "\U0010ffff")
 
 
 def lookup_artists(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int, bool]]:
@@ -171,7 +175,11 @@ def artist_near_miss(conn: Connection, key: str, visible: np.ndarray) -> Resolve
     never an answer."""
     key = canonical_key(key)
     mk = match_key(key)
-    rows = conn.execute(select(Artist.key, Artist.id).where(_prefix_range(Artist.match_key, mk))).all()
+    # Blocking: the same first character, or the same after a leading "the " (Beatles / The Beatles).
+    ranges = [_prefix_range(Artist.match_key, mk), _starts_with(Artist.match_key, "the " + mk[0])]
+    if mk.startswith("the ") and len(mk) > 4:
+        ranges.append(_prefix_range(Artist.match_key, mk[4:]))
+    rows = conn.execute(select(Artist.key, Artist.id).where(or_(*ranges))).all()
     candidates = _among(rows, visible)
     hits = [(k, i) for k, i in candidates.items() if near_miss(key, k)]
     if not hits:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 MAX_KEY_LENGTH = 200
 # Raw input longer than this is refused before any work (NFKC can grow text ~18x).
@@ -170,6 +171,10 @@ def _letter_folded(key: str) -> str:
     return "".join(_words(s)) or match_key(key)
 
 
+def _without_the(words: list[str]) -> list[str]:
+    return words[1:] if len(words) > 1 and words[0] == "the" and words[1:] != ["the"] else words
+
+
 def same_name(a: str, b: str) -> bool:
     """Two normalised keys name the same thing (merged silently)."""
     return canonical_key(a) == canonical_key(b) or match_key(a) == match_key(b)
@@ -177,9 +182,10 @@ def same_name(a: str, b: str) -> bool:
 
 def near_miss(typed: str, existing: str) -> bool:
     """``typed`` looks like a slip for ``existing`` (a different name): worth *asking* about, never
-    merging. Same numbers and the same number of words are required (Pt. 1 ≠ Pt. 2, Symphony No. 5
-    ≠ No. 7, The The ≠ The); then either a letter-like symbol (P!nk, Ke$ha) or a typo distance
-    (rapidfuzz ratio ≥ 90 on the words: Radiohed, The Kills/The Killers)."""
+    merging. Same numbers are required (Pt. 1 ≠ Pt. 2, Symphony No. 5 ≠ No. 7, 2Pac ≠ Tupac); then
+    a letter-like symbol (P!nk, Ke$ha), spacing (ColdWorld), a leading "The" (Beatles), or, with the
+    same number of words (The The ≠ The), a typo distance (one edit in 5+ characters, or a rapidfuzz
+    ratio ≥ 90 on the words: Eminen, Radiohed, The Kills / The Killers)."""
     if same_name(typed, existing):
         return False
     if numbers(typed) != numbers(existing):
@@ -189,6 +195,12 @@ def near_miss(typed: str, existing: str) -> bool:
     wa, wb = _words(typed), _words(existing)
     if wa and "".join(wa) == "".join(wb):  # spacing only: ColdWorld / Cold World
         return True
+    if wa and _without_the(wa) == _without_the(wb):  # Beatles / The Beatles (The The stays itself)
+        return True
     if not wa or not wb or len(wa) != len(wb):
         return False
-    return fuzz.ratio(" ".join(wa), " ".join(wb)) >= NEAR_MISS_CUTOFF
+    a, b = " ".join(wa), " ".join(wb)
+    # One slip in a name of 5+ characters (Eminen), or a ratio ≥ 90 (The Kills / The Killers).
+    return (min(len(a), len(b)) >= 5 and Levenshtein.distance(a, b) <= 1) or fuzz.ratio(
+        a, b
+    ) >= NEAR_MISS_CUTOFF
