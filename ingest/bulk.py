@@ -65,6 +65,7 @@ class Resolver:
         self.members: dict[str, int] = {}
         self.artists: dict[str, int] = {}
         self.aliased: set[str] = set()  # artist keys that resolved through the alias table
+        self.respelled: set[str] = set()  # artist keys that resolved to another spelling's entry
         self.tracks: dict[tuple[int, str], int] = {}  # (artist id, track key) → id
 
     def resolve(self, conn: Connection, batch: Batch) -> None:
@@ -123,6 +124,8 @@ class Resolver:
                         by_match[mkeys[k]] = aid
                 for k in missing:
                     found[k] = by_match[mkeys[k]]
+                    if k not in new:
+                        self.respelled.add(k)
             self.artists.update(found)
         wanted = self._new_tracks(batch)
         if wanted:
@@ -211,6 +214,8 @@ class Resolver:
                         by_match[mkeys[k]] = aid
                 for k in missing:
                     self.artists[k] = by_match[mkeys[k]]
+                    if k not in new:
+                        self.respelled.add(k)
         wanted = self._new_tracks(batch)
         if wanted:
             conn.execute(
@@ -273,6 +278,8 @@ class Written:
     inserted: int
     merged_by_alias: int
     merged_by_key: int
+    # Rows whose artist is the same name as another spelling's entry (Blink 182 → Blink-182).
+    merged_by_name: int = 0
 
 
 def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> Written:
@@ -290,7 +297,8 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
     members, artists, tracks, aliased = resolver.members, resolver.artists, resolver.tracks, resolver.aliased
     flat: list[Any] = []
     add = flat.extend
-    merged_alias = merged_key = 0
+    merged_alias = merged_key = merged_name = 0
+    respelled = resolver.respelled
     for user, a_key, t_key, at, count, key, merged in batch.rows:
         aid = artists[a_key]
         add(
@@ -305,6 +313,8 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
                 key,
             )
         )
+        if a_key in respelled:
+            merged_name += 1
         if merged is not None or a_key in aliased:
             if merged == "alias" or a_key in aliased:
                 merged_alias += 1
@@ -316,7 +326,7 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
         part = flat[start : start + COMMIT_ROWS * width]
         with db.write(bulk=True) as conn:
             inserted += _insert_plays(conn, db.sqlite, part, width)
-    return Written(len(batch.rows), inserted, merged_alias, merged_key)
+    return Written(len(batch.rows), inserted, merged_alias, merged_key, merged_name)
 
 
 def _insert_plays(conn: Connection, sqlite: bool, flat: list[Any], width: int) -> int:
@@ -461,7 +471,8 @@ def serve() -> None:
             except EOFError:
                 break
             w = write_batch(db, resolver, Batch(rows, users, artists, tracks), source)
-            pickle.dump((w.rows, w.inserted, w.merged_by_alias, w.merged_by_key), answers, _PROTOCOL)
+            answer = (w.rows, w.inserted, w.merged_by_alias, w.merged_by_key, w.merged_by_name)
+            pickle.dump(answer, answers, _PROTOCOL)
             answers.flush()
     except Exception:
         pickle.dump(traceback.format_exc(), answers, _PROTOCOL)

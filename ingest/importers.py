@@ -72,6 +72,9 @@ class Summary:
     merged_by_alias: int = 0
     # Rows whose source artist (id) shares its catalog key with another source artist (Red / RED).
     merged_by_key: int = 0
+    # Rows whose artist is the same name as a stored spelling (storage.names.match_key: Blink 182 →
+    # Blink-182, Sigur Ros → Sigur Rós): logged on that entry.
+    merged_by_name: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     aliases: int = 0
     rejects_file: str | None = None
@@ -85,6 +88,8 @@ class Summary:
             s += f", merged by alias {self.merged_by_alias}"
         if self.merged_by_key:
             s += f", merged by name key {self.merged_by_key}"
+        if self.merged_by_name:
+            s += f", merged as the same name {self.merged_by_name}"
         if self.skipped:
             detail = ", ".join(f"{r}: {n}" for r, n in sorted(self.skipped.items()))
             s += f", skipped {sum(self.skipped.values())} ({detail})"
@@ -284,6 +289,7 @@ def import_rows(
         summary.duplicates += w.rows - w.inserted
         summary.merged_by_alias += w.merged_by_alias
         summary.merged_by_key += w.merged_by_key
+        summary.merged_by_name += w.merged_by_name
         if progress:
             progress(w.rows)
 

@@ -28,6 +28,7 @@ def test_full_hetrec_import_and_reimport(db: Database) -> None:
     # Red/ＲＥＤ, 3 names that differ only by a private-use character): their 22 pairs are kept as
     # plays of the merged artist and counted, so the figures stay honest.
     assert first.merged_by_key == 22
+    assert first.merged_by_name == 273  # the pairs of the 73 same-name spellings below, counted too
     with db.read() as conn:
         members = conn.execute(select(func.count(Member.id)).where(Member.community_id == cid)).scalar_one()
         plays = conn.execute(select(func.count(Play.id))).scalar_one()
