@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, event, func, select, tuple_
+from sqlalchemy import Connection, event, select, tuple_
 
-from storage.catalog import lookup_artists
+from storage.catalog import lookup_artists, lookup_artists_by_name
 from storage.db import Database, open_database
 from storage.models import Artist, Member, Play, Track
 from storage.names import match_key
@@ -195,15 +195,7 @@ class Resolver:
             missing = {k: v for k, v in batch.artists.items() if k not in self.artists}
             if missing:
                 mkeys = {k: match_key(k) for k in missing}
-                by_match: dict[str, int] = {}
-                mks = sorted(set(mkeys.values()))
-                for s in range(0, len(mks), 500):
-                    for mk, aid in conn.execute(
-                        select(Artist.match_key, func.min(Artist.id))
-                        .where(Artist.match_key.in_(mks[s : s + 500]))
-                        .group_by(Artist.match_key)
-                    ):
-                        by_match[str(mk)] = int(aid)
+                by_match = {mkeys[k]: aid for k, (aid, _) in lookup_artists_by_name(conn, missing).items()}
                 new = _first_spellings({k: n for k, n in missing.items() if mkeys[k] not in by_match}, mkeys)
                 if new:
                     conn.execute(

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import make_url
 
 from ingest.bulk import Batch, Resolver, WriterProcess, Written, write_batch
-from storage.catalog import lookup_artists
+from storage.catalog import lookup_artists, lookup_artists_by_name
 from storage.db import Database
 from storage.models import Artist, ArtistAlias
 from storage.names import InvalidName, artist_name, fast_checked_name, match_key
@@ -520,6 +520,10 @@ def import_aliases(
             targets = {c for _a, c in chunk}
             found = lookup_artists(conn, targets)
             missing = [c for c in targets if c not in found]
+            if missing:
+                # A canonical name stored under another spelling (Blink 182 → Blink-182) is that entry.
+                found.update(lookup_artists_by_name(conn, missing))
+                missing = [c for c in missing if c not in found]
             if missing:
                 conn.execute(
                     upsert_insert(conn, Artist).on_conflict_do_nothing(),

@@ -95,6 +95,23 @@ def lookup_artists(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int
     return found
 
 
+def lookup_artists_by_name(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    """Catalog keys → ``(artist id, False)`` of the stored artist with the same
+    :func:`~storage.names.match_key` (the lowest id when several share it): the "same name" step
+    after :func:`lookup_artists` found no key or alias."""
+    mkeys = {k: match_key(k) for k in dict.fromkeys(keys)}
+    wanted = sorted(set(mkeys.values()))
+    by_match: dict[str, int] = {}
+    for s in range(0, len(wanted), 500):
+        for mk, aid in conn.execute(
+            select(Artist.match_key, func.min(Artist.id))
+            .where(Artist.match_key.in_(wanted[s : s + 500]))
+            .group_by(Artist.match_key)
+        ):
+            by_match[str(mk)] = int(aid)
+    return {k: (by_match[m], False) for k, m in mkeys.items() if m in by_match}
+
+
 # The interactive path's look-ups, built once: an alias wins over an artist of the same key.
 _ARTIST_BY_ALIAS = (
     select(Artist.id, Artist.name)
