@@ -35,6 +35,9 @@ class PlayInput:
     artist_key: str
     title: str | None = None
     title_key: str | None = None
+    # "Title by Artist" read the other way: the service takes it only when its artist is known in
+    # the community and the whole text is not (``Stand by Me`` stays an artist).
+    by_split: PlayInput | None = None
 
 
 def parse_played(text: str | None) -> PlayInput:
@@ -52,10 +55,15 @@ def parse_played(text: str | None) -> PlayInput:
         for last_by in _BY_SPLIT.finditer(stripped):  # noqa: B007 - we want the last match
             pass
         if last_by is not None:
-            # "Title by Artist": the last " by " separates, so titles may contain "by".
-            title, artist = stripped[: last_by.start()], stripped[last_by.end() :]
-        else:
-            artist, title = text, None
+            # "Title by Artist": the last " by " separates, so titles may contain "by". Which
+            # reading wins needs the catalog (see PlayInput.by_split).
+            whole = play_input(stripped, None)
+            try:
+                split = play_input(stripped[last_by.end() :], stripped[: last_by.start()])
+            except UserError:
+                return whole
+            return PlayInput(whole.artist, whole.artist_key, by_split=split)
+        artist, title = text, None
     return play_input(artist, title)
 
 

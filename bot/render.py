@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.service import Digest, Pick, PlayResult, Recommendations, TrendEntry, Trending
+from bot.service import Digest, Pick, PlayResult, Question, Recommendations, TrendEntry, Trending
 
 # Windows are whole UTC days up to now (storage.trends.window_days); the labels say so.
 WINDOW_LABEL = {
@@ -53,6 +53,16 @@ def played_text(r: PlayResult) -> str:
     if r.corrected_from:
         line += f" (matched “{r.corrected_from}” to the existing entry)"
     return line
+
+
+def question_text(q: Question) -> str:
+    """A near miss, for a chat reply: what to type for either answer (nothing is logged yet)."""
+    return q.text()
+
+
+def question_prompt(q: Question) -> str:
+    """A near miss, asked on the console: the answer is the next line."""
+    return f"Did you mean {q.candidate}? [y]es / [n]o, log as typed ({q.typed})"
 
 
 def trend_line(

@@ -54,6 +54,56 @@ class PlayResult:
     corrected_from: str | None = None  # the spelling typed, when it resolved to an existing entry
 
 
+RESOLVE_EXISTING = "existing"
+RESOLVE_AS_TYPED = "as typed"
+# A leading "=" on /played text (or on Discord's artist option) logs the name as typed, no question.
+AS_TYPED_MARK = "="
+
+
+def _what(artist: str, title: str | None) -> str:
+    return f"{artist} – {title}" if title else artist
+
+
+def _command(artist: str, title: str | None) -> str:
+    return f"/played {artist} - {title}" if title else f"/played {artist}"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A near miss: what the member typed and the existing entry it may mean. Nothing is logged
+    until they pick one (``Service.played(..., resolve=...)``, or by typing either command)."""
+
+    typed: str  # "The Kills – Doing It to Death"
+    candidate: str  # "The Killers – Doing It to Death"
+    artist: str  # the typed artist and title, to build the answers from
+    title: str | None
+
+    @property
+    def existing_command(self) -> str:
+        artist, _, title = self.candidate.partition(" – ")
+        return _command(artist, title or None) if self.title else f"/played {self.candidate}"
+
+    @property
+    def as_typed_command(self) -> str:
+        return _command(AS_TYPED_MARK + self.artist, self.title)
+
+    def text(self) -> str:
+        return (
+            f"Did you mean {self.candidate}? Nothing is logged yet. "
+            f"To log it as {self.candidate}, send `{self.existing_command}`; "
+            f"to log it as typed ({self.typed}), send `{self.as_typed_command}`."
+        )
+
+
+class NameQuestion(UserError):
+    """Raised by :meth:`Service.played` instead of logging a near miss. A :class:`UserError`, so an
+    adapter that does not ask (yet) shows its text, which says what to type for either answer."""
+
+    def __init__(self, question: Question) -> None:
+        super().__init__(question.text())
+        self.question = question
+
+
 @dataclass(frozen=True)
 class Pick:
     rank: int
@@ -203,10 +253,22 @@ class Service:
         track: str | None = None,
         event_id: str | None = None,
         played_at: dt.datetime | None = None,
+        resolve: str | None = None,
     ) -> PlayResult:
         """Log one play. ``text`` is parsed (``Artist - Title`` …) unless ``artist``/``track`` are
         given separately. ``event_id`` (the platform's trigger/interaction id) makes a retried
-        delivery a no-op."""
+        delivery a no-op.
+
+        Only the same name resolves silently (:func:`storage.catalog.find_artist`). A near miss of an
+        entry this community can see raises :class:`NameQuestion` and logs nothing; the member's
+        answer comes back as ``resolve="existing"`` or ``resolve="as typed"`` (a leading ``=`` on
+        the text or artist means "as typed" too, so chat members can answer by typing)."""
+        if resolve not in (None, RESOLVE_EXISTING, RESOLVE_AS_TYPED):
+            raise ValueError(f"resolve must be {RESOLVE_EXISTING!r} or {RESOLVE_AS_TYPED!r}")
+        if text is not None and text.lstrip().startswith(AS_TYPED_MARK):
+            text, resolve = text.lstrip()[1:], resolve or RESOLVE_AS_TYPED
+        if artist is not None and artist.lstrip().startswith(AS_TYPED_MARK):
+            artist, resolve = artist.lstrip()[1:], resolve or RESOLVE_AS_TYPED
         parsed = parse_played(text) if artist is None and track is None else play_input(artist, track)
         dedupe = f"{who.platform}:{event_id}" if event_id else f"{who.platform}:{uuid.uuid4().hex}"
         when = played_at or self.clock()
@@ -220,21 +282,35 @@ class Service:
                     conn, who.platform, who.community_id, who.community_name or who.community_id
                 )
                 member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
-            # A near-miss spelling resolves only to an entry this community can already see.
-            a = catalog.resolve_artist(
-                conn,
-                parsed.artist,
-                parsed.artist_key,
-                fuzzy_among=self._visible.get(conn, community, "artist"),
-            )
+            seen_artists = self._visible.get(conn, community, "artist")
+            seen_tracks = self._visible.get(conn, community, "track")
+            a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)
+            if parsed.by_split is not None and (a is None or not a.visible):
+                # "Title by Artist" only when that artist is known here and the whole text is not.
+                b = catalog.find_artist(conn, parsed.by_split.artist_key, visible=seen_artists)
+                if b is not None and b.visible:
+                    parsed, a = parsed.by_split, b
+            asked = False
+            if a is None:
+                near = None
+                if resolve != RESOLVE_AS_TYPED:
+                    near = catalog.artist_near_miss(conn, parsed.artist_key, seen_artists)
+                asked = near is not None
+                a = near or catalog.create_artist(conn, parsed.artist, parsed.artist_key)
             t = None
             if parsed.title is not None and parsed.title_key is not None:
-                t = catalog.resolve_track(
-                    conn,
-                    a.id,
-                    parsed.title,
-                    parsed.title_key,
-                    fuzzy_among=self._visible.get(conn, community, "track"),
+                t = catalog.find_track(conn, a.id, parsed.title_key, visible=seen_tracks)
+                if t is None:
+                    near_t = None
+                    if resolve != RESOLVE_AS_TYPED and not a.created:
+                        near_t = catalog.track_near_miss(conn, a.id, parsed.title_key, seen_tracks)
+                    asked = asked or near_t is not None
+                    t = near_t or catalog.create_track(conn, a.id, parsed.title, parsed.title_key)
+            typed = _what(parsed.artist, parsed.title)
+            if asked and resolve is None:
+                # Nothing is written: the transaction rolls back with the question.
+                raise NameQuestion(
+                    Question(typed, _what(a.name, t.name if t else None), parsed.artist, parsed.title)
                 )
             _pid, inserted = catalog.add_play(
                 conn,
@@ -250,16 +326,17 @@ class Service:
             total = catalog.member_item_plays(conn, member, "track" if t else "artist", t.id if t else a.id)
         if known is None and len(self._ids) < 100_000:
             self._ids[ids_key] = (community, member)
-        typed = f"{parsed.artist} – {parsed.title}" if parsed.title else parsed.artist
-        shown = f"{a.name} – {t.name}" if t else a.name
+        # Another community's spelling of the same name (Blink-182 for Blink 182) is not shown: the
+        # member sees their own. Exact keys and aliases name the entry as stored, as before.
+        a_name = parsed.artist if a.respelled and not a.visible else a.name
+        t_name = (parsed.title if t.respelled and not t.visible else t.name) if t else None
+        shown = _what(a_name, t_name)
         corrected = (
             typed
-            if (a.fuzzy or (t is not None and t.fuzzy)) and normalise(typed) != normalise(shown)
+            if (a.respelled or (t is not None and t.respelled)) and normalise(typed) != normalise(shown)
             else None
         )
-        return PlayResult(
-            a.name, t.name if t else None, total, duplicate=not inserted, corrected_from=corrected
-        )
+        return PlayResult(a_name, t_name, total, duplicate=not inserted, corrected_from=corrected)
 
     def suggest(
         self, who: Who, query: str, *, field: str = "artist", artist: str | None = None, limit: int = 25
@@ -571,8 +648,10 @@ class Service:
 __all__ = [
     "Digest",
     "DigestSubscriptionInfo",
+    "NameQuestion",
     "Pick",
     "PlayResult",
+    "Question",
     "Recommendations",
     "Service",
     "TrendEntry",

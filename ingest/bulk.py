@@ -27,9 +27,10 @@ from typing import Any, NoReturn
 
 from sqlalchemy import Connection, event, select, tuple_
 
-from storage.catalog import lookup_artists
+from storage.catalog import lookup_artists, lookup_artists_by_name
 from storage.db import Database, open_database
 from storage.models import Artist, Member, Play, Track
+from storage.names import match_key
 from storage.sql import upsert_insert
 
 # A play ready for the database but for its ids: (user, artist key, track key, played_at as bound,
@@ -48,6 +49,14 @@ class Batch:
     tracks: dict[tuple[str, str], str] = field(default_factory=dict)  # (artist key, track key) → title
 
 
+def _first_spellings(names: dict[str, str], mkeys: dict[str, str]) -> dict[str, str]:
+    """One spelling per match key (the first seen): the others are the same name, not new rows."""
+    first: dict[str, str] = {}
+    for k in names:
+        first.setdefault(mkeys[k], k)
+    return {k: names[k] for k in first.values()}
+
+
 class Resolver:
     """Key → id caches for one import (bounded by the number of distinct names, not rows)."""
 
@@ -56,6 +65,7 @@ class Resolver:
         self.members: dict[str, int] = {}
         self.artists: dict[str, int] = {}
         self.aliased: set[str] = set()  # artist keys that resolved through the alias table
+        self.respelled: set[str] = set()  # artist keys that resolved to another spelling's entry
         self.tracks: dict[tuple[int, str], int] = {}  # (artist id, track key) → id
 
     def resolve(self, conn: Connection, batch: Batch) -> None:
@@ -87,14 +97,35 @@ class Resolver:
             )
         if batch.artists:
             found = self._sqlite_artists(conn, list(batch.artists))
-            missing = [[k, n] for k, n in batch.artists.items() if k not in found]
+            missing = {k: n for k, n in batch.artists.items() if k not in found}
             if missing:
-                conn.exec_driver_sql(
-                    "INSERT INTO artists (key, name) SELECT json_extract(value, '$[0]'), "
-                    "json_extract(value, '$[1]') FROM json_each(?) WHERE 1 ON CONFLICT DO NOTHING",
-                    (json.dumps(missing),),
+                # The same name under another spelling (Blink 182 = Blink-182): the stored entry.
+                mkeys = {k: match_key(k) for k in missing}
+                by_match = dict(
+                    _json_answer(
+                        conn,
+                        "SELECT json_group_array(json_array(j.value, "
+                        "(SELECT min(a.id) FROM artists a WHERE a.match_key = j.value))) "
+                        "FROM json_each(?) j",
+                        (json.dumps(list(set(mkeys.values()))),),
+                    )
                 )
-                found.update(self._sqlite_artists(conn, [k for k, _n in missing]))
+                new = _first_spellings(
+                    {k: n for k, n in missing.items() if by_match[mkeys[k]] is None}, mkeys
+                )
+                if new:
+                    conn.exec_driver_sql(
+                        "INSERT INTO artists (key, name, match_key) SELECT json_extract(value, '$[0]'), "
+                        "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?) "
+                        "WHERE 1 ON CONFLICT DO NOTHING",
+                        (json.dumps([[k, n, mkeys[k]] for k, n in new.items()]),),
+                    )
+                    for k, aid in self._sqlite_artists(conn, list(new)).items():
+                        by_match[mkeys[k]] = aid
+                for k in missing:
+                    found[k] = by_match[mkeys[k]]
+                    if k not in new:
+                        self.respelled.add(k)
             self.artists.update(found)
         wanted = self._new_tracks(batch)
         if wanted:
@@ -161,14 +192,22 @@ class Resolver:
                 self.artists[k] = aid
                 if via_alias:
                     self.aliased.add(k)
-            new = {k: v for k, v in batch.artists.items() if k not in self.artists}
-            if new:
-                conn.execute(
-                    upsert_insert(conn, Artist).on_conflict_do_nothing(),
-                    [{"key": k, "name": n} for k, n in new.items()],
-                )
-                for k, (aid, _alias) in lookup_artists(conn, new).items():
-                    self.artists[k] = aid
+            missing = {k: v for k, v in batch.artists.items() if k not in self.artists}
+            if missing:
+                mkeys = {k: match_key(k) for k in missing}
+                by_match = {mkeys[k]: aid for k, (aid, _) in lookup_artists_by_name(conn, missing).items()}
+                new = _first_spellings({k: n for k, n in missing.items() if mkeys[k] not in by_match}, mkeys)
+                if new:
+                    conn.execute(
+                        upsert_insert(conn, Artist).on_conflict_do_nothing(),
+                        [{"key": k, "name": n, "match_key": mkeys[k]} for k, n in new.items()],
+                    )
+                    for k, (aid, _alias) in lookup_artists(conn, new).items():
+                        by_match[mkeys[k]] = aid
+                for k in missing:
+                    self.artists[k] = by_match[mkeys[k]]
+                    if k not in new:
+                        self.respelled.add(k)
         wanted = self._new_tracks(batch)
         if wanted:
             conn.execute(
@@ -231,6 +270,8 @@ class Written:
     inserted: int
     merged_by_alias: int
     merged_by_key: int
+    # Rows whose artist is the same name as another spelling's entry (Blink 182 → Blink-182).
+    merged_by_name: int = 0
 
 
 def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> Written:
@@ -248,7 +289,8 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
     members, artists, tracks, aliased = resolver.members, resolver.artists, resolver.tracks, resolver.aliased
     flat: list[Any] = []
     add = flat.extend
-    merged_alias = merged_key = 0
+    merged_alias = merged_key = merged_name = 0
+    respelled = resolver.respelled
     for user, a_key, t_key, at, count, key, merged in batch.rows:
         aid = artists[a_key]
         add(
@@ -263,6 +305,8 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
                 key,
             )
         )
+        if a_key in respelled:
+            merged_name += 1
         if merged is not None or a_key in aliased:
             if merged == "alias" or a_key in aliased:
                 merged_alias += 1
@@ -274,7 +318,7 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
         part = flat[start : start + COMMIT_ROWS * width]
         with db.write(bulk=True) as conn:
             inserted += _insert_plays(conn, db.sqlite, part, width)
-    return Written(len(batch.rows), inserted, merged_alias, merged_key)
+    return Written(len(batch.rows), inserted, merged_alias, merged_key, merged_name)
 
 
 def _insert_plays(conn: Connection, sqlite: bool, flat: list[Any], width: int) -> int:
@@ -419,7 +463,8 @@ def serve() -> None:
             except EOFError:
                 break
             w = write_batch(db, resolver, Batch(rows, users, artists, tracks), source)
-            pickle.dump((w.rows, w.inserted, w.merged_by_alias, w.merged_by_key), answers, _PROTOCOL)
+            answer = (w.rows, w.inserted, w.merged_by_alias, w.merged_by_key, w.merged_by_name)
+            pickle.dump(answer, answers, _PROTOCOL)
             answers.flush()
     except Exception:
         pickle.dump(traceback.format_exc(), answers, _PROTOCOL)

@@ -22,10 +22,10 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import make_url
 
 from ingest.bulk import Batch, Resolver, WriterProcess, Written, write_batch
-from storage.catalog import lookup_artists
+from storage.catalog import lookup_artists, lookup_artists_by_name
 from storage.db import Database
 from storage.models import Artist, ArtistAlias
-from storage.names import InvalidName, artist_name, fast_checked_name
+from storage.names import InvalidName, artist_name, fast_checked_name, match_key
 from storage.sql import upsert_insert
 
 BATCH_ROWS = 50_000
@@ -72,6 +72,9 @@ class Summary:
     merged_by_alias: int = 0
     # Rows whose source artist (id) shares its catalog key with another source artist (Red / RED).
     merged_by_key: int = 0
+    # Rows whose artist is the same name as a stored spelling (storage.names.match_key: Blink 182 →
+    # Blink-182, Sigur Ros → Sigur Rós): logged on that entry.
+    merged_by_name: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     aliases: int = 0
     rejects_file: str | None = None
@@ -85,6 +88,8 @@ class Summary:
             s += f", merged by alias {self.merged_by_alias}"
         if self.merged_by_key:
             s += f", merged by name key {self.merged_by_key}"
+        if self.merged_by_name:
+            s += f", merged as the same name {self.merged_by_name}"
         if self.skipped:
             detail = ", ".join(f"{r}: {n}" for r, n in sorted(self.skipped.items()))
             s += f", skipped {sum(self.skipped.values())} ({detail})"
@@ -284,6 +289,7 @@ def import_rows(
         summary.duplicates += w.rows - w.inserted
         summary.merged_by_alias += w.merged_by_alias
         summary.merged_by_key += w.merged_by_key
+        summary.merged_by_name += w.merged_by_name
         if progress:
             progress(w.rows)
 
@@ -515,9 +521,16 @@ def import_aliases(
             found = lookup_artists(conn, targets)
             missing = [c for c in targets if c not in found]
             if missing:
+                # A canonical name stored under another spelling (Blink 182 → Blink-182) is that entry.
+                found.update(lookup_artists_by_name(conn, missing))
+                missing = [c for c in missing if c not in found]
+            if missing:
                 conn.execute(
                     upsert_insert(conn, Artist).on_conflict_do_nothing(),
-                    [{"key": c, "name": target_display.get(c, c)} for c in missing],
+                    [
+                        {"key": c, "name": target_display.get(c, c), "match_key": match_key(c)}
+                        for c in missing
+                    ],
                 )
                 found.update(lookup_artists(conn, missing))
             via = {found[c][0] for c in targets if found[c][1]}

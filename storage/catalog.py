@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import visibility
 from storage.models import Artist, ArtistAlias, Community, Member, Play, Track
-from storage.names import canonical_artist, canonical_key
+from storage.names import canonical_artist, canonical_key, match_key, near_miss
 from storage.sql import upsert_insert
-
-# rapidfuzz score (0-100) from which a new spelling is taken for an existing catalog entry.
-FUZZY_CUTOFF = 90.0
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,10 @@ class Resolved:
     id: int
     name: str
     created: bool = False
-    fuzzy: bool = False
+    # Found under another spelling of the same name (or a near miss the member picked).
+    respelled: bool = False
+    # Whether the community asking can see the entry (see storage.visibility).
+    visible: bool = True
 
 
 def community_id(conn: Connection, platform: str, external_id: str, name: str) -> int:
@@ -71,6 +71,10 @@ def _prefix_range(column, key: str):
     return and_(column >= first, column < first + "\U0010ffff")
 
 
+def _starts_with(column, prefix: str):
+    return and_(column >= prefix, column < prefix + "\U0010ffff")
+
+
 def lookup_artists(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int, bool]]:
     """Catalog keys (already :func:`~storage.names.canonical_key`) → ``(artist id, via alias)``.
 
@@ -89,6 +93,23 @@ def lookup_artists(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int
             for k, aid in conn.execute(select(Artist.key, Artist.id).where(Artist.key.in_(rest))):
                 found[k] = (aid, False)
     return found
+
+
+def lookup_artists_by_name(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    """Catalog keys → ``(artist id, False)`` of the stored artist with the same
+    :func:`~storage.names.match_key` (the lowest id when several share it): the "same name" step
+    after :func:`lookup_artists` found no key or alias."""
+    mkeys = {k: match_key(k) for k in dict.fromkeys(keys)}
+    wanted = sorted(set(mkeys.values()))
+    by_match: dict[str, int] = {}
+    for s in range(0, len(wanted), 500):
+        for mk, aid in conn.execute(
+            select(Artist.match_key, func.min(Artist.id))
+            .where(Artist.match_key.in_(wanted[s : s + 500]))
+            .group_by(Artist.match_key)
+        ):
+            by_match[str(mk)] = int(aid)
+    return {k: (by_match[m], False) for k, m in mkeys.items() if m in by_match}
 
 
 # The interactive path's look-ups, built once: an alias wins over an artist of the same key.
@@ -132,54 +153,128 @@ def _among(rows: Iterable[Any], visible: np.ndarray) -> dict[str, int]:
     return {k: i for (k, i), ok in zip(pairs, keep, strict=True) if ok}
 
 
-def resolve_artist(
-    conn: Connection, name: str, key: str, *, fuzzy_among: np.ndarray | None = None
-) -> Resolved:
-    """Find or create the artist for ``key``; with ``fuzzy_among`` (the sorted artist ids the
-    community can see, :mod:`storage.visibility`), a near-duplicate spelling resolves to one of those
-    entries (interactive ``/played`` only: in bulk a wrong merge would go unseen).
-    ``Smiths, The`` is looked up and created as ``The Smiths`` (the same rule as bulk import)."""
-    name, key = canonical_artist(name, key)
+def _visible(visible: np.ndarray | None, ids: list[int]) -> list[bool]:
+    if visible is None:
+        return [True] * len(ids)
+    return [bool(v) for v in visibility.contains(visible, np.array(ids, dtype=np.int64))]
+
+
+def _first_of(rows: list[tuple[int, str]], visible: np.ndarray | None) -> Resolved | None:
+    """The entry among ``(id, name)`` rows of one name: a visible one first, then the lowest id."""
+    if not rows:
+        return None
+    seen = _visible(visible, [i for i, _ in rows])
+    (aid, name), shown = min(zip(rows, seen, strict=True), key=lambda r: (not r[1], r[0][0]))
+    return Resolved(aid, name, respelled=True, visible=shown)
+
+
+def find_artist(conn: Connection, key: str, *, visible: np.ndarray | None = None) -> Resolved | None:
+    """The artist that *is* ``key``'s name, or ``None``: alias, exact key, then the same
+    :func:`~storage.names.match_key` (``Blink 182`` = ``Blink-182``, ``Sigur Ros`` = ``Sigur Rós``).
+    Never a near miss. ``visible`` (sorted artist ids the community can see) only says whether the
+    entry found is one of them (and prefers those when several share a match key)."""
     found = lookup_artist(conn, key)
-    if found:
+    if found is None:
+        rows = conn.execute(
+            select(Artist.id, Artist.name).where(Artist.match_key == match_key(canonical_key(key)))
+        ).all()
+        found = _first_of([(int(i), str(n)) for i, n in rows], visible)
+        if found is None:
+            return None
+    if visible is None:
         return found
-    if fuzzy_among is not None:
-        candidates = _among(
-            conn.execute(select(Artist.key, Artist.id).where(_prefix_range(Artist.key, key))).all(),
-            fuzzy_among,
-        )
-        best = process.extractOne(key, list(candidates), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        if best is not None:
-            aid = candidates[best[0]]
-            nm = conn.execute(select(Artist.name).where(Artist.id == aid)).scalar_one()
-            return Resolved(aid, nm, fuzzy=True)
-    conn.execute(upsert_insert(conn, Artist).values(key=key, name=name).on_conflict_do_nothing())
+    return replace(found, visible=_visible(visible, [found.id])[0])
+
+
+def artist_near_miss(conn: Connection, key: str, visible: np.ndarray) -> Resolved | None:
+    """The existing artist ``key`` is probably a slip for (:func:`~storage.names.near_miss`), among
+    the ``visible`` ids only (this community's own plays, and public ones) — a question to ask,
+    never an answer."""
+    key = canonical_key(key)
+    mk = match_key(key)
+    # Blocking: the same first character, or the same after a leading "the " (Beatles / The Beatles).
+    ranges = [_prefix_range(Artist.match_key, mk), _starts_with(Artist.match_key, "the " + mk[0])]
+    if mk.startswith("the ") and len(mk) > 4:
+        ranges.append(_prefix_range(Artist.match_key, mk[4:]))
+    rows = conn.execute(select(Artist.key, Artist.id).where(or_(*ranges))).all()
+    candidates = _among(rows, visible)
+    hits = [(k, i) for k, i in candidates.items() if near_miss(key, k)]
+    if not hits:
+        return None
+    k, aid = max(hits, key=lambda h: (fuzz.ratio(key, h[0]), -h[1]))
+    nm = conn.execute(select(Artist.name).where(Artist.id == aid)).scalar_one()
+    return Resolved(aid, nm, respelled=True)
+
+
+def create_artist(conn: Connection, name: str, key: str) -> Resolved:
+    """Insert the artist (``Smiths, The`` → ``The Smiths``) unless its key exists."""
+    name, key = canonical_artist(name, key)
+    conn.execute(
+        upsert_insert(conn, Artist)
+        .values(key=key, name=name, match_key=match_key(key))
+        .on_conflict_do_nothing()
+    )
     aid = conn.execute(select(Artist.id).where(Artist.key == key)).scalar_one()
     return Resolved(aid, name, created=True)
 
 
-def resolve_track(
-    conn: Connection, artist: int, title: str, key: str, *, fuzzy_among: np.ndarray | None = None
-) -> Resolved:
-    """Find or create ``artist``'s track for ``key``; ``fuzzy_among`` (visible track ids) as in
-    :func:`resolve_artist`."""
+def resolve_artist(conn: Connection, name: str, key: str) -> Resolved:
+    """Find (:func:`find_artist`, same name only) or create the artist. Never fuzzy: a near miss is
+    a question for the member (:func:`artist_near_miss`), asked by the service."""
+    return find_artist(conn, key) or create_artist(conn, name, key)
+
+
+def _artist_tracks(conn: Connection, artist: int) -> list[tuple[str, int, str]]:
+    return [
+        (str(k), int(i), str(t))
+        for k, i, t in conn.execute(select(Track.key, Track.id, Track.title).where(Track.artist_id == artist))
+    ]
+
+
+def find_track(
+    conn: Connection, artist: int, key: str, *, visible: np.ndarray | None = None
+) -> Resolved | None:
+    """``artist``'s track that *is* ``key``'s title: exact key, then the same match key
+    (``Pt. 2`` ≠ ``Pt. 1``: numbers are part of the match key). ``visible`` as in :func:`find_artist`."""
     row = conn.execute(_TRACK_BY_KEY, {"a": artist, "k": key}).first()
     if row:
-        return Resolved(row.id, row.title)
-    if fuzzy_among is not None:
-        candidates = _among(
-            conn.execute(select(Track.key, Track.id).where(Track.artist_id == artist)).all(), fuzzy_among
-        )
-        best = process.extractOne(key, list(candidates), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        if best is not None:
-            tid = candidates[best[0]]
-            t = conn.execute(select(Track.title).where(Track.id == tid)).scalar_one()
-            return Resolved(tid, t, fuzzy=True)
+        found = Resolved(row.id, row.title)
+    else:
+        mk = match_key(key)
+        same = [(i, t) for k, i, t in _artist_tracks(conn, artist) if match_key(k) == mk]
+        found_or_none = _first_of(same, visible)
+        if found_or_none is None:
+            return None
+        found = found_or_none
+    if visible is None:
+        return found
+    return replace(found, visible=_visible(visible, [found.id])[0])
+
+
+def track_near_miss(conn: Connection, artist: int, key: str, visible: np.ndarray) -> Resolved | None:
+    """As :func:`artist_near_miss`, among ``artist``'s tracks the community can see."""
+    rows = _artist_tracks(conn, artist)
+    if not rows:
+        return None
+    seen = _visible(visible, [i for _, i, _ in rows])
+    hits = [(k, i, t) for (k, i, t), ok in zip(rows, seen, strict=True) if ok and near_miss(key, k)]
+    if not hits:
+        return None
+    _k, tid, title = max(hits, key=lambda h: (fuzz.ratio(key, h[0]), -h[1]))
+    return Resolved(tid, title, respelled=True)
+
+
+def create_track(conn: Connection, artist: int, title: str, key: str) -> Resolved:
     conn.execute(
         upsert_insert(conn, Track).values(artist_id=artist, key=key, title=title).on_conflict_do_nothing()
     )
     tid = conn.execute(select(Track.id).where(Track.artist_id == artist, Track.key == key)).scalar_one()
     return Resolved(tid, title, created=True)
+
+
+def resolve_track(conn: Connection, artist: int, title: str, key: str) -> Resolved:
+    """Find (same name only) or create ``artist``'s track for ``key``."""
+    return find_track(conn, artist, key) or create_track(conn, artist, title, key)
 
 
 def add_play(

@@ -59,6 +59,9 @@ class Artist(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(1000))
+    # storage.names.match_key(key): spellings with equal match keys are one name (Blink 182 =
+    # Blink-182). Not unique: rows stored before the rule existed may share one (the lowest id wins).
+    match_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
 
 
 class ArtistAlias(Base):

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from bot.service import Recommendations, Service, Who
+from bot.service import NameQuestion, Recommendations, Service, Who
 from config.settings import Settings
 from engine.batch import EngineContext, batch
 from engine.recommender import AlsRecommender
@@ -109,9 +109,10 @@ def test_fold_in_and_new_members_see_only_their_community(world: Service) -> Non
 
 def test_played_never_corrects_to_another_communitys_spelling(world: Service) -> None:
     svc = world
-    # Within B, a near miss resolves to B's own entry …
-    rb = svc.played(Who("local", "B", "b0"), "Hidden Orchestra Of Be - Intro")
-    assert rb.artist == "Hidden Orchestra Of Bee" and rb.corrected_from is not None
+    # Within B, a near miss is a question naming B's own entry (nothing is merged silently) …
+    with pytest.raises(NameQuestion) as asked:
+        svc.played(Who("local", "B", "b0"), "Hidden Orchestra Of Be - Intro")
+    assert asked.value.question.candidate.startswith("Hidden Orchestra Of Bee")
     # … while in A the same spelling is A's own new entry, and the reply names nothing of B's.
     who = Who("local", "A", "a0")
     r = svc.played(who, "Hidden Orchestra Of Be - Intro")

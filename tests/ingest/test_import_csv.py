@@ -113,14 +113,12 @@ def test_repeated_hetrec_pairs_stay_duplicates(db: Database, tmp_path: Path) -> 
 def test_bulk_import_never_fuzzy_merges(db: Database, tmp_path: Path) -> None:
     f = tmp_path / "plays.csv"
     f.write_text("user,artist\na,Lulu\na,Lulú\na,LULU\na,Radiohed\na,Radiohead\n", encoding="utf-8")
-    import_path(db, _community(db), "csv", f, now=NOW)
+    s = import_path(db, _community(db), "csv", f, now=NOW)
+    assert s.merged_by_name == 1 and "merged as the same name 1" in s.line()
     with db.read() as conn:
-        assert sorted(conn.execute(select(Artist.name)).scalars()) == [
-            "Lulu",
-            "Lulú",
-            "Radiohead",
-            "Radiohed",
-        ]
+        # Lulú is the same name as Lulu (diacritics only): one entry, under the first spelling. A
+        # typo is never merged in bulk (a question needs someone to answer it).
+        assert sorted(conn.execute(select(Artist.name)).scalars()) == ["Lulu", "Radiohead", "Radiohed"]
 
 
 def test_bom_crlf_and_invalid_utf8(db: Database, tmp_path: Path) -> None:

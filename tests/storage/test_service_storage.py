@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.parsing import UserError
-from bot.service import Service, Who
+from bot.service import NameQuestion, Service, Who
 from storage.db import Database
 from storage.models import Artist, Member, Play, Track
 
@@ -18,24 +18,35 @@ def _count(db: Database, model) -> int:  # type: ignore[no-untyped-def]
         return conn.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def test_near_duplicate_spellings_resolve_to_one_track(service: Service, who: Who, db: Database) -> None:
+def test_same_name_resolves_silently_a_typo_is_a_question(service: Service, who: Who, db: Database) -> None:
     a = service.played(who, "Radiohead – Karma Police")
     b = service.played(who, "radiohead - karma police")
-    c = service.played(who, "Radiohed - Karma Polise")  # typo: fuzzy match to the existing entry
+    with pytest.raises(NameQuestion) as asked:  # typo: a question, nothing logged
+        service.played(who, "Radiohed - Karma Polise")
+    q = asked.value.question
+    assert (q.typed, q.candidate) == ("Radiohed – Karma Polise", "Radiohead – Karma Police")
+    assert q.existing_command == "/played Radiohead - Karma Police"
+    assert q.as_typed_command == "/played =Radiohed - Karma Polise"
+    assert _count(db, Play) == 2
+    c = service.played(who, "Radiohed - Karma Polise", resolve="existing")
     assert (a.artist, a.track) == ("Radiohead", "Karma Police")
     assert (b.artist, b.track) == (c.artist, c.track) == ("Radiohead", "Karma Police")
     assert c.corrected_from == "Radiohed – Karma Polise" and b.corrected_from is None
     assert c.plays_by_member == 3
     assert _count(db, Artist) == 1 and _count(db, Track) == 1 and _count(db, Play) == 3
+    d = service.played(who, "=Radiohed - Karma Polise")  # as typed: what the reply says to send
+    assert (d.artist, d.track, d.plays_by_member, d.corrected_from) == ("Radiohed", "Karma Polise", 1, None)
+    assert service.played(who, "Radiohed - Karma Polise").plays_by_member == 2  # known now: no question
+    assert _count(db, Artist) == 2 and _count(db, Play) == 5
 
 
 def test_distinct_names_are_not_merged(service: Service, who: Who, db: Database) -> None:
     service.played(who, "Lulu")
-    service.played(who, "Lulú")
+    assert service.played(who, "Lulú").artist == "Lulu"  # diacritics only: the same name
     service.played(who, "Blur")
     service.played(who, "Blue")
     with db.read() as conn:
-        assert sorted(conn.execute(select(Artist.name)).scalars()) == ["Blue", "Blur", "Lulu", "Lulú"]
+        assert sorted(conn.execute(select(Artist.name)).scalars()) == ["Blue", "Blur", "Lulu"]
 
 
 def test_original_spelling_is_kept_for_display(service: Service, who: Who) -> None:

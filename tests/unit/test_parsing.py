@@ -16,8 +16,6 @@ from storage.names import MAX_KEY_LENGTH, InvalidName, checked_name, clean_displ
         ("Radiohead — Karma Police", "Radiohead", "Karma Police"),
         ("Radiohead \u2212 Karma Police", "Radiohead", "Karma Police"),
         ("Radiohead －  Karma Police", "Radiohead", "Karma Police"),
-        ("Karma Police by Radiohead", "Radiohead", "Karma Police"),
-        ("Stand By Me by Ben E. King", "Ben E. King", "Stand By Me"),
         ("Jay-Z - 99 Problems", "Jay-Z", "99 Problems"),
         ("Jay-Z", "Jay-Z", None),
         ("  Radiohead  ", "Radiohead", None),
@@ -26,7 +24,24 @@ from storage.names import MAX_KEY_LENGTH, InvalidName, checked_name, clean_displ
 )
 def test_played_forms(text: str, artist: str, title: str | None) -> None:
     p = parse_played(text)
-    assert (p.artist, p.title) == (artist, title)
+    assert (p.artist, p.title, p.by_split) == (artist, title, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "artist", "title"),
+    [
+        ("Karma Police by Radiohead", "Radiohead", "Karma Police"),
+        ("Stand By Me by Ben E. King", "Ben E. King", "Stand By Me"),
+        ("Stand by Me", "Me", "Stand"),
+        ("Death by Stereo", "Stereo", "Death"),
+    ],
+)
+def test_title_by_artist_is_a_second_reading(text: str, artist: str, title: str) -> None:
+    """The whole text is the artist; "Title by Artist" is the reading the service takes only when
+    that artist is known in the community and the whole text is not (see the service tests)."""
+    p = parse_played(text)
+    assert (p.artist, p.title) == (text, None)
+    assert p.by_split is not None and (p.by_split.artist, p.by_split.title) == (artist, title)
 
 
 @pytest.mark.parametrize(
