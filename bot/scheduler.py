@@ -10,7 +10,7 @@ was due while the bot was down is still known after a restart:
 
 Both have ``max_instances=1`` and ``coalesce=True`` (a backlog of missed runs runs once) and no
 misfire limit (a late run still runs; the digest grace is applied by the ledger planner). On top of
-``max_instances`` a per-job lock in :func:`run_named` refuses a second concurrent run in-process.
+``max_instances`` a per-job lock in :class:`Runtime` refuses a second concurrent run in-process.
 
 Start-up order that keeps missed runs (:func:`start`): start **paused**, add each job **only if it
 is missing** (an existing job keeps its stored ``next_run_time``; ``replace_existing=True`` would
@@ -23,9 +23,10 @@ every job.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -49,21 +50,61 @@ DIGEST_TICK = dt.timedelta(minutes=1)
 SCHEDULED = ("batch", "digest")  # registry jobs that `tastemaker run` schedules
 
 
-@dataclass
-class _Runtime:
-    """What scheduled jobs run with in this process, and one lock per job so a run never overlaps
-    the previous one (on top of APScheduler's ``max_instances=1``)."""
+class Runtime:
+    """What scheduled jobs run with in this process — the job context — and one lock per job, so a
+    run never overlaps the previous one (on top of APScheduler's ``max_instances=1``)."""
 
-    ctx: JobContext
-    locks: dict[str, threading.Lock] = field(
-        default_factory=lambda: {name: threading.Lock() for name in jobs.REGISTRY}
-    )
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self._locks = {name: threading.Lock() for name in jobs.REGISTRY}
+
+    def run(self, name: str) -> None:
+        """Run registry job ``name`` now, unless it is still running or has nothing to do."""
+        lock = self._locks[name]
+        if not lock.acquire(blocking=False):
+            log.warning("job %s is still running; this run is skipped", name)
+            return
+        try:
+            idle = jobs.REGISTRY[name].idle
+            if idle is not None and idle(self.ctx):
+                return  # nothing to do: no job_runs row for an idle tick
+            outcome = jobs.run_job(name, self.ctx)
+            if not outcome.ok:
+                log.error("job %s failed: %s", name, outcome.detail)
+        finally:
+            lock.release()
 
 
-# The one process-wide slot: APScheduler stores jobs pickled, as a reference to an importable
-# function plus picklable arguments (the job name), so the running process has to provide the
-# context (settings, database, Spark, chat senders) somewhere the function can reach it.
-_runtime: _Runtime | None = None
+class _WithRuntime:
+    """A stored job as the executor hands it to APScheduler's ``run_job``: the same job, whose
+    function gets this process's :class:`Runtime` first."""
+
+    def __init__(self, job: Job, runtime: Runtime) -> None:
+        self._job = job
+        self.func = functools.partial(_run_stored, runtime)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+
+def _run_stored(runtime: Runtime, name: str) -> None:
+    runtime.run(name)
+
+
+class RuntimeExecutor(ThreadPoolExecutor):
+    """APScheduler stores a job as a reference to an importable function plus picklable arguments
+    (the job name); this executor, owned by the one scheduler of the process, supplies the rest
+    (settings, database, Spark, chat senders) — no module-level slot."""
+
+    def __init__(self, runtime: Runtime | None, max_workers: int = 4) -> None:
+        super().__init__(max_workers)
+        self.runtime = runtime
+
+    def _do_submit_job(self, job: Job, run_times: list[dt.datetime]) -> None:
+        if self.runtime is None:  # a read-only scheduler (job_statuses) never runs anything
+            log.error("job %s fired in a scheduler without a runtime; skipped", job.id)
+            return
+        super()._do_submit_job(_WithRuntime(job, self.runtime), run_times)
 
 
 @dataclass(frozen=True)
@@ -88,33 +129,10 @@ def job_specs(settings: Settings, *, batch_interval: dt.timedelta | None = None)
     return specs
 
 
-def set_context(ctx: JobContext | None) -> None:
-    """The context scheduled jobs run with. Jobs are stored pickled, so they carry only the job
-    name; the process provides the rest (settings, database, Spark, chat senders) here."""
-    global _runtime
-    _runtime = _Runtime(ctx) if ctx is not None else None
-
-
 def run_named(name: str) -> None:
-    """What APScheduler runs: an importable module-level function with a picklable argument."""
-    runtime = _runtime
-    if runtime is None:
-        log.error("job %s fired but no job context is set; skipped", name)
-        return
-    ctx = runtime.ctx
-    lock = runtime.locks[name]
-    if not lock.acquire(blocking=False):
-        log.warning("job %s is still running; this run is skipped", name)
-        return
-    try:
-        idle = jobs.REGISTRY[name].idle
-        if idle is not None and idle(ctx):
-            return  # nothing to do: no job_runs row for an idle tick
-        outcome = jobs.run_job(name, ctx)
-        if not outcome.ok:
-            log.error("job %s failed: %s", name, outcome.detail)
-    finally:
-        lock.release()
+    """The function a stored job names (APScheduler stores it by reference). The scheduler's
+    :class:`RuntimeExecutor` calls it with the process's runtime; called on its own, it has none."""
+    log.error("job %s called without a runtime (not through the scheduler's executor); skipped", name)
 
 
 class Scheduler(BackgroundScheduler):
@@ -130,12 +148,13 @@ class Scheduler(BackgroundScheduler):
         return super()._process_jobs()
 
 
-def build_scheduler(database_url: str) -> BackgroundScheduler:
-    """A background scheduler on the project database (its own engine, same SQLite pragmas)."""
+def build_scheduler(database_url: str, runtime: Runtime | None = None) -> BackgroundScheduler:
+    """A background scheduler on the project database (its own engine, same SQLite pragmas) whose
+    executor runs stored jobs with ``runtime`` (none: it runs nothing)."""
     store = SQLAlchemyJobStore(engine=make_engine(database_url), tablename=JOBSTORE_TABLE)
     return Scheduler(
         jobstores={"default": store},
-        executors={"default": ThreadPoolExecutor(4)},
+        executors={"default": RuntimeExecutor(runtime)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=dt.UTC,
     )
@@ -177,8 +196,7 @@ def start(
         dead = job_runs.abandon_dead(conn, ctx.clock())
     if dead:
         log.warning("job runs %s were left running by a process that ended; marked abandoned", dead)
-    set_context(ctx)
-    scheduler = build_scheduler(ctx.db.url)
+    scheduler = build_scheduler(ctx.db.url, Runtime(ctx))
     scheduler.start(paused=True)
     added = ensure_jobs(scheduler, specs or job_specs(ctx.settings, batch_interval=batch_interval))
     if added:
@@ -190,7 +208,6 @@ def start(
 def stop(scheduler: BackgroundScheduler, wait: bool = True) -> None:
     if scheduler.running:
         scheduler.shutdown(wait=wait)
-    set_context(None)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
 
 from bot import runner
 from bot import scheduler as sched
@@ -25,8 +29,26 @@ class Sender:
         raise AssertionError("no digest is due in these tests")
 
 
+STARTED: list[Any] = []  # the schedulers bot.scheduler.start returned in this test
+
+
+@pytest.fixture(autouse=True)
+def _track_schedulers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    real_start = sched.start
+
+    def start(*args: Any, **kwargs: Any) -> Any:
+        scheduler = real_start(*args, **kwargs)
+        STARTED.append(scheduler)
+        return scheduler
+
+    monkeypatch.setattr(sched, "start", start)
+    STARTED.clear()
+    yield
+    STARTED.clear()
+
+
 def scheduler_running() -> bool:
-    return sched._runtime is not None
+    return any(s.running for s in STARTED)
 
 
 @dataclass
@@ -106,7 +128,7 @@ def test_a_requested_stop_stops_every_platform_and_the_scheduler(service: Servic
     assert a.events == b.events == ["serving", "stopped"]
     [ctx] = contexts  # one job context, with one digest runtime holding both senders
     assert ctx.digest is not None and sorted(ctx.digest.senders) == ["a", "b"]
-    assert not scheduler_running()
+    assert len(STARTED) == 1 and not scheduler_running()  # one scheduler, stopped with the rest
 
 
 def test_a_platform_that_stops_by_itself_stops_the_process(service: Service) -> None:

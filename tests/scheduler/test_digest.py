@@ -1,8 +1,8 @@
 """Exactly one digest per channel and local day, driven by a controllable clock (no real waiting).
 
-Every tick goes through ``bot.scheduler.run_named("digest")`` — what APScheduler calls — so the idle
-check, ``run_job`` and ``job_runs`` are exercised too. A "restart" is a new ``DigestRuntime`` whose
-``started_at`` is the clock at that moment (a new process)."""
+Every tick goes through ``bot.scheduler.Runtime.run("digest")`` — what the scheduler's executor
+calls — so the idle check, ``run_job`` and ``job_runs`` are exercised too. A "restart" is a new
+``DigestRuntime`` whose ``started_at`` is the clock at that moment (a new process)."""
 
 from __future__ import annotations
 
@@ -87,11 +87,7 @@ def _no_spark():  # type: ignore[no-untyped-def]
 
 
 def tick(ctx: JobContext) -> None:
-    scheduler.set_context(ctx)
-    try:
-        scheduler.run_named("digest")
-    finally:
-        scheduler.set_context(None)
+    scheduler.Runtime(ctx).run("digest")
 
 
 def run_until(ctx: JobContext, clock: Clock, until: dt.datetime, step: dt.timedelta) -> None:

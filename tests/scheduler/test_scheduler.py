@@ -132,16 +132,28 @@ def test_in_process_lock_refuses_a_second_concurrent_run(
     db: Database, settings: Settings, batch: Recorder
 ) -> None:
     batch.seconds = 0.5
-    sched.set_context(ctx_for(db, settings))
-    try:
-        threads = [threading.Thread(target=sched.run_named, args=("batch",)) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(5)
-    finally:
-        sched.set_context(None)
+    runtime = sched.Runtime(ctx_for(db, settings))
+    threads = [threading.Thread(target=runtime.run, args=("batch",)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
     assert len(batch.runs) == 1 and batch.max_active == 1
+
+
+def test_a_stored_job_runs_only_through_its_schedulers_runtime(
+    db: Database, settings: Settings, batch: Recorder
+) -> None:
+    """No module-level slot: two schedulers of one process (tests do that) each run jobs with their own
+    runtime, and the bare stored function runs nothing."""
+    sched.run_named("batch")
+    assert batch.runs == []
+    scheduler = sched.start(ctx_for(db, settings), specs=[sched.JobSpec("batch", dt.timedelta(hours=1), "b")])
+    try:
+        wait_until(lambda: len(batch.runs) == 1)  # the first run is due at once
+    finally:
+        sched.stop(scheduler)
+    assert len(batch.runs) == 1
 
 
 def test_jobs_command_lists_next_run_and_last_result(
