@@ -82,8 +82,8 @@ def serve(
                 except PlatformError as exc:
                     err(f"error: {platform.name}: {exc}")
                     return 1
-                except Exception as exc:  # one line; the traceback goes to the debug log
-                    log.debug("%s did not start", platform.name, exc_info=True)
+                except Exception as exc:  # one line here; the traceback goes to the log file
+                    log.info("%s did not start", platform.name, exc_info=True)
                     err(f"error: {platform.name}: {type(exc).__name__}: {exc}")
                     return 1
             scheduler = sched.start(job_context(digest))
