@@ -1,4 +1,5 @@
-"""The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, digest).
+"""The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, digest), and
+the buttons of ``/played``'s "did you mean …?" question.
 
 Listeners are tiny: every command is acknowledged at once (an empty 200, or the help text for
 ``/tastemaker``); the work that touches the database runs afterwards in a lazy listener
@@ -11,6 +12,7 @@ answered, gets an empty ack and runs nothing (:mod:`bot.platforms.slack.replay`)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -20,6 +22,7 @@ from slack_sdk import WebClient
 
 from bot.platforms.slack.client import check_token, use_api_url
 from bot.platforms.slack.commands import Commands
+from bot.platforms.slack.questions import ACTION_PATTERN
 from bot.platforms.slack.replay import SeenRequests, request_key
 from bot.service import Service
 from config.settings import Settings
@@ -98,4 +101,10 @@ def build_app(
     app.command("/recommend")(ack=ack_now, lazy=[recommend])
     app.command("/trending")(ack=ack_now, lazy=[trending])
     app.command("/tastemaker")(ack=ack_tastemaker, lazy=[tastemaker_digest])
+
+    def played_resolve(body: dict[str, Any]) -> None:
+        commands.resolve(body)
+
+    # The "did you mean …?" buttons of /played: acknowledged at once, answered lazily.
+    app.action(re.compile(ACTION_PATTERN))(ack=ack_now, lazy=[played_resolve])
     return app

@@ -9,11 +9,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot import render
-from bot.service import PlayResult, Recommendations, Trending
+from bot.platforms.slack.questions import ACTION_AS_TYPED, ACTION_EXISTING
+from bot.service import PlayResult, Question, Recommendations, Trending
 
 SECTION_LIMIT = 3000  # characters of mrkdwn per section block
 HEADER_LIMIT = 150  # characters of plain text per header block
 MAX_BLOCKS = 50
+BUTTON_LIMIT = 75  # characters of plain text on a button
 
 HELP_MRKDWN = "\n".join(
     [
@@ -123,6 +125,49 @@ def trending_message(t: Trending) -> dict[str, Any]:
     if t.note:
         blocks.append(_context(escape(t.note)))
     return message(render.trending_text(t), blocks)
+
+
+def _fit(prefix: str, name: str, limit: int) -> str:
+    """``prefix + name`` escaped, the name shortened (``…``) until the whole fits ``limit``."""
+    shown = escape(prefix + name)
+    while len(shown) > limit and name:
+        name = name[:-1]
+        shown = escape(prefix + name + "…")
+    return shown
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label, "emoji": False},
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def question_message(q: Question, value: str | None) -> dict[str, Any]:
+    """A near miss: the question and two buttons ("Yes, <candidate>" / "No, log <typed>") that
+    carry ``value`` back; without a value (too long for a button), the text saying what to type."""
+    if value is None:
+        return message(q.text(), [mrkdwn(f":thinking_face: {escape(q.text())}")])
+    ask = f"Did you mean *{escape(q.candidate)}*? You typed *{escape(q.typed)}*. Nothing is logged yet."
+    if len(ask) > SECTION_LIMIT:
+        ask = ask[: SECTION_LIMIT - 1] + "…"
+    blocks = [
+        mrkdwn(f":thinking_face: {ask}"),
+        {
+            "type": "actions",
+            "block_id": "played_question",
+            "elements": [
+                _button(ACTION_EXISTING, _fit("Yes, ", q.candidate, BUTTON_LIMIT), value, "primary"),
+                _button(ACTION_AS_TYPED, _fit("No, log ", q.typed, BUTTON_LIMIT), value),
+            ],
+        },
+    ]
+    return message(f"Did you mean {q.candidate}? Nothing is logged yet.", blocks)
 
 
 def error_message(text: str) -> dict[str, Any]:

@@ -10,8 +10,13 @@ parsing."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import shlex
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +27,12 @@ from bot.digest import parse_digest_command, run_digest_command
 from bot.parsing import UserError, parse_recommend_args, parse_trending_args
 from bot.platforms.slack.blocks import (
     error_message,
+    escape,
     help_message,
+    message,
+    mrkdwn,
     played_message,
+    question_message,
     recommend_message,
     text_message,
     trending_message,
@@ -31,7 +40,8 @@ from bot.platforms.slack.blocks import (
 from bot.platforms.slack.client import respond_via
 from bot.platforms.slack.encoding import decode
 from bot.platforms.slack.ids import NAME, community_key
-from bot.service import Service, Who
+from bot.platforms.slack.questions import RESOLVE_BY_ACTION, TTL_SECONDS, Asked, decode_value, encode_value
+from bot.service import NameQuestion, PlayResult, Service, Who
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +49,9 @@ log = logging.getLogger(__name__)
 # chat.postMessage errors that mean "the bot cannot post here": answer through response_url instead.
 _NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 _SORRY = "something went wrong on my side. Please try again later."
+_EXPIRED = "This question has expired — send /played again."
+ANSWERS_KEPT = 10_000  # questions whose first answer this process remembers (the newest)
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 def who_from(body: dict[str, Any]) -> Who:
@@ -49,6 +62,22 @@ def who_from(body: dict[str, Any]) -> Who:
         member_id=str(body.get("user_id") or ""),
         community_name=str(body.get("team_domain") or body.get("team_id") or ""),
         member_name=str(body.get("user_name") or body.get("user_id") or ""),
+    )
+
+
+def who_from_action(body: dict[str, Any]) -> Who:
+    """The member and workspace behind an interaction's (``block_actions``) payload."""
+    user = body.get("user") or {}
+    team = body.get("team") or {}
+    enterprise = body.get("enterprise") or {}
+    return Who(
+        platform=NAME,
+        community_id=community_key(
+            enterprise.get("id") or team.get("enterprise_id"), team.get("id") or user.get("team_id")
+        ),
+        member_id=str(user.get("id") or ""),
+        community_name=str(team.get("domain") or team.get("id") or ""),
+        member_name=str(user.get("username") or user.get("name") or user.get("id") or ""),
     )
 
 
@@ -84,9 +113,15 @@ def is_admin(client: WebClient, settings: Settings, user_id: str) -> bool:
 
 
 class Commands:
-    def __init__(self, service: Service, settings: Settings) -> None:
+    def __init__(self, service: Service, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.service = service
         self.settings = settings
+        self.clock = clock  # epoch seconds: the questions' expiry
+        # The first answer to each question, so that a press on the *other* button of an answered
+        # question says what was logged (the service's dedupe key alone would log nothing but name
+        # the other spelling). Answers are serialised by one lock: they are rare and short.
+        self._answers: OrderedDict[str, PlayResult] = OrderedDict()
+        self._answering = threading.Lock()
 
     def _answer(self, body: dict[str, Any], work: Callable[[Who, str], dict[str, Any]]) -> None:
         who = who_from(body)
@@ -100,10 +135,79 @@ class Commands:
         _ephemeral(body, payload)
 
     def played(self, body: dict[str, Any]) -> None:
-        self._answer(
-            body,
-            lambda who, text: played_message(self.service.played(who, text, event_id=body.get("trigger_id"))),
-        )
+        def work(who: Who, text: str) -> dict[str, Any]:
+            trigger = body.get("trigger_id")
+            try:
+                return played_message(self.service.played(who, text, event_id=trigger))
+            except NameQuestion as asked:
+                value = None
+                if isinstance(trigger, str) and trigger and who.member_id:
+                    expires = int(self.clock()) + TTL_SECONDS
+                    value = encode_value(Asked(text, who.member_id, expires, trigger))
+                return question_message(asked.question, value)
+
+        self._answer(body, work)
+
+    def resolve(self, body: dict[str, Any]) -> None:
+        """A press on one of the "did you mean …?" buttons (after the ack): only the asker, only
+        before the question expires; the answer logs the play under the question's id, so a second
+        press logs nothing, and replaces the question with the result."""
+        actions = body.get("actions") or [{}]
+        action = actions[0] if isinstance(actions[0], dict) else {}
+        resolve = RESOLVE_BY_ACTION.get(str(action.get("action_id") or ""))
+        asked = decode_value(action.get("value"))
+        who = who_from_action(body)
+        url = body.get("response_url")
+        if resolve is None or asked is None:
+            respond_via(
+                url,
+                {
+                    "response_type": "ephemeral",
+                    "replace_original": False,
+                    **error_message("this question can no longer be answered — send /played again."),
+                },
+            )
+            return
+        if who.member_id != asked.asker:
+            asker = f"<@{asked.asker}>" if _USER_ID.match(asked.asker) else escape(asked.asker)
+            refusal = message(
+                f"Only {asked.asker} can answer this.", [mrkdwn(f"Only {asker} can answer this.")]
+            )
+            respond_via(url, {"response_type": "ephemeral", "replace_original": False, **refusal})
+            return
+        if asked.expired(self.clock()):
+            respond_via(
+                url, {"response_type": "ephemeral", "replace_original": False, **text_message(_EXPIRED)}
+            )
+            return
+        try:
+            result = self._answer_once(who, asked, resolve)
+        except UserError as exc:
+            respond_via(
+                url, {"response_type": "ephemeral", "replace_original": False, **error_message(str(exc))}
+            )
+            return
+        except Exception:
+            log.exception("slack played_resolve failed")
+            respond_via(
+                url, {"response_type": "ephemeral", "replace_original": False, **error_message(_SORRY)}
+            )
+            return
+        respond_via(url, {"replace_original": True, **played_message(result)})
+
+    def _answer_once(self, who: Who, asked: Asked, resolve: str) -> PlayResult:
+        """Log the answer under the question's id (a second press logs nothing, even after a
+        restart); a question this process already answered repeats the first answer."""
+        key = f"{who.community_id}:{asked.question_id}"
+        with self._answering:
+            first = self._answers.get(key)
+            if first is not None:
+                return dataclasses.replace(first, duplicate=True)
+            result = self.service.played(who, asked.text, event_id=asked.question_id, resolve=resolve)
+            self._answers[key] = result
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+            return result
 
     def recommend(self, body: dict[str, Any]) -> None:
         def work(who: Who, text: str) -> dict[str, Any]:

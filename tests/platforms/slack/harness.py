@@ -93,6 +93,62 @@ class SlackClient:
             self.acks.append(reply.seconds)
         return reply, form
 
+    def press(
+        self,
+        button: dict[str, Any],
+        *,
+        user: str = "U0ADA",
+        team: str = TEAM_ID,
+        value: str | None = None,
+        trigger_id: str | None = None,
+    ) -> tuple[Reply, dict[str, Any]]:
+        """A press on a message button, sent the way Slack sends a ``block_actions`` interaction:
+        ``payload=<JSON>`` form-encoded and signed, with a response_url of its own."""
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
+            "api_app_id": "A0APP",
+            "token": "legacy-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": "1700000000.000100",
+                "channel_id": "C0CHAN",
+                "is_ephemeral": True,
+            },
+            "trigger_id": trigger_id or f"trig-{time.monotonic_ns()}",
+            "team": {"id": team, "domain": "fakecrew"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": "C0CHAN", "name": "music"},
+            "response_url": self.fake.response_url(),
+            "actions": [
+                {
+                    "action_id": button["action_id"],
+                    "block_id": "played_question",
+                    "text": button["text"],
+                    "value": button["value"] if value is None else value,
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        reply = self.post(body, self.signed_headers(body))
+        if reply.status == 200:
+            self.acks.append(reply.seconds)
+        return reply, payload
+
+
+def buttons(call: Call) -> dict[str, dict[str, Any]]:
+    """A message's buttons by action_id."""
+    return {
+        e["action_id"]: e
+        for b in call.payload.get("blocks", [])
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e.get("type") == "button"
+    }
+
 
 def slack_who(team: str = TEAM_ID, user: str = "U0ADA", enterprise: str | None = None) -> Who:
     return Who("slack", community_key(enterprise, team), user)
