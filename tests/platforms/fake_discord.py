@@ -2,16 +2,18 @@
 client in tests without any network.
 
 REST (under ``/api/v10``): ``GET /users/@me`` and ``/oauth2/applications/@me`` (login), the
-interaction callback, webhook followups (JSON or multipart ``payload_json``), deleting the original
-response, command sync (``PUT`` global / guild commands) and channel messages (``POST
-/channels/{id}/messages``, JSON or multipart with file attachments; a repeated ``nonce`` with
-``enforce_nonce`` returns the first message instead of creating another, like Discord). Every
+interaction callback, webhook followups (JSON or multipart ``payload_json``; kept in ``messages``),
+editing (``PATCH``) and deleting the original response, command sync (``PUT`` global / guild
+commands) and channel messages (``POST /channels/{id}/messages``, JSON or multipart with file
+attachments; a repeated ``nonce`` with ``enforce_nonce`` returns the first message instead of
+creating another, like Discord). Every
 request is recorded. A path can be made to answer one ``429`` (with the ``Via`` header and a
 ``retry_after`` body) before it succeeds; with ``refuse_token`` the login answers 401.
 
 Gateway (``/gateway``): HELLO (op 10) → IDENTIFY (op 2) → READY and one GUILD_CREATE per guild;
 heartbeats (op 1) get HEARTBEAT_ACK (op 11). :meth:`FakeDiscord.dispatch` sends any dispatch event,
-e.g. INTERACTION_CREATE payloads built with :func:`command_interaction` / :func:`autocomplete_interaction`.
+e.g. INTERACTION_CREATE payloads built with :func:`command_interaction`, :func:`autocomplete_interaction`
+or :func:`component_interaction` (a button pressed on a message the fake answered).
 """
 
 from __future__ import annotations
@@ -211,6 +213,45 @@ def autocomplete_interaction(
     return _interaction(4, guild_id, user_id, user_name, data)
 
 
+def component_interaction(
+    custom_id: str,
+    message: dict[str, Any],
+    *,
+    guild_id: str,
+    user_id: str = "700000000000000001",
+    user_name: str = "ada",
+) -> dict[str, Any]:
+    """A MESSAGE_COMPONENT interaction (type 3): a button (component type 2) pressed on ``message``
+    (a message object as the fake returned it, components included)."""
+    payload = _interaction(3, guild_id, user_id, user_name, {"custom_id": custom_id, "component_type": 2})
+    payload["message"] = {**message, "channel_id": channel_id(guild_id)}
+    return payload
+
+
+def message_payload(body: dict[str, Any], app_id: str = APP_ID) -> dict[str, Any]:
+    """The message object Discord answers for a message posted with ``body``."""
+    return {
+        "id": snowflake(),
+        "channel_id": "1",
+        "type": 0,
+        "content": body.get("content", ""),
+        "author": user_payload(BOT_ID, "tastemaker", bot=True),
+        "timestamp": TIMESTAMP,
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": body.get("embeds", []),
+        "components": body.get("components", []),
+        "pinned": False,
+        "flags": body.get("flags", 0),
+        "webhook_id": app_id,
+        "application_id": app_id,
+    }
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """Like Discord: ``Content-Type: application/json`` exactly (discord.py compares the whole header)."""
     return web.Response(
@@ -242,6 +283,7 @@ class FakeDiscord:
         self.channel_messages: list[dict[str, Any]] = []  # messages created in channels, in order
         self.fail_channel_posts: int | None = None  # answer channel posts with this status
         self.refuse_token = False  # answer the login (GET /users/@me) with 401, like a reset token
+        self.messages: dict[str, dict[str, Any]] = {}  # webhook followups by id, as answered
         self._by_nonce: dict[tuple[str, str], dict[str, Any]] = {}
         self.retry_after = 0.2
         self.port = 0
@@ -410,7 +452,13 @@ class FakeDiscord:
                 return json_response({"message": "Missing Access", "code": 50001}, self.fail_channel_posts)
             return json_response(self._channel_message(parts[1], body or {}))
         if method == "POST" and parts[0] == "webhooks" and len(parts) == 3:
-            return json_response(self._message(parts[1], body or {}))
+            message = self._message(parts[1], body or {})
+            self.messages[message["id"]] = message
+            return json_response(message)
+        if method == "PATCH" and parts[0] == "webhooks" and parts[-2] == "messages":
+            edited = self.messages.get(parts[-1], message_payload(body or {}, parts[1]))
+            edited = {**edited, **(body or {}), "edited_timestamp": TIMESTAMP}
+            return json_response(edited)
         if method == "DELETE" and parts[0] == "webhooks":
             return web.Response(status=204)
         if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
@@ -445,22 +493,4 @@ class FakeDiscord:
         return message
 
     def _message(self, app_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": snowflake(),
-            "channel_id": "1",
-            "type": 0,
-            "content": body.get("content", ""),
-            "author": user_payload(BOT_ID, "tastemaker", bot=True),
-            "timestamp": TIMESTAMP,
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": body.get("embeds", []),
-            "pinned": False,
-            "flags": body.get("flags", 0),
-            "webhook_id": app_id,
-            "application_id": app_id,
-        }
+        return message_payload(body, app_id)

@@ -54,7 +54,8 @@ class TastemakerClient(discord.Client):
         options.setdefault("max_messages", None)
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.tree: app_commands.CommandTree[TastemakerClient] = app_commands.CommandTree(self)
-        for command in build_commands(Handlers(service)):
+        self.handlers = Handlers(service)
+        for command in build_commands(self.handlers):
             self.tree.add_command(command)
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self._api_url = api_url.rstrip("/") if api_url else None
@@ -77,10 +78,22 @@ class TastemakerClient(discord.Client):
                     Route.BASE = self._previous_base
                 self._previous_base = None
 
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Button presses (the tree handles commands and autocomplete)."""
+        if interaction.type is discord.InteractionType.component:
+            try:
+                await self.handlers.answer(interaction)
+            except Exception as exc:
+                log.error("answering a button press failed", exc_info=exc)
+                await self._report_failure(interaction)
+
     async def _on_tree_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
         log.error("command %s failed", getattr(interaction.command, "name", "?"), exc_info=error)
+        await self._report_failure(interaction)
+
+    async def _report_failure(self, interaction: discord.Interaction[Any]) -> None:
         text = "Sorry — something went wrong on my side. Please try again in a moment."
         try:
             if interaction.response.is_done():

@@ -5,6 +5,10 @@ Handlers only parse and render: every call goes to :class:`~bot.service.Service`
 loop (``asyncio.to_thread``) so that a busy database never stalls the gateway. Each command defers at
 once (Discord allows 3 s for the first answer) and then sends a followup with an embed.
 
+A near miss on ``/played`` (:class:`~bot.service.NameQuestion`) is asked ephemerally with two
+buttons; a press comes back through the client's ``on_interaction`` to :meth:`Handlers.answer`
+(see :mod:`bot.platforms.discord.questions` for the ``custom_id``, the pending store and expiry).
+
 Option values are re-validated here (Discord's ``min/max_length`` is advisory for a bot: a crafted
 or replayed interaction can carry anything); a bad value gets a friendly ephemeral error before any
 work is done, and nothing is stored.
@@ -30,7 +34,15 @@ from bot.platforms.discord.embeds import (
     trending_embed,
 )
 from bot.platforms.discord.ids import NAME
-from bot.service import Service, Who
+from bot.platforms.discord.questions import (
+    EXPIRED_TEXT,
+    PendingQuestions,
+    only_asker_text,
+    parse_custom_id,
+    question_text,
+    question_view,
+)
+from bot.service import NameQuestion, Question, Service, Who
 
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers
 MAX_CHOICE_LENGTH = 100  # choice name and value
@@ -83,8 +95,9 @@ def choices(names: list[str]) -> list[app_commands.Choice[str]]:
 class Handlers:
     """The command callbacks. ``service`` is ``None`` only in a client built to sync commands."""
 
-    def __init__(self, service: Service | None) -> None:
+    def __init__(self, service: Service | None, *, questions: PendingQuestions | None = None) -> None:
         self._service = service
+        self.questions = questions if questions is not None else PendingQuestions()
 
     @property
     def service(self) -> Service:
@@ -97,6 +110,7 @@ class Handlers:
         interaction: discord.Interaction[Any],
         validate: Callable[[], Who],
         work: Callable[[Who], discord.Embed],
+        ask: Callable[[Who, Question], tuple[str, discord.ui.View]] | None = None,
     ) -> None:
         """Validate (cheap, no I/O) → defer → service call in a thread → followup embed."""
         try:
@@ -114,6 +128,12 @@ class Handlers:
             # The "thinking…" message is public; replace it by an ephemeral followup.
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
+            if isinstance(exc, NameQuestion) and ask is not None:
+                text, view = ask(who, exc.question)
+                await interaction.followup.send(
+                    text, view=view, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+                return
             await interaction.followup.send(
                 error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
@@ -131,7 +151,60 @@ class Handlers:
             result = self.service.played(who, artist=artist, track=track, event_id=str(interaction.id))
             return played_embed(result)
 
-        await self._answer(interaction, validate, work)
+        def ask(who: Who, question: Question) -> tuple[str, discord.ui.View]:
+            qid = str(interaction.id)
+            pending = self.questions.add(qid, who, artist, track)
+            return question_text(question), question_view(question, qid, who.member_id, pending.expires)
+
+        await self._answer(interaction, validate, work, ask)
+
+    async def answer(self, interaction: discord.Interaction[Any]) -> bool:
+        """A press on one of the question's buttons (``False``: not one of ours). Only the asker may
+        answer, and only while the question is pending; the answer replaces the question."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        raw = data.get("custom_id")
+        press = parse_custom_id(raw) if isinstance(raw, str) else None
+        if press is None:
+            return False
+        pending = self.questions.get(press.qid)
+        asker = pending.who.member_id if pending is not None else press.asker
+        refusal = None
+        if str(interaction.user.id) != asker:
+            refusal = only_asker_text(asker)
+        elif (
+            pending is None
+            or min(pending.expires, press.expires) <= self.questions.now()
+            or pending.who.community_id != str(interaction.guild_id)
+        ):
+            refusal = EXPIRED_TEXT
+        if refusal is not None or pending is None:
+            await interaction.response.send_message(
+                refusal or EXPIRED_TEXT, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return True
+        await interaction.response.defer()  # DEFERRED_UPDATE_MESSAGE: the question gets replaced
+
+        def work() -> discord.Embed:
+            result = self.service.played(
+                pending.who,
+                artist=pending.artist,
+                track=pending.track,
+                event_id=press.event_id,
+                resolve=press.resolve,
+            )
+            return played_embed(result)
+
+        try:
+            embed = await asyncio.to_thread(work)
+        except UserError as exc:
+            await interaction.edit_original_response(
+                content=error_text(exc), view=None, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return True
+        await interaction.edit_original_response(
+            content=None, embed=embed, view=None, allowed_mentions=discord.AllowedMentions.none()
+        )
+        return True
 
     async def recommend(self, interaction: discord.Interaction[Any], kind: str, count: int) -> None:
         parsed: dict[str, Any] = {}
