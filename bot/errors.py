@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import errno
 
+_DISK_FULL = "the disk is full: free some space; nothing was half-written"
+_NO_JAVA = "Java could not start: install a Java 17+ runtime (make install does) or fix JAVA_HOME"
+_SPARK_DIED = (
+    "the Spark JVM died (out of memory, or killed): what was committed stays consistent; run it again, "
+    "maybe with a larger TASTEMAKER_SPARK_DRIVER_MEMORY"
+)
+
 # Substrings of driver/JVM messages → what happened and what to do.
 _BY_MESSAGE: tuple[tuple[str, str], ...] = (
     (
@@ -16,36 +23,18 @@ _BY_MESSAGE: tuple[tuple[str, str], ...] = (
         "the database is read-only: check the file's and its folder's permissions (SQLite also "
         "writes a -wal and -shm file beside it), or the mount",
     ),
-    ("database or disk is full", "the disk is full: free some space; nothing was half-written"),
-    ("no space left on device", "the disk is full: free some space; nothing was half-written"),
+    ("database or disk is full", _DISK_FULL),
+    ("no space left on device", _DISK_FULL),
     (
         "can't locate revision",
         "the database was created by a newer tastemaker (unknown schema revision): upgrade "
         "tastemaker, or point --db at another database",
     ),
-    (
-        "java_gateway_exited",
-        "Java could not start: install a Java 17+ runtime (make install does) or fix JAVA_HOME",
-    ),
-    (
-        "java gateway process exited",
-        "Java could not start: install a Java 17+ runtime (make install does) or fix JAVA_HOME",
-    ),
-    ("unable to locate a java runtime", "Java is missing: install a Java 17+ runtime (make install does)"),
-    (
-        "answer from java side is empty",
-        "the Spark JVM died (out of memory, or killed): nothing was written; run the batch again, "
-        "maybe with a larger TASTEMAKER_SPARK_DRIVER_MEMORY",
-    ),
-    (
-        "error while sending or receiving",
-        "the Spark JVM died (out of memory, or killed): nothing was written; run the batch again, "
-        "maybe with a larger TASTEMAKER_SPARK_DRIVER_MEMORY",
-    ),
-)
-_SPARK_DIED = (
-    "the Spark JVM died (out of memory, or killed): nothing was written; run it again, maybe with a "
-    "larger TASTEMAKER_SPARK_DRIVER_MEMORY"
+    ("java_gateway_exited", _NO_JAVA),
+    ("java gateway process exited", _NO_JAVA),
+    ("unable to locate a java runtime", _NO_JAVA),
+    ("answer from java side is empty", _SPARK_DIED),
+    ("error while sending or receiving", _SPARK_DIED),
 )
 
 
@@ -75,7 +64,7 @@ def explain(exc: BaseException) -> str:
             if needle in text:
                 return line
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-            return "the disk is full: free some space; nothing was half-written"
+            return _DISK_FULL
         if isinstance(e, PermissionError):
             return f"permission denied: {e.filename or e}"
         name = type(e).__name__

@@ -3,10 +3,11 @@
 A community sees an artist or track when it was played **in that community**, or in a community an
 operator marked **public** (``tastemaker community public …``, e.g. one that holds an imported open
 data set). Everything a member is shown — stored picks, fold-in picks and their reasons, "did you
-mean" corrections, exports — goes through this module; nothing else decides visibility.
+mean" questions, exports — goes through this module; nothing else decides visibility.
 
-The recommender may *learn* from every community's plays (``model_scope = "shared"``): its factors
-carry no names, and what it *shows* is always cut down to the asker's community by this rule.
+The recommender *learns* from every community's plays (measured against per-community models in
+docs/tuning.md): its factors carry no names, and what it *shows* is always cut down to the asker's
+community by this rule.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class VisibleItems:
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self._entries: dict[tuple[int, str], tuple[tuple[int, ...], int, np.ndarray]] = {}
+        # (community, kind, upto play) -> (scopes, ids): fixed once computed, unless the public set moves
+        self._as_of: dict[tuple[int, str, int], tuple[tuple[int, ...], np.ndarray]] = {}
         self._max = max_entries
         self._lock = threading.Lock()
 
@@ -117,15 +120,15 @@ class VisibleItems:
         member's plays of these items: otherwise whether an item has factors at all would tell a
         member that some other community played it."""
         seen = tuple(scopes(conn, community))
-        key = (community, f"{kind}@{upto_play}")
+        key = (community, kind, upto_play)
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._as_of.get(key)
         if entry is not None and entry[0] == seen:
-            return entry[2]
+            return entry[1]
         rows = conn.execute(visible_ids_query(seen, kind, upto_play=upto_play)).scalars().all()
         ids = np.unique(np.array(rows, dtype=np.int64))
         with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()
-            self._entries[key] = (seen, upto_play, ids)
+            if len(self._as_of) >= self._max:
+                self._as_of.clear()
+            self._as_of[key] = (seen, ids)
         return ids
