@@ -7,6 +7,7 @@ import http.client
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.platforms.slack.ids import community_key
 from bot.service import Service, Who
+from tests.platforms.bot_process import BotProcess, clean_env
 from tests.platforms.fake_slack import TEAM_ID, Call, FakeSlack, encode_command_text
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -185,3 +187,17 @@ def all_text(call: Call) -> str:
 
     walk(call.payload.get("blocks", []))
     return "\n".join(out)
+
+
+def slack_http_bot(tmp_path: Path, fake: FakeSlack, *, token: str = TOKEN) -> BotProcess:
+    """``tastemaker run --platform slack`` in HTTP mode on 127.0.0.1 (any free port), against the
+    fake Web API, with a fresh SQLite file in ``tmp_path`` (its cwd)."""
+    env = clean_env(
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_BOT_TOKEN=token,
+        TASTEMAKER_SLACK_API_URL=fake.api_url,
+        TASTEMAKER_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+    )
+    return BotProcess(
+        ["run", "--platform", "slack", "--http-port", "0", "--http-host", "127.0.0.1"], env, tmp_path
+    )

@@ -25,9 +25,17 @@ from bot.platforms.slack.app import build_app
 from bot.platforms.slack.server import Limits, SlackHttpServer, make_http_server
 from bot.service import Service
 from config.settings import Settings
-from tests.platforms.bot_process import BotProcess, clean_env, wait_for_job_runs
+from tests.platforms.bot_process import wait_for_job_runs
 from tests.platforms.fake_slack import FakeSlack
-from tests.platforms.slack.harness import ACK_BUDGET, SECRET, TOKEN, SlackClient, at, plays, slack_who
+from tests.platforms.slack.harness import (
+    ACK_BUDGET,
+    SECRET,
+    SlackClient,
+    at,
+    plays,
+    slack_http_bot,
+    slack_who,
+)
 
 IDLE = 300  # idle connections held open against the server
 THREAD_BOUND = 40  # threads this test process may have while they are open
@@ -319,20 +327,12 @@ def test_shutdown_closes_open_connections(
 def test_the_running_bot_holds_idle_connections_without_threads(tmp_path: Path, fake: FakeSlack) -> None:
     """`tastemaker run --http-port` itself (default limits): 300 half-sent requests open, the process
     keeps its thread count, and a signed /played is acknowledged in time."""
-    env = clean_env(
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_BOT_TOKEN=TOKEN,
-        TASTEMAKER_SLACK_API_URL=fake.api_url,
-        TASTEMAKER_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
-    )
-    bot = BotProcess(
-        ["run", "--platform", "slack", "--http-port", "0", "--http-host", "127.0.0.1"], env, tmp_path
-    )
+    bot = slack_http_bot(tmp_path, fake)
     socks: list[socket.socket] = []
     try:
         port = int(bot.wait_for_line(r"listening on http://127\.0\.0\.1:(\d+)/slack/events").group(1))
         bot.wait_for_line(r"tastemaker: serving slack")
-        wait_for_job_runs(env["TASTEMAKER_DATABASE_URL"], "batch")
+        wait_for_job_runs(f"sqlite:///{tmp_path / 'x.db'}", "batch")
         proc = psutil.Process(bot.proc.pid)
         before = proc.num_threads()
         for _ in range(IDLE):

@@ -20,11 +20,10 @@ from bot.platforms.slack.client import web_client
 from bot.platforms.slack.server import serve, socket_mode_handler
 from bot.service import Service
 from config.settings import Settings
-from tests.platforms.bot_process import BotProcess, clean_env, wait_for_job_runs
+from tests.platforms.bot_process import wait_for_job_runs
 from tests.platforms.fake_slack import FakeSlack, FakeSocketMode
 from tests.platforms.slack.harness import (
     ACK_BUDGET,
-    SECRET,
     TOKEN,
     Reply,
     SlackClient,
@@ -32,6 +31,7 @@ from tests.platforms.slack.harness import (
     at,
     c_base,
     plays,
+    slack_http_bot,
     slack_who,
 )
 
@@ -358,19 +358,11 @@ def test_http_mode_without_signing_secret_is_a_friendly_error(service: Service, 
 
 
 def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
-    env = clean_env(
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_BOT_TOKEN=TOKEN,
-        TASTEMAKER_SLACK_API_URL=fake.api_url,
-        TASTEMAKER_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
-    )
-    bot = BotProcess(
-        ["run", "--platform", "slack", "--http-port", "0", "--http-host", "127.0.0.1"], env, tmp_path
-    )
+    bot = slack_http_bot(tmp_path, fake)
     try:
         port = int(bot.wait_for_line(r"listening on http://127\.0\.0\.1:(\d+)/slack/events").group(1))
         bot.wait_for_line(r"tastemaker: serving slack")
-        wait_for_job_runs(env["TASTEMAKER_DATABASE_URL"], "batch")  # the start-up batch: nothing to fold
+        wait_for_job_runs(f"sqlite:///{tmp_path / 'x.db'}", "batch")  # the start-up batch: nothing to fold
         assert fake.calls and fake.calls[0].method == "auth.test"  # token checked at start-up
         client = SlackClient(port, fake)
         reply, form = client.command("/played", "<!channel> - Anthem")

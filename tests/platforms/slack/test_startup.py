@@ -15,7 +15,7 @@ from bot.service import Service
 from config.settings import Settings
 from tests.platforms.bot_process import BotProcess, clean_env
 from tests.platforms.fake_slack import FakeSlack
-from tests.platforms.slack.harness import SECRET, TOKEN, SlackClient, at
+from tests.platforms.slack.harness import SECRET, TOKEN, SlackClient, at, slack_http_bot
 
 
 def closed_port() -> int:
@@ -82,15 +82,7 @@ def test_first_command_after_start_is_answered(slack: SlackClient, fake: FakeSla
 def test_revoked_bot_token_at_start_is_one_line(tmp_path: Path) -> None:
     fake = FakeSlack().start()
     fake.revoked_tokens.add("xoxb-revoked")
-    env = clean_env(
-        SLACK_BOT_TOKEN="xoxb-revoked",
-        SLACK_SIGNING_SECRET=SECRET,
-        TASTEMAKER_SLACK_API_URL=fake.api_url,
-        TASTEMAKER_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
-    )
-    bot = BotProcess(
-        ["run", "--platform", "slack", "--http-port", "0", "--http-host", "127.0.0.1"], env, tmp_path
-    )
+    bot = slack_http_bot(tmp_path, fake, token="xoxb-revoked")
     try:
         code = bot.proc.wait(60)
     finally:
