@@ -48,6 +48,10 @@ def configure(*, debug: bool = False, console_level: int = logging.WARNING) -> N
     console.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s") if debug else _OneLine()
     )
+    if not debug:
+        # Py4J reports a dying Spark JVM itself ("Exception while sending command."); the job runner
+        # explains that failure in its own line, so Py4J's records go to the log file only.
+        console.addFilter(lambda record: not record.name.startswith("py4j"))
     handlers: list[logging.Handler] = [console]
     if not debug:
         fh = _LazyFile(log_file(), maxBytes=10_000_000, backupCount=3, encoding="utf-8", delay=True)

@@ -230,3 +230,32 @@ def test_a_disk_that_fills_mid_import_and_mid_played_is_one_line(tiny_disk: Path
     assert "Radiohead" in r.stdout
     with sqlite3.connect(db_file) as conn:
         assert conn.execute("SELECT count(*) FROM plays").fetchone()[0] == before
+
+
+def test_py4j_chatter_goes_to_the_log_file_not_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dying Spark JVM makes Py4J log "Exception while sending command." itself; the terminal must
+    still get only the job runner's one explained line."""
+    import logging
+
+    from bot import logs
+
+    monkeypatch.setenv("TASTEMAKER_LOG_FILE", str(tmp_path / "t.log"))
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    try:
+        logs.configure()
+        logging.getLogger("py4j.clientserver").error("Exception while sending command.")
+        logging.getLogger("bot.jobs").error("job batch failed: the Spark JVM died")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before[0]:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(before[1])
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["error: job batch failed: the Spark JVM died"]
+    assert "Exception while sending command." in (tmp_path / "t.log").read_text(encoding="utf-8")
