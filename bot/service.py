@@ -23,7 +23,7 @@ from threadpoolctl import ThreadpoolController
 from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
 from engine.recommender import AlsRecommender
-from storage import catalog, digests, recs, trends, visibility
+from storage import catalog, digests, recs, removals, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import UNDATED
@@ -102,6 +102,27 @@ class NameQuestion(UserError):
     def __init__(self, question: Question) -> None:
         super().__init__(question.text())
         self.question = question
+
+
+@dataclass(frozen=True)
+class LoggedPlay:
+    """One of the member's plays, for /plays and /undo. ``id`` goes into a remove button."""
+
+    id: int
+    what: str  # "Artist – Title" or "Artist"
+    played_at: dt.datetime | None
+    count: int
+    source: str  # "slack", "discord", "console", or an import format
+
+
+@dataclass(frozen=True)
+class Removal:
+    play: LoggedPlay
+    plays_left: int  # the member's remaining plays of that track (or artist)
+    folded: bool  # whether /trending counted it already (the next batch takes it out)
+
+
+MY_PLAYS_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -224,6 +245,10 @@ def _shown(pick: tuple[int, float, int | None], visible: np.ndarray) -> bool:
     return bool(visibility.contains(visible, np.array([item] if reason is None else [item, reason])).all())
 
 
+def _logged(p: removals.LoggedPlay) -> LoggedPlay:
+    return LoggedPlay(p.id, p.what, p.played_at, p.count, p.source)
+
+
 def growth_score(plays: int, prev: int) -> float:
     return math.log2((plays + GROWTH_PRIOR) / (prev + GROWTH_PRIOR))
 
@@ -337,6 +362,54 @@ class Service:
             else None
         )
         return PlayResult(a_name, t_name, total, duplicate=not inserted, corrected_from=corrected)
+
+    # --- /undo and /plays ----------------------------------------------------------------------
+
+    def my_plays(self, who: Who, limit: int = MY_PLAYS_LIMIT) -> list[LoggedPlay]:
+        """The member's last logged (or imported) plays, newest first; removed ones are gone."""
+        with self.db.read() as conn:
+            member = self._find_member(conn, who)
+            if member is None:
+                return []
+            return [_logged(p) for p in removals.last_logged(conn, member, max(1, min(limit, 25)))]
+
+    def undo(self, who: Who) -> Removal:
+        """Remove the member's last logged play."""
+        with self.db.write() as conn:
+            member = self._find_member(conn, who)
+            last = removals.last_logged(conn, member, 1) if member is not None else []
+            if member is None or not last:
+                raise UserError("Nothing to undo: you have no plays logged here.")
+            return self._remove(conn, member, last[0].id)
+
+    def remove_play(self, who: Who, play_id: int) -> Removal:
+        """Remove one of the member's plays (a remove button under /plays). Only the member who
+        logged it can; a second press changes nothing and says so."""
+        with self.db.write() as conn:
+            member = self._find_member(conn, who)
+            if member is None:
+                raise UserError("That play is not one of yours, so it was not removed.")
+            return self._remove(conn, member, play_id)
+
+    def _find_member(self, conn: Connection, who: Who) -> int | None:
+        community = catalog.find_community(conn, who.platform, who.community_id)
+        return catalog.find_member(conn, community, who.member_id) if community is not None else None
+
+    def _remove(self, conn: Connection, member: int, play_id: int) -> Removal:
+        outcome, play = removals.remove(conn, member, play_id, self.clock())
+        if outcome == removals.NOT_FOUND or play is None:
+            raise UserError("That play is not one of yours, so it was not removed.")
+        if outcome == removals.ALREADY_REMOVED:
+            raise UserError(f"{play.what} was already removed; nothing changed.")
+        folded_upto, _ = trends.watermark(conn, trends.TRENDS_WATERMARK)
+        item_kind, item = self._item_of(conn, play_id)
+        left = catalog.member_item_plays(conn, member, item_kind, item)
+        return Removal(_logged(play), left, folded=play_id <= folded_upto)
+
+    @staticmethod
+    def _item_of(conn: Connection, play_id: int) -> tuple[str, int]:
+        artist, track = catalog.play_items(conn, play_id)
+        return ("track", track) if track is not None else ("artist", artist)
 
     def suggest(
         self, who: Who, query: str, *, field: str = "artist", artist: str | None = None, limit: int = 25
@@ -477,16 +550,18 @@ class Service:
             return self._trending_picks(conn, who, community, kind, n, played, ref is None)
         # Every pick, reason and name below comes from what this community can see.
         visible = self._visible.get(conn, community, kind)
-        if catalog.member_last_play_id(conn, member) <= ref[1]:
-            # Nothing played since the retrain: the stored picks are current.
-            stored = recs.stored_picks(conn, ref[0], member, n)
+        if catalog.member_last_play_id(conn, member) <= ref.last_play_id and not removals.removed_since(
+            conn, member, ref.last_removal_id
+        ):
+            # Nothing played or removed since the retrain: the stored picks are current.
+            stored = recs.stored_picks(conn, ref.id, member, n)
             if stored and all(_shown(p, visible) for p in stored):
                 return self._picks(conn, kind, "model", stored)
         history = catalog.member_items(conn, member, kind)
         # Fold in only plays of items this community had played when the model was trained: an
         # item first played here after the retrain has factors only if *another* community played
         # it, and picks-or-not would tell the member so.
-        learned = self._visible.as_of(conn, community, kind, ref[1])
+        learned = self._visible.as_of(conn, community, kind, ref.last_play_id)
         known = visibility.contains(learned, np.array([i for i, _ in history], dtype=np.int64))
         usable = [h for h, ok in zip(history, known, strict=True) if ok]
         # Items played but not folded in are still never offered back to the member.
@@ -496,7 +571,7 @@ class Service:
             else np.setdiff1d(visible, np.array([i for i, _ in history], dtype=np.int64))
         )
         if usable:
-            model = self._model_for(conn, kind, ref[0])
+            model = self._model_for(conn, kind, ref.id)
             if model is not None:
                 # One BLAS thread: a 64x64 solve and a matrix-vector product gain nothing from
                 # threads, and on a busy machine OpenBLAS's thread hand-offs made them 10x slower.

@@ -17,10 +17,10 @@ import numpy as np
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from storage import catalog, recs, trends, visibility
+from storage import catalog, recs, removals, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
-from storage.models import Play
+from storage.models import Play, PlayRemoval
 from storage.trends import Fault, no_fault
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class BatchResult:
     new_listeners: int
     retrained: tuple[str, ...] = ()
     timings: tuple[tuple[str, float], ...] = ()
+    removed: int = 0  # removed plays subtracted from the aggregates
 
     def summary(self) -> str:
         if self.to_id == self.from_id:
@@ -60,6 +61,8 @@ class BatchResult:
                 f"folded plays {self.from_id + 1}..{self.to_id} ({self.new_plays} rows) into "
                 f"{self.count_rows} aggregate rows"
             )
+        if self.removed:
+            s += f"; subtracted {self.removed} removed play{'s' if self.removed != 1 else ''}"
         if self.timings:
             s += " (" + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings) + ")"
         if self.retrained:
@@ -126,14 +129,37 @@ def fold_trends(ctx: EngineContext, upto: int | None = None) -> BatchResult:
     return BatchResult(low, high, n_plays, len(touched), new_listeners, timings=timings)
 
 
+def fold_removals(ctx: EngineContext) -> int:
+    """Subtract the removed plays the aggregates still count, exactly once: each chunk's deltas are
+    the same function of its plays as the fold's, and commit together with marking those removals
+    folded (:func:`storage.removals.subtract`). Returns how many were subtracted."""
+    from engine.reader import removed_plays
+    from engine.trends_job import trend_deltas
+
+    done = 0
+    while True:
+        with ctx.db.read() as conn:
+            folded_upto, _ = trends.watermark(conn, TRENDS_JOB)
+            if not removals.pending(conn, folded_upto, 1):
+                return done
+        plays, removal_ids = removed_plays(ctx.spark(), ctx.db, folded_upto, ctx.settings.batch_merge_plays)
+        counts, presence = trend_deltas(plays)
+        ctx.fault("removals-after-compute")
+        with ctx.db.write() as conn:
+            removals.subtract(conn, removal_ids, counts, presence, fault=ctx.fault)
+            ctx.fault("removals-before-commit")
+        done += len(removal_ids)
+        ctx.fault("removals-after-commit")
+
+
 def fold_all(ctx: EngineContext) -> BatchResult:
     """Fold everything logged so far, chunk by chunk, so that memory stays bounded after a large
-    import; each chunk commits with its own watermark, so an interruption loses nothing."""
+    import; each chunk commits with its own watermark, so an interruption loses nothing. Then
+    subtract the plays members removed (:func:`fold_removals`)."""
     from engine.reader import high_water
 
     target = high_water(ctx.db)
-    first = fold_trends(ctx, target)
-    total = first
+    total = fold_trends(ctx, target)
     while total.to_id < target:
         nxt = fold_trends(ctx, target)
         if nxt.to_id == nxt.from_id:  # nothing left (another batch got there first)
@@ -147,7 +173,7 @@ def fold_all(ctx: EngineContext) -> BatchResult:
             new_listeners=total.new_listeners + nxt.new_listeners,
             timings=tuple(summed.items()),
         )
-    return total
+    return dataclasses.replace(total, removed=fold_removals(ctx))
 
 
 def retrain_due(ctx: EngineContext) -> list[str]:
@@ -163,6 +189,10 @@ def retrain_due(ctx: EngineContext) -> list[str]:
                     due.append(kind)
                 continue
             newer = conn.execute(select(func.count(Play.id)).where(Play.id > gen.last_play_id)).scalar_one()
+            # A play removed since the retrain counts as a change, like a new one.
+            newer += conn.execute(
+                select(func.count(PlayRemoval.id)).where(PlayRemoval.id > gen.last_removal_id)
+            ).scalar_one()
             every = ctx.settings.retrain_every_batches
             if newer and (batches % every == 0 or newer / max(total, 1) >= ctx.settings.retrain_new_share):
                 due.append(kind)
@@ -180,6 +210,9 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     from engine.recommender import AlsRecommender
 
     s = ctx.settings
+    with ctx.db.read() as conn:
+        # Read before the plays: a removal after this point makes the member's stored picks stale.
+        removal_mark = removals.removal_high(conn)
     upto = high_water(ctx.db)
     pairs = member_item_totals(ctx.spark(), ctx.db, kind, upto).cache()
     try:
@@ -201,6 +234,7 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
             ctx.db,
             kind=kind,
             last_play_id=upto,
+            last_removal_id=removal_mark,
             model=rec.to_generation(),
             picks=rec.recommend_all(hist, s.top_n, visible_for_member=visible),
             now=ctx.clock(),

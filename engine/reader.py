@@ -75,11 +75,23 @@ def plays_between(spark: SparkSession, db: Database, after: int, upto: int) -> t
 
 
 def member_item_totals(spark: SparkSession, db: Database, kind: str, upto: int) -> DataFrame:
-    """``(user, item, plays)`` summed over all plays with ``id <= upto`` for ``kind``."""
+    """``(user, item, plays)`` summed over all plays with ``id <= upto`` for ``kind``, less the
+    removed ones."""
     col = Play.artist_id if kind == "artist" else Play.track_id
     stmt = (
         select(Play.member_id, col, func.sum(Play.count))
-        .where(Play.id <= upto, col.is_not(None))
+        .where(Play.id <= upto, col.is_not(None), Play.removed.is_(False))
         .group_by(Play.member_id, col)
     )
     return spark.createDataFrame(_read_arrow(db, stmt, PAIR_SCHEMA))
+
+
+def removed_plays(spark: SparkSession, db: Database, upto: int, limit: int) -> tuple[DataFrame, list[int]]:
+    """The removed plays the trend aggregates still count (see :mod:`storage.removals`), oldest
+    removal first, as a DataFrame shaped like :func:`plays_between`'s, and their removal ids."""
+    from storage import removals
+
+    with db.read() as conn:
+        rows = removals.pending(conn, upto, limit)
+    table = _to_arrow([r[1:] for r in rows], PLAY_SCHEMA)
+    return spark.createDataFrame(table), [int(r[0]) for r in rows]

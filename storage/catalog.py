@@ -129,7 +129,7 @@ _PLAY_BY_DEDUPE = select(Play.id).where(Play.dedupe_key == bindparam("k"))
 _MEMBER_ITEM_PLAYS = MappingProxyType(
     {
         kind: select(func.coalesce(func.sum(Play.count), 0)).where(
-            Play.member_id == bindparam("m"), col == bindparam("i")
+            Play.member_id == bindparam("m"), col == bindparam("i"), Play.removed.is_(False)
         )
         for kind, col in (("artist", Play.artist_id), ("track", Play.track_id))
     }
@@ -314,7 +314,7 @@ def catalog_suggestions(
         stmt = (
             select(Artist.key, Artist.name, func.sum(Play.count))
             .join(Play, Play.artist_id == Artist.id)
-            .where(Play.community_id == community)
+            .where(Play.community_id == community, Play.removed.is_(False))
             .group_by(Artist.id)
             .order_by(func.sum(Play.count).desc())
             .limit(5000)
@@ -324,7 +324,7 @@ def catalog_suggestions(
             select(Track.key, Track.title, func.sum(Play.count))
             .join(Play, Play.track_id == Track.id)
             .join(Artist, Artist.id == Track.artist_id)
-            .where(Play.community_id == community)
+            .where(Play.community_id == community, Play.removed.is_(False))
             .group_by(Track.id)
             .order_by(func.sum(Play.count).desc())
             .limit(5000)
@@ -340,16 +340,24 @@ def catalog_suggestions(
 
 
 def member_items(conn: Connection, member: int, kind: str) -> list[tuple[int, int]]:
-    """``(item_id, total plays)`` of a member for ``kind`` ('artist' or 'track')."""
+    """``(item_id, total plays)`` of a member for ``kind`` ('artist' or 'track'), removed plays left out."""
     col = Play.artist_id if kind == "artist" else Play.track_id
     rows = conn.execute(
-        select(col, func.sum(Play.count)).where(Play.member_id == member, col.is_not(None)).group_by(col)
+        select(col, func.sum(Play.count))
+        .where(Play.member_id == member, col.is_not(None), Play.removed.is_(False))
+        .group_by(col)
     ).all()
     return [(int(i), int(c)) for i, c in rows if i is not None]
 
 
 def member_item_plays(conn: Connection, member: int, kind: str, item: int) -> int:
     return int(conn.execute(_MEMBER_ITEM_PLAYS[kind], {"m": member, "i": item}).scalar_one())
+
+
+def play_items(conn: Connection, play_id: int) -> tuple[int, int | None]:
+    """``(artist id, track id or None)`` of a play."""
+    row = conn.execute(select(Play.artist_id, Play.track_id).where(Play.id == play_id)).one()
+    return int(row[0]), None if row[1] is None else int(row[1])
 
 
 def member_last_play_id(conn: Connection, member: int) -> int:

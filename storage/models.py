@@ -97,6 +97,22 @@ class Play(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     source: Mapped[str] = mapped_column(String(40))
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Removed by its member (/undo, /plays): the row stays, so the batch can subtract exactly what it
+    # folded in (storage.removals); everything a member is shown reads only plays not removed.
+    removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class PlayRemoval(Base):
+    """One removed play, in removal order. ``folded``: the trend aggregates no longer count it. The
+    batch sets it in the transaction that subtracts the play, so a removal is subtracted exactly once."""
+
+    __tablename__ = "play_removals"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    play_id: Mapped[int] = mapped_column(ForeignKey("plays.id", ondelete="CASCADE"), unique=True)
+    member_id: Mapped[int] = mapped_column(Integer, index=True)
+    removed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    folded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", index=True)
 
 
 # --- engine outputs -------------------------------------------------------------------------
@@ -164,6 +180,9 @@ class RecGeneration(Base):
     alpha: Mapped[float] = mapped_column(Float)
     conf_scale: Mapped[float] = mapped_column(Float)
     yty: Mapped[bytes] = mapped_column(LargeBinary)
+    # The newest play removal the training data already left out: a member with a later removal
+    # gets fresh picks, not stored ones that may name the removed play.
+    last_removal_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ItemFactor(Base):

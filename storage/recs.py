@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, delete, insert, select, update
@@ -28,6 +29,7 @@ class Generation:
     conf_scale: float
     yty: np.ndarray
     created_at: dt.datetime
+    last_removal_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,20 @@ def gram(factors: np.ndarray) -> np.ndarray:
     return y.T @ y
 
 
-def active_generation_ref(conn: Connection, kind: str) -> tuple[int, int] | None:
-    """``(generation id, last play id it was trained on)`` of the active generation, cheaply."""
+class GenerationRef(NamedTuple):
+    id: int
+    last_play_id: int  # trained on the plays up to this id ...
+    last_removal_id: int  # ... less the removals up to this one
+
+
+def active_generation_ref(conn: Connection, kind: str) -> GenerationRef | None:
+    """The active generation's id and what it was trained on, cheaply."""
     row = conn.execute(
-        select(RecGeneration.id, RecGeneration.last_play_id).where(
+        select(RecGeneration.id, RecGeneration.last_play_id, RecGeneration.last_removal_id).where(
             RecGeneration.kind == kind, RecGeneration.active.is_(True)
         )
     ).first()
-    return (int(row[0]), int(row[1])) if row else None
+    return GenerationRef(int(row[0]), int(row[1]), int(row[2] or 0)) if row else None
 
 
 def active_generation(conn: Connection, kind: str) -> Generation | None:
@@ -89,6 +97,7 @@ def generation(conn: Connection, generation_id: int) -> Generation | None:
         conf_scale=row.conf_scale,
         yty=np.frombuffer(row.yty, dtype=np.float64).reshape(k, k),
         created_at=row.created_at,
+        last_removal_id=row.last_removal_id or 0,
     )
 
 
@@ -121,6 +130,7 @@ def write_generation(
     *,
     kind: str,
     last_play_id: int,
+    last_removal_id: int = 0,
     model: GenerationData,
     picks: Iterable[tuple[int, int, int, float, int | None]],
     now: dt.datetime,
@@ -135,7 +145,8 @@ def write_generation(
     one, never a mix. On any failure the partial generation is deleted; one left behind by a killed
     process is deleted by the next write of the same kind. Older generations beyond the last two
     are dropped. ``picks`` rows are ``(member_id, rank, item_id, score, reason_item_id)``; ``YᵀY`` is
-    computed here, in float64 from the float32 rows, once per generation."""
+    computed here, in float64 from the float32 rows, once per generation. ``last_removal_id``: the
+    newest play removal the training data already left out (read before the plays were)."""
     y = np.asarray(model.factors, dtype=np.float32)
     with db.write() as conn:
         _drop(conn, _orphans(conn, kind))
@@ -147,6 +158,7 @@ def write_generation(
                     created_at=now,
                     active=False,
                     last_play_id=last_play_id,
+                    last_removal_id=last_removal_id,
                     rank=model.rank,
                     reg_param=model.reg_param,
                     alpha=model.alpha,

@@ -252,7 +252,8 @@ TAIL_CAP = 100_000
 
 @dataclass
 class Tail:
-    """Plays of one community after the batch watermark, bucketed like the aggregates."""
+    """Plays of one community after the batch watermark, bucketed like the aggregates, less the
+    folded plays removed since (negative plays)."""
 
     plays: dict[tuple[str, dt.date, int], int]
     members: dict[tuple[str, dt.date, int], set[int]]
@@ -266,11 +267,11 @@ def pending_tail(conn: Connection, community: int, after_play_id: int, cap: int 
     Between two micro-batches this is the only part of the history that is read raw, so answers
     reflect a ``/played`` at once while the history itself is only ever read through aggregates.
     """
-    from storage.models import Play  # local: keeps this module's import surface small
+    from storage.models import Play, PlayRemoval  # local: keeps this module's import surface small
 
     rows = conn.execute(
         select(Play.artist_id, Play.track_id, Play.played_at, Play.member_id, Play.count)
-        .where(Play.community_id == community, Play.id > after_play_id)
+        .where(Play.community_id == community, Play.id > after_play_id, Play.removed.is_(False))
         .order_by(Play.id)
         .limit(cap + 1)
     ).all()
@@ -284,6 +285,18 @@ def pending_tail(conn: Connection, community: int, after_play_id: int, cap: int 
                 continue
             plays[(kind, day, item)] += count
             members[(kind, day, item)].add(member)
+    # Plays removed since the batch folded them: their plays leave the answer at once (listener
+    # counts follow at the next batch, which knows whether the member has other plays there).
+    removed = conn.execute(
+        select(Play.artist_id, Play.track_id, Play.played_at, Play.count)
+        .join(PlayRemoval, PlayRemoval.play_id == Play.id)
+        .where(Play.community_id == community, Play.id <= after_play_id, PlayRemoval.folded.is_(False))
+    ).all()
+    for artist, track, at, count in removed:
+        day = at.date() if at is not None else UNDATED
+        for kind, item in (("artist", artist), ("track", track)):
+            if item is not None:
+                plays[(kind, day, item)] -= count
     return Tail(dict(plays), dict(members), min(len(rows), cap), truncated)
 
 
@@ -345,7 +358,10 @@ def window_ranking(
     for i, p in tail_plays.items():
         base = stored.get(i, WindowRow(i, 0, 0))
         merged[i] = WindowRow(i, base.plays + p, base.listeners)
-    ranked = sorted(merged.values(), key=lambda r: (-r.plays, -r.listeners, r.item_id))[:limit]
+    # Removed plays still waiting for the batch come as negative tail plays: nothing left, no row.
+    ranked = sorted(
+        (r for r in merged.values() if r.plays > 0), key=lambda r: (-r.plays, -r.listeners, r.item_id)
+    )[:limit]
     out = []
     for r in ranked:
         if r.item_id in tail_members:

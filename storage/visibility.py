@@ -1,6 +1,7 @@
 """The one visibility rule: what a community may be shown.
 
-A community sees an artist or track when it was played **in that community**, or in a community an
+A community sees an artist or track when it was played **in that community** (a play its member
+removed does not count), or in a community an
 operator marked **public** (``tastemaker community public …``, e.g. one that holds an imported open
 data set). Everything a member is shown — stored picks, fold-in picks and their reasons, "did you
 mean" questions, exports — goes through this module; nothing else decides visibility.
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Select, func, select, update
 
-from storage.models import Community, Play
+from storage.models import Community, Play, PlayRemoval
 
 KINDS = ("artist", "track")
 
@@ -45,7 +46,9 @@ def visible_ids_query(
     """``SELECT DISTINCT item`` over the plays of ``community_scopes`` (see :func:`scopes`) with an
     id above ``after_play`` (and at most ``upto_play``): usable as a sub-query or run on its own."""
     col = _column(kind)
-    stmt = select(col).where(Play.community_id.in_(list(community_scopes)), col.is_not(None))
+    stmt = select(col).where(
+        Play.community_id.in_(list(community_scopes)), col.is_not(None), Play.removed.is_(False)
+    )
     if after_play:
         stmt = stmt.where(Play.id > after_play)
     if upto_play is not None:
@@ -63,7 +66,9 @@ def visible_items_by_community(conn: Connection, kind: str) -> dict[int, np.ndar
     """:func:`visible_items` for every community at once (one scan of the plays): the retrain's view."""
     col = _column(kind)
     own: dict[int, list[int]] = {}
-    for c, i in conn.execute(select(Play.community_id, col).where(col.is_not(None)).distinct()):
+    for c, i in conn.execute(
+        select(Play.community_id, col).where(col.is_not(None), Play.removed.is_(False)).distinct()
+    ):
         own.setdefault(int(c), []).append(int(i))
     public = np.unique(
         np.array([i for c in public_communities(conn) for i in own.get(c, [])], dtype=np.int64)
@@ -85,50 +90,57 @@ def set_public(conn: Connection, community: int, public: bool) -> None:
 
 
 class VisibleItems:
-    """Per-process cache of :func:`visible_items`, brought up to date incrementally: plays only add
-    visibility, so a refresh reads just the plays logged since the last look (the
-    ``(community_id, id)`` index). A change of the public set rebuilds the entry."""
+    """Per-process cache of :func:`visible_items`, brought up to date incrementally: new plays only
+    add visibility, so a refresh reads just the plays logged since the last look (the
+    ``(community_id, id)`` index). A change of the public set, or a removed play, rebuilds the entry."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: dict[tuple[int, str], tuple[tuple[int, ...], int, np.ndarray]] = {}
-        # (community, kind, upto play) -> (scopes, ids): fixed once computed, unless the public set moves
-        self._as_of: dict[tuple[int, str, int], tuple[tuple[int, ...], np.ndarray]] = {}
+        # (community, kind) -> ((scopes, newest removal), newest play, ids)
+        self._entries: dict[tuple[int, str], tuple[tuple, int, np.ndarray]] = {}
+        # (community, kind, upto play) -> ((scopes, newest removal), ids)
+        self._as_of: dict[tuple[int, str, int], tuple[tuple, np.ndarray]] = {}
         self._max = max_entries
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _state(conn: Connection, community: int) -> tuple:
+        """What invalidates an entry: the communities it may see and the newest removal."""
+        removal = int(conn.execute(select(func.coalesce(func.max(PlayRemoval.id), 0))).scalar_one())
+        return (tuple(scopes(conn, community)), removal)
+
     def get(self, conn: Connection, community: int, kind: str) -> np.ndarray:
-        seen = scopes(conn, community)
+        state = self._state(conn, community)
         top = int(conn.execute(select(func.coalesce(func.max(Play.id), 0))).scalar_one())
         with self._lock:
             entry = self._entries.get((community, kind))
-        if entry is not None and entry[0] == tuple(seen) and entry[1] == top:
+        if entry is not None and entry[0] == state and entry[1] == top:
             return entry[2]
-        if entry is not None and entry[0] == tuple(seen):
-            new = conn.execute(visible_ids_query(seen, kind, after_play=entry[1])).scalars().all()
+        if entry is not None and entry[0] == state:
+            new = conn.execute(visible_ids_query(state[0], kind, after_play=entry[1])).scalars().all()
             ids = np.union1d(entry[2], np.array(new, dtype=np.int64)) if new else entry[2]
         else:
             ids = visible_items(conn, community, kind)
         with self._lock:
             if len(self._entries) >= self._max:
                 self._entries.clear()
-            self._entries[(community, kind)] = (tuple(seen), top, ids)
+            self._entries[(community, kind)] = (state, top, ids)
         return ids
 
     def as_of(self, conn: Connection, community: int, kind: str, upto_play: int) -> np.ndarray:
         """What ``community`` could see when play ``upto_play`` was the newest — what a generation
-        trained up to that play learned *from this community's side*. The fold-in only uses a
-        member's plays of these items: otherwise whether an item has factors at all would tell a
-        member that some other community played it."""
-        seen = tuple(scopes(conn, community))
+        trained up to that play learned *from this community's side* (less the plays removed since,
+        which only narrows it). The fold-in only uses a member's plays of these items: otherwise
+        whether an item has factors at all would tell a member that some other community played it."""
+        state = self._state(conn, community)
         key = (community, kind, upto_play)
         with self._lock:
             entry = self._as_of.get(key)
-        if entry is not None and entry[0] == seen:
+        if entry is not None and entry[0] == state:
             return entry[1]
-        rows = conn.execute(visible_ids_query(seen, kind, upto_play=upto_play)).scalars().all()
+        rows = conn.execute(visible_ids_query(state[0], kind, upto_play=upto_play)).scalars().all()
         ids = np.unique(np.array(rows, dtype=np.int64))
         with self._lock:
             if len(self._as_of) >= self._max:
                 self._as_of.clear()
-            self._as_of[key] = (seen, ids)
+            self._as_of[key] = (state, ids)
         return ids
