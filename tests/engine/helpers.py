@@ -40,14 +40,15 @@ def add_plays(
 
 
 def reference_aggregates(db: Database) -> tuple[list[tuple], list[tuple]]:
-    """The trend aggregates recomputed in plain Python from every play (the from-scratch answer)."""
+    """The trend aggregates recomputed in plain Python from every play not removed (the from-scratch
+    answer)."""
     plays: dict[tuple, int] = defaultdict(int)
     members: dict[tuple, set[int]] = defaultdict(set)
     with db.read() as conn:
         rows = conn.execute(
             select(
                 Play.community_id, Play.member_id, Play.artist_id, Play.track_id, Play.played_at, Play.count
-            )
+            ).where(Play.removed.is_(False))
         ).all()
     for comm, member, artist, track, at, count in rows:
         day = at.date() if at else UNDATED
