@@ -307,6 +307,16 @@ class Service:
                     conn, who.platform, who.community_id, who.community_name or who.community_id
                 )
                 member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
+            if event_id is not None and (stored := catalog.play_by_dedupe_key(conn, dedupe)) is not None:
+                # Already logged under this event (a retried delivery, a second button press):
+                # nothing is resolved or created again.
+                kind, item = ("track", stored.track.id) if stored.track else ("artist", stored.artist.id)
+                return PlayResult(
+                    stored.artist.name,
+                    stored.track.name if stored.track else None,
+                    catalog.member_item_plays(conn, stored.member, kind, item),
+                    duplicate=True,
+                )
             seen_artists = self._visible.get(conn, community, "artist")
             seen_tracks = self._visible.get(conn, community, "track")
             a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)

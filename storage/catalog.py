@@ -354,6 +354,28 @@ def member_item_plays(conn: Connection, member: int, kind: str, item: int) -> in
     return int(conn.execute(_MEMBER_ITEM_PLAYS[kind], {"m": member, "i": item}).scalar_one())
 
 
+@dataclass(frozen=True)
+class StoredPlay:
+    id: int
+    member: int
+    artist: Resolved
+    track: Resolved | None
+
+
+def play_by_dedupe_key(conn: Connection, dedupe_key: str) -> StoredPlay | None:
+    """The play stored under ``dedupe_key`` (an answered question, a retried delivery), if any."""
+    row = conn.execute(
+        select(Play.id, Play.member_id, Artist.id, Artist.name, Track.id, Track.title)
+        .join(Artist, Artist.id == Play.artist_id)
+        .outerjoin(Track, Track.id == Play.track_id)
+        .where(Play.dedupe_key == dedupe_key)
+    ).first()
+    if row is None:
+        return None
+    track = Resolved(int(row[4]), row[5]) if row[4] is not None else None
+    return StoredPlay(int(row[0]), int(row[1]), Resolved(int(row[2]), row[3]), track)
+
+
 def play_items(conn: Connection, play_id: int) -> tuple[int, int | None]:
     """``(artist id, track id or None)`` of a play."""
     row = conn.execute(select(Play.artist_id, Play.track_id).where(Play.id == play_id)).one()

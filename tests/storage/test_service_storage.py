@@ -108,3 +108,23 @@ def test_any_text_is_stored_with_a_name_or_refused(fuzz_service: Service, text: 
         if t_id is not None:
             t_key, t_title = conn.execute(select(Track.key, Track.title).where(Track.id == t_id)).one()
             assert t_key.strip() and t_title.strip()
+
+
+def test_answering_a_question_twice_logs_and_creates_nothing_more(
+    service: Service, who: Who, db: Database
+) -> None:
+    """Yes, then No (or a redelivered answer): the second answer finds the play its question id
+    already logged and creates no catalog entry for the spelling it would have logged."""
+    service.played(who, "The Killers - Mr. Brightside")
+    with pytest.raises(NameQuestion):
+        service.played(who, "The Kilers - Mr. Brightside")
+    yes = service.played(who, "The Kilers - Mr. Brightside", resolve="existing", event_id="q1")
+    no = service.played(who, "The Kilers - Mr. Brightside", resolve="as typed", event_id="q1")
+    assert (yes.artist, yes.duplicate) == ("The Killers", False)
+    assert (no.artist, no.track, no.plays_by_member, no.duplicate) == (
+        "The Killers",
+        "Mr. Brightside",
+        2,
+        True,
+    )
+    assert _count(db, Artist) == 1 and _count(db, Track) == 1 and _count(db, Play) == 2
