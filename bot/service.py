@@ -23,7 +23,7 @@ from threadpoolctl import ThreadpoolController
 from bot.parsing import UserError, parse_played, play_input
 from config.settings import Settings
 from engine.recommender import AlsRecommender
-from storage import catalog, digests, recs, removals, trends, visibility
+from storage import catalog, digests, recs, removals, stats, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import UNDATED
@@ -123,6 +123,107 @@ class Removal:
 
 
 MY_PLAYS_LIMIT = 10
+WHOKNOWS_LIMIT = 10
+PRIVATE_NAME = None  # how a private member appears in another member's answer (adapters word it)
+
+
+@dataclass(frozen=True)
+class Knower:
+    rank: int
+    name: str | None  # None: a private member
+    plays: int
+    last_played: dt.datetime | None
+    is_you: bool = False
+
+
+@dataclass(frozen=True)
+class WhoKnows:
+    kind: str
+    item: str  # as shown: the entry's name here, or what was typed when nobody here played it
+    top: list[Knower]  # the first WHOKNOWS_LIMIT
+    you: Knower | None  # the asker's own row when outside ``top``
+    listeners: int
+    plays: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.top
+
+
+@dataclass(frozen=True)
+class ChartEntry:
+    rank: int
+    name: str
+    plays: int
+
+
+@dataclass(frozen=True)
+class MemberChart:
+    member: str
+    kind: str
+    period: str  # "7d", "30d", "year", "all"
+    entries: list[ChartEntry]
+    is_you: bool
+
+
+@dataclass(frozen=True)
+class RecentEntry:
+    what: str
+    played_at: dt.datetime | None
+    count: int
+
+
+@dataclass(frozen=True)
+class RecentPlays:
+    member: str
+    entries: list[RecentEntry]
+    is_you: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    member: str
+    is_you: bool
+    plays: int
+    artists: int
+    tracks: int
+    member_since: dt.datetime | None  # the first dated play
+    current_streak: int  # days in a row, up to today or yesterday
+    longest_streak: int
+    top_artist: str | None
+    private: bool
+
+
+TOP_PERIODS = {"7d": 7, "30d": 30, "year": 365, "all": None}
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    command: str  # without the platform's prefix: "played", "top"
+    args: str
+    what: str
+    example: str
+
+
+HELP = (
+    HelpEntry("played", "<artist - title>", "log a play", "Radiohead - Karma Police"),
+    HelpEntry("undo", "", "remove your last logged play", ""),
+    HelpEntry("plays", "", "your last logged plays, each with a remove button", ""),
+    HelpEntry("trending", "[24h|7d|30d|all] [artists|tracks]", "what this community plays most", "7d tracks"),
+    HelpEntry("recommend", "[artists|tracks] [n]", "picks for you, each with its reason", "artists 5"),
+    HelpEntry("whoknows", "<artist | artist - title>", "who here plays it most", "Björk"),
+    HelpEntry("top", "[artists|tracks] [7d|30d|year|all] [member]", "a member's own chart", "tracks 30d"),
+    HelpEntry("recent", "[member]", "the last plays of a member (you by default)", ""),
+    HelpEntry("profile", "[member]", "plays, streaks and top artist of a member", ""),
+    HelpEntry("privacy", "private|public", "leave others' answers about members, or come back", "private"),
+    HelpEntry(
+        "digest",
+        "subscribe|unsubscribe|list|preview",
+        "the daily trending post (admins)",
+        "subscribe 09:00 Europe/Paris",
+    ),
+    HelpEntry("help", "", "this list", ""),
+)
 
 
 @dataclass(frozen=True)
@@ -420,6 +521,131 @@ class Service:
     def _item_of(conn: Connection, play_id: int) -> tuple[str, int]:
         artist, track = catalog.play_items(conn, play_id)
         return ("track", track) if track is not None else ("artist", artist)
+
+    # --- members: /whoknows, /top, /recent, /profile, /privacy ------------------------------------
+
+    def whoknows(self, who: Who, text: str | None) -> WhoKnows:
+        """Who in this community played an artist (``Artist``) or a track (``Artist - Title``) most.
+        Same-name lookup only, among what this community can see: a name only another community
+        played is answered as "nobody here", in the member's own spelling."""
+        parsed = parse_played(text)
+        typed = _what(parsed.artist, parsed.title)
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            if community is None:
+                return WhoKnows("track" if parsed.title else "artist", typed, [], None, 0, 0)
+            seen_artists = self._visible.get(conn, community, "artist")
+            a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)
+            if parsed.by_split is not None and (a is None or not a.visible):
+                b = catalog.find_artist(conn, parsed.by_split.artist_key, visible=seen_artists)
+                if b is not None and b.visible:
+                    parsed, a = parsed.by_split, b
+                    typed = _what(parsed.artist, parsed.title)
+            kind = "track" if parsed.title else "artist"
+            if a is None or not a.visible:
+                return WhoKnows(kind, typed, [], None, 0, 0)
+            item, shown = a.id, a.name
+            if parsed.title is not None and parsed.title_key is not None:
+                seen_tracks = self._visible.get(conn, community, "track")
+                t = catalog.find_track(conn, a.id, parsed.title_key, visible=seen_tracks)
+                if t is None or not t.visible:
+                    return WhoKnows(kind, typed, [], None, 0, 0)
+                item, shown = t.id, _what(a.name, t.name)
+            rows = stats.listeners_of(conn, community, kind, item)
+            hidden = stats.private_members(conn, community)
+        me = next((r.member for r in rows if r.external_id == who.member_id), None)
+        knowers = [
+            Knower(
+                n,
+                r.display_name if r.member == me or r.member not in hidden else PRIVATE_NAME,
+                r.plays,
+                r.last_played,
+                is_you=r.member == me,
+            )
+            for n, r in enumerate(rows, 1)
+        ]
+        top = knowers[:WHOKNOWS_LIMIT]
+        you = next((k for k in knowers[WHOKNOWS_LIMIT:] if k.is_you), None)
+        return WhoKnows(kind, shown, top, you, len(rows), sum(r.plays for r in rows))
+
+    def _target(self, conn: Connection, who: Who, member: str | None) -> tuple[stats.MemberInfo | None, bool]:
+        """The member an answer is about (the asker by default) and whether it is the asker. Another
+        member who is private, or unknown here, is a friendly error."""
+        community = catalog.find_community(conn, who.platform, who.community_id)
+        is_you = member is None or member == who.member_id
+        external = who.member_id if member is None else member
+        info = stats.member_info(conn, community, external) if community is not None else None
+        if is_you:
+            return info, True
+        if info is None:
+            raise UserError("That member has not logged any plays here yet.")
+        if info.private:
+            raise UserError(f"{info.display_name} keeps their listening private.")
+        return info, False
+
+    def top(
+        self, who: Who, kind: str = "artist", period: str = "all", member: str | None = None
+    ) -> MemberChart:
+        if period not in TOP_PERIODS:
+            raise UserError(f"Unknown period {period!r}: use 7d, 30d, year or all.")
+        days = TOP_PERIODS[period]
+        since = None if days is None else self.clock() - dt.timedelta(days=days)
+        with self.db.read() as conn:
+            info, is_you = self._target(conn, who, member)
+            if info is None:
+                return MemberChart(who.member_name or who.member_id, kind, period, [], True)
+            rows = stats.member_top(conn, info.id, kind, since, WHOKNOWS_LIMIT)
+            names = catalog.item_names(conn, kind, [i for i, _ in rows])
+        entries = [ChartEntry(n, names.get(i, "?"), p) for n, (i, p) in enumerate(rows, 1)]
+        return MemberChart(info.display_name, kind, period, entries, is_you)
+
+    def recent(self, who: Who, member: str | None = None, limit: int = 10) -> RecentPlays:
+        with self.db.read() as conn:
+            info, is_you = self._target(conn, who, member)
+            if info is None:
+                return RecentPlays(who.member_name or who.member_id, [], True)
+            rows = stats.member_recent(conn, info.id, max(1, min(limit, 25)))
+        entries = [RecentEntry(_what(r.artist, r.track), r.played_at, r.count) for r in rows]
+        return RecentPlays(info.display_name, entries, is_you)
+
+    def profile(self, who: Who, member: str | None = None) -> Profile:
+        with self.db.read() as conn:
+            info, is_you = self._target(conn, who, member)
+            if info is None:
+                return Profile(who.member_name or who.member_id, True, 0, 0, 0, None, 0, 0, None, False)
+            totals = stats.member_totals(conn, info.id)
+            current, longest = stats.streaks(stats.member_days(conn, info.id), self.clock().date())
+            top = stats.member_top(conn, info.id, "artist", None, 1)
+            top_name = catalog.item_names(conn, "artist", [top[0][0]]).get(top[0][0]) if top else None
+        return Profile(
+            info.display_name,
+            is_you,
+            totals.plays,
+            totals.artists,
+            totals.tracks,
+            totals.first_played,
+            current,
+            longest,
+            top_name,
+            info.private,
+        )
+
+    def privacy(self, who: Who, setting: str) -> bool:
+        """``private`` or ``public``; returns whether the member is private now."""
+        value = setting.strip().lower()
+        if value not in ("private", "public"):
+            raise UserError("Use `privacy private` or `privacy public`.")
+        with self.db.write() as conn:
+            community = catalog.community_id(
+                conn, who.platform, who.community_id, who.community_name or who.community_id
+            )
+            member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
+            stats.set_private(conn, member, value == "private")
+        return value == "private"
+
+    @staticmethod
+    def help() -> tuple[HelpEntry, ...]:
+        return HELP
 
     def suggest(
         self, who: Who, query: str, *, field: str = "artist", artist: str | None = None, limit: int = 25

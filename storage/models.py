@@ -52,6 +52,9 @@ class Member(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(100))
     display_name: Mapped[str] = mapped_column(String(200))
+    # /privacy private: left out of other members' /whoknows, /recent, /profile (their plays still
+    # count in anonymous figures: /trending, the digest).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Artist(Base):
