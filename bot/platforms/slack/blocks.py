@@ -29,7 +29,12 @@ HELP_MRKDWN = "\n".join(
         "• `/tastemaker help` — this text",
     ]
 )
-HELP_TEXT = render.HELP.replace("/help                     ", "/tastemaker help          ")
+HELP_TEXT = """tastemaker — log what you listen to, see what your workspace is into.
+/played Artist - Title     log a play (also: "Title by Artist", or just an artist)
+/recommend [artists|tracks] [n]   personal picks, each with the reason
+/trending [24h|7d|30d|all] [artists|tracks]   what this workspace plays most, and what is rising
+/tastemaker digest here 09:00 Europe/Berlin   the daily digest in this channel (admins); off stops it
+/tastemaker help          this text"""
 
 
 def escape(text: str) -> str:
