@@ -116,11 +116,16 @@ def plays_title(plays: Sequence[LoggedPlay]) -> str:
     return "Your last play" if len(plays) == 1 else f"Your last {len(plays)} plays, newest first"
 
 
-def plays_text(plays: Sequence[LoggedPlay], now: dt.datetime, platform: str) -> str:
-    """/plays on the console: numbered, newest first, and how to take one back."""
+CONSOLE_REMOVE_HINT = " (/remove <n> takes one back)"
+
+
+def plays_text(
+    plays: Sequence[LoggedPlay], now: dt.datetime, platform: str, *, hint: str = CONSOLE_REMOVE_HINT
+) -> str:
+    """/plays as plain text: numbered, newest first; ``hint`` says how to take one back."""
     if not plays:
         return NO_PLAYS
-    lines = [f"{plays_title(plays)} (/remove <n> takes one back):"]
+    lines = [f"{plays_title(plays)}{hint}:"]
     lines += [play_line(n, p, now, platform) for n, p in enumerate(plays, 1)]
     return "\n".join(lines)
 
