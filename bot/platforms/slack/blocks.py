@@ -184,6 +184,16 @@ def question_message(q: Question, value: str | None) -> dict[str, Any]:
     return message(f"Did you mean {q.candidate}? Nothing is logged yet.", blocks)
 
 
+def _escaped(text: str, limit: int) -> str:
+    """``text`` escaped for mrkdwn, shortened (``…``) until the escaped form fits ``limit`` (never
+    cutting an entity in half)."""
+    shown = escape(text)
+    while len(shown) > limit and text:
+        text = text[:-1]
+        shown = escape(text + "…")
+    return shown
+
+
 def plays_message(plays: Sequence[LoggedPlay], now: dt.datetime, platform: str) -> dict[str, Any]:
     """/tastemaker plays: one section per play, newest first, each with a "Remove" button whose
     value is the play's id (the press is judged by the service: only its own member can remove it)."""
@@ -192,7 +202,7 @@ def plays_message(plays: Sequence[LoggedPlay], now: dt.datetime, platform: str) 
     blocks: list[dict[str, Any]] = [mrkdwn(f"*{escape(render.plays_title(plays))}*")]
     for n, p in enumerate(plays[: MAX_BLOCKS - 2], 1):
         line = render.play_line(
-            n, p, now, platform, esc=lambda t: _fit("", t, PLAY_NAME_LIMIT), rank=lambda k: f"*{k}.*"
+            n, p, now, platform, esc=lambda t: _escaped(t, PLAY_NAME_LIMIT), rank=lambda k: f"*{k}.*"
         )
         section = mrkdwn(line)
         section["block_id"] = f"play_{p.id}"
@@ -204,7 +214,7 @@ def plays_message(plays: Sequence[LoggedPlay], now: dt.datetime, platform: str) 
 
 def removal_message(r: Removal, now: dt.datetime, platform: str) -> dict[str, Any]:
     """What /tastemaker undo or a "Remove" button took back."""
-    what = _fit("", render.play_what(r.play), PLAY_NAME_LIMIT)
+    what = _escaped(render.play_what(r.play), PLAY_NAME_LIMIT)
     origin = escape(render.play_origin(r.play, now, platform))
     blocks = [mrkdwn(f":wastebasket: Removed *{what}* ({origin}). {render.plays_left(r)}")]
     if r.folded:
