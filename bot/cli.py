@@ -90,7 +90,8 @@ def chat(
     member: Annotated[str, typer.Option("--member", help="Your member id in that community.")] = "me",
     db: DbOpt = None,
 ) -> None:
-    """Talk to the bot on the console: /played, /recommend, /trending, /digest, /help (one per line)."""
+    """Talk to the bot on the console: /played, /recommend, /trending, /digest, /plays, /remove, /undo,
+    /help (one per line)."""
     from bot.platforms.console.commands import run_chat
     from bot.service import Service, Who
 

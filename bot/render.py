@@ -4,9 +4,20 @@ adapters and take the same dataclasses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 
-from bot.service import Digest, Pick, PlayResult, Question, Recommendations, TrendEntry, Trending
+from bot.service import (
+    Digest,
+    LoggedPlay,
+    Pick,
+    PlayResult,
+    Question,
+    Recommendations,
+    Removal,
+    TrendEntry,
+    Trending,
+)
 
 # Windows are whole UTC days up to now (storage.trends.window_days); the labels say so.
 WINDOW_LABEL = {
@@ -21,7 +32,12 @@ HELP = """tastemaker — log what you listen to, see what your community is into
 /played Artist - Title     log a play (also: "Title by Artist", or just an artist)
 /recommend [artists|tracks] [n]   personal picks, each with the reason
 /trending [24h|7d|30d|all] [artists|tracks]   what this community plays most, and what is rising
+/plays                     your last plays, numbered (newest first)
+/remove <n>                take back play number n of your last /plays list
+/undo                      take back your last play
 /help                      this text"""
+
+NO_PLAYS = "You have no plays here yet: log one with /played."
 
 
 def movement_marker(e: TrendEntry) -> str:
@@ -53,6 +69,82 @@ def played_text(r: PlayResult) -> str:
     if r.corrected_from:
         line += f" (matched “{r.corrected_from}” to the existing entry)"
     return line
+
+
+def ago(when: dt.datetime, now: dt.datetime) -> str:
+    """``just now`` / ``5 min ago`` / ``2 h ago`` / ``3 days ago``; a date beyond 30 days (or ahead)."""
+    seconds = (now - when).total_seconds()
+    if seconds < 0 or seconds >= 30 * 86400:
+        return f"on {when.date().isoformat()}"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{plural(int(seconds // 86400), 'day')} ago"
+
+
+def play_origin(p: LoggedPlay, now: dt.datetime, platform: str) -> str:
+    """When (and how) a play got here: ``logged 2 h ago`` for a play logged in this chat,
+    ``imported from lastfm, played on 2025-01-02`` (or ``…, undated``) for an imported one."""
+    if p.source == platform:
+        return f"logged {ago(p.played_at, now)}" if p.played_at is not None else "logged"
+    when = f"played {ago(p.played_at, now)}" if p.played_at is not None else "undated"
+    return f"imported from {p.source}, {when}"
+
+
+def play_what(p: LoggedPlay) -> str:
+    """What a play is, with its listens when it stands for more than one (an import's count)."""
+    return p.what if p.count == 1 else f"{p.what} ({plural(p.count, 'play')})"
+
+
+def play_line(
+    n: int,
+    p: LoggedPlay,
+    now: dt.datetime,
+    platform: str,
+    *,
+    esc: Callable[[str], str] = lambda t: t,
+    rank: Callable[[int], str] = lambda n: f"{n:>2}.",
+) -> str:
+    """One line of /plays; adapters pass their escaping and their markup for the number."""
+    return f"{rank(n)} {esc(play_what(p))} — {play_origin(p, now, platform)}"
+
+
+def plays_title(plays: Sequence[LoggedPlay]) -> str:
+    return "Your last play" if len(plays) == 1 else f"Your last {len(plays)} plays, newest first"
+
+
+CONSOLE_REMOVE_HINT = " (/remove <n> takes one back)"
+
+
+def plays_text(
+    plays: Sequence[LoggedPlay], now: dt.datetime, platform: str, *, hint: str = CONSOLE_REMOVE_HINT
+) -> str:
+    """/plays as plain text: numbered, newest first; ``hint`` says how to take one back."""
+    if not plays:
+        return NO_PLAYS
+    lines = [f"{plays_title(plays)}{hint}:"]
+    lines += [play_line(n, p, now, platform) for n, p in enumerate(plays, 1)]
+    return "\n".join(lines)
+
+
+def plays_left(r: Removal) -> str:
+    if r.plays_left <= 0:
+        return "You have no plays of it left."
+    return f"You now have {plural(r.plays_left, 'play')} of it."
+
+
+FOLDED_NOTE = "/trending has counted it already and drops it at the next batch update."
+
+
+def removal_text(
+    r: Removal, now: dt.datetime, platform: str, *, esc: Callable[[str], str] = lambda t: t
+) -> str:
+    """What /undo or a remove button took back, and what that changes."""
+    line = f"Removed {esc(play_what(r.play))} ({play_origin(r.play, now, platform)}). {plays_left(r)}"
+    return line + (f" {FOLDED_NOTE}" if r.folded else "")
 
 
 def question_text(q: Question) -> str:

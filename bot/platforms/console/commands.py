@@ -1,5 +1,9 @@
 """The chat commands on stdin/stdout, through the same service and rendering as the chat platforms.
-Used by ``tastemaker chat`` and by the demo."""
+Used by ``tastemaker chat`` and by the demo.
+
+A session remembers two things between lines (the lists ``run_chat`` passes in): the ``/played``
+text whose near-miss question the next line answers, and the play ids of the last ``/plays``
+listing, which ``/remove <n>`` refers to by their number — the console's remove buttons."""
 
 from __future__ import annotations
 
@@ -15,10 +19,17 @@ from bot.service import RESOLVE_AS_TYPED, RESOLVE_EXISTING, NameQuestion, Servic
 log = logging.getLogger(__name__)
 
 
-def handle(service: Service, who: Who, line: str, pending: list[str] | None = None) -> str | None:
+def handle(
+    service: Service,
+    who: Who,
+    line: str,
+    pending: list[str] | None = None,
+    listed: list[int] | None = None,
+) -> str | None:
     """Answer one line of input; ``None`` for a blank line. With ``pending`` (the session's state),
     a near miss on ``/played`` is asked (``Did you mean …? [y]es / [n]o``) and the next line is the
-    answer; without it, the reply says what to type instead."""
+    answer; without it, the reply says what to type instead. ``listed`` (the session's state too)
+    keeps the play ids of the last ``/plays``, numbered from 1, for ``/remove <n>``."""
     line = line.strip()
     if not line:
         return None
@@ -31,7 +42,7 @@ def handle(service: Service, who: Who, line: str, pending: list[str] | None = No
                 return render.played_text(service.played(who, text, resolve=resolve))
             except UserError as exc:
                 return f"Sorry — {exc}"
-        reply = handle(service, who, line, pending) if line.startswith("/") else None
+        reply = handle(service, who, line, pending, listed) if line.startswith("/") else None
         return "Nothing logged (the answer was not y or n)." + (f"\n{reply}" if reply else "")
     command, _, rest = line.partition(" ")
     command = command.lower().lstrip("/")
@@ -52,11 +63,32 @@ def handle(service: Service, who: Who, line: str, pending: list[str] | None = No
             return render.trending_text(service.trending(who, window, kind))
         if command == "digest":
             return render.digest_text(service.digest(who))
+        if command == "plays":
+            plays = service.my_plays(who)
+            if listed is not None:
+                listed[:] = [p.id for p in plays]
+            return render.plays_text(plays, service.clock(), who.platform)
+        if command == "undo":
+            return render.removal_text(service.undo(who), service.clock(), who.platform)
+        if command == "remove":
+            play_id = _listed_play(rest, listed)
+            return render.removal_text(service.remove_play(who, play_id), service.clock(), who.platform)
         if command in ("help", "tastemaker", "start"):
             return render.HELP
         return f"Unknown command `/{command}`. Type /help for the list."
     except UserError as exc:
         return f"Sorry — {exc}"
+
+
+def _listed_play(text: str, listed: list[int] | None) -> int:
+    """``/remove <n>``: the id of play number ``n`` of the last ``/plays`` listing."""
+    if not listed:
+        raise UserError("List your plays with /plays first, then take one back with /remove <n>.")
+    number = text.strip().removeprefix("#")
+    if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(listed)):
+        numbers = "1" if len(listed) == 1 else f"1–{len(listed)}"
+        raise UserError(f"Use /remove <n> with a number from your last /plays list ({numbers}).")
+    return listed[int(number) - 1]
 
 
 def _words(text: str) -> list[str]:
@@ -72,9 +104,10 @@ def run_chat(service: Service, who: Who, lines: Iterable[str], out: Callable[[st
     Returns how many commands failed that way (the CLI exits non-zero if any did)."""
     failed = 0
     pending: list[str] = []  # the /played text whose near-miss question the next line answers
+    listed: list[int] = []  # the play ids of the last /plays listing, for /remove <n>
     for line in lines:
         try:
-            reply = handle(service, who, line, pending)
+            reply = handle(service, who, line, pending, listed)
         except Exception as exc:
             failed += 1
             log.error("%s", explain(exc), exc_info=exc)

@@ -82,7 +82,7 @@ class TastemakerClient(discord.Client):
         """Button presses (the tree handles commands and autocomplete)."""
         if interaction.type is discord.InteractionType.component:
             try:
-                await self.handlers.answer(interaction)
+                await self.handlers.component(interaction)
             except Exception as exc:
                 log.error("answering a button press failed", exc_info=exc)
                 await self._report_failure(interaction)

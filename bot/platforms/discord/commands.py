@@ -1,5 +1,5 @@
-"""The app command tree: ``/played`` (with autocomplete), ``/recommend``, ``/trending`` and
-``/tastemaker digest here|off|status``.
+"""The app command tree: ``/played`` (with autocomplete), ``/recommend``, ``/trending``, ``/plays``,
+``/undo`` and ``/tastemaker digest here|off|status``.
 
 Handlers only parse and render: every call goes to :class:`~bot.service.Service`, run off the event
 loop (``asyncio.to_thread``) so that a busy database never stalls the gateway. Each command defers at
@@ -8,6 +8,10 @@ once (Discord allows 3 s for the first answer) and then sends a followup with an
 A near miss on ``/played`` (:class:`~bot.service.NameQuestion`) is asked ephemerally with two
 buttons; a press comes back through the client's ``on_interaction`` to :meth:`Handlers.answer`
 (see :mod:`bot.platforms.discord.questions` for the ``custom_id``, the pending store and expiry).
+
+``/plays`` and ``/undo`` answer only the member (ephemeral). ``/plays`` carries a "Remove n" button
+per play; a press comes back the same way to :meth:`Handlers.remove`, which asks the service to
+remove the play as the member who *pressed* (see :mod:`bot.platforms.discord.plays`).
 
 Option values are re-validated here (Discord's ``min/max_length`` is advisory for a bot: a crafted
 or replayed interaction can carry anything); a bad value gets a friendly ephemeral error before any
@@ -29,11 +33,16 @@ from bot.parsing import UserError, parse_count, parse_kind, parse_window, play_i
 from bot.platforms.discord.embeds import (
     clip,
     error_text,
+    escaped_error_text,
     played_embed,
+    plays_embed,
     recommend_embed,
+    removal_embed,
     trending_embed,
 )
 from bot.platforms.discord.ids import NAME
+from bot.platforms.discord.plays import parse_custom_id as parse_remove_id
+from bot.platforms.discord.plays import plays_view
 from bot.platforms.discord.questions import (
     EXPIRED_TEXT,
     PendingQuestions,
@@ -206,6 +215,74 @@ class Handlers:
         )
         return True
 
+    async def component(self, interaction: discord.Interaction[Any]) -> bool:
+        """A button press: a question's answer or a "Remove n" (``False``: not one of ours)."""
+        return await self.answer(interaction) or await self.remove(interaction)
+
+    async def _private(
+        self,
+        interaction: discord.Interaction[Any],
+        work: Callable[[Who], tuple[discord.Embed, discord.ui.View | None]],
+    ) -> None:
+        """Who (cheap, no I/O) → defer ephemerally → service call in a thread → ephemeral followup.
+        Only the member sees any of it, refusals included."""
+        try:
+            who = who_of(interaction)
+        except UserError as exc:
+            await interaction.response.send_message(
+                error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            embed, view = await asyncio.to_thread(work, who)
+        except UserError as exc:
+            await interaction.followup.send(
+                escaped_error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        if view is None:
+            await interaction.followup.send(
+                embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        else:
+            await interaction.followup.send(
+                embed=embed, view=view, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+
+    async def plays(self, interaction: discord.Interaction[Any]) -> None:
+        """``/plays``: the member's last plays, with a "Remove n" button per play."""
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            plays = self.service.my_plays(who)
+            return plays_embed(plays, self.service.clock(), who.platform), plays_view(plays)
+
+        await self._private(interaction, work)
+
+    async def undo(self, interaction: discord.Interaction[Any]) -> None:
+        """``/undo``: take back the member's last play, and say which."""
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            return removal_embed(self.service.undo(who), self.service.clock(), who.platform), None
+
+        await self._private(interaction, work)
+
+    async def remove(self, interaction: discord.Interaction[Any]) -> bool:
+        """A press on a "Remove n" button (``False``: not one of ours). The play is removed as the
+        member who pressed, in the guild where they pressed: the service refuses anyone else's."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        raw = data.get("custom_id")
+        play_id = parse_remove_id(raw) if isinstance(raw, str) else None
+        if play_id is None:
+            return False
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            removal = self.service.remove_play(who, play_id)
+            return removal_embed(removal, self.service.clock(), who.platform), None
+
+        await self._private(interaction, work)
+        return True
+
     async def recommend(self, interaction: discord.Interaction[Any], kind: str, count: int) -> None:
         parsed: dict[str, Any] = {}
 
@@ -312,6 +389,16 @@ def build_commands(
     async def trending(interaction: discord.Interaction, window: str = "7d", kind: str = "tracks") -> None:
         await handlers.trending(interaction, window, kind)
 
+    @app_commands.command(name="plays", description="Your last plays, each with a button to take it back.")
+    @app_commands.guild_only()
+    async def plays(interaction: discord.Interaction) -> None:
+        await handlers.plays(interaction)
+
+    @app_commands.command(name="undo", description="Take back your last play.")
+    @app_commands.guild_only()
+    async def undo(interaction: discord.Interaction) -> None:
+        await handlers.undo(interaction)
+
     tastemaker = app_commands.Group(
         name="tastemaker",
         description="tastemaker administration (Manage Server).",
@@ -338,4 +425,4 @@ def build_commands(
     async def digest_status(interaction: discord.Interaction) -> None:
         await handlers.digest(interaction, DigestCommand("status"))
 
-    return [played, recommend, trending, tastemaker]
+    return [played, recommend, trending, plays, undo, tastemaker]

@@ -4,13 +4,15 @@ neutralised, mentions defused), and every field is clipped to Discord's limits."
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import discord
 
 from bot import render
 from bot.parsing import UserError
-from bot.service import Digest, PlayResult, Recommendations, Trending
+from bot.service import Digest, LoggedPlay, PlayResult, Recommendations, Removal, Trending
 
 COLOUR = discord.Colour(0x8B5CF6)
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -130,5 +132,44 @@ def digest_embed(d: Digest, *, chart: bool) -> discord.Embed:
     return embed
 
 
+def fit(text: str, limit: int) -> str:
+    """``esc(text)``, the text shortened (``…``) until the escaped form fits ``limit``."""
+    shown = esc(text)
+    while len(shown) > limit and text:
+        text = text[:-1]
+        shown = esc(text) + "…"
+    return shown
+
+
+PLAYS_FOOTER = "Remove n takes play n back; /undo takes back the last one."
+
+
+def plays_embed(plays: Sequence[LoggedPlay], now: dt.datetime, platform: str) -> discord.Embed:
+    """/plays: numbered like the "Remove n" buttons under it, newest first."""
+    if not plays:
+        return discord.Embed(title="Your plays", description=render.NO_PLAYS, colour=COLOUR)
+    # Every line fits, however long the names: the buttons are numbered by these lines.
+    per_name = max(20, EMBED_DESCRIPTION_LIMIT // len(plays) - 100)
+    lines = [
+        render.play_line(n, p, now, platform, esc=lambda t: fit(t, per_name), rank=lambda k: f"**{k}.**")
+        for n, p in enumerate(plays, 1)
+    ]
+    embed = discord.Embed(title=render.plays_title(plays), description=_lines_within(lines), colour=COLOUR)
+    embed.set_footer(text=PLAYS_FOOTER)
+    return embed
+
+
+def removal_embed(r: Removal, now: dt.datetime, platform: str) -> discord.Embed:
+    """What /undo or a "Remove n" button took back."""
+    text = render.removal_text(r, now, platform, esc=lambda t: fit(t, 1000))
+    return discord.Embed(title="Play removed", description=text, colour=COLOUR)
+
+
 def error_text(exc: UserError) -> str:
     return f"Sorry — {exc}"
+
+
+def escaped_error_text(exc: UserError) -> str:
+    """A refusal that names what the member typed (``… was already removed``): markdown and
+    mentions in it are shown as typed."""
+    return clip(f"Sorry — {esc(str(exc))}", 2000)

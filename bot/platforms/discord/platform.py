@@ -16,6 +16,8 @@ HELP = """tastemaker — log what you listen to, see what your server is into.
 /played artist:<…> track:<…>          log a play (autocomplete from this server's catalog)
 /recommend kind:[artists|tracks] count:[1-25]   personal picks, each with the reason
 /trending window:[24h|7d|30d|all] kind:[artists|tracks]   what this server plays most, and what is rising
+/plays                                your last plays, each with a button to take it back
+/undo                                 take back your last play
 /tastemaker digest here|off|status    the daily digest in this channel (Manage Server)"""
 
 

@@ -1,4 +1,5 @@
-"""Slack on Bolt: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker help|digest``.
+"""Slack on Bolt: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker help|plays|undo|digest``,
+and the message buttons (``/played``'s question, ``/tastemaker plays``' "Remove").
 
 ``platform`` (what the registry sees, no SDK at import) · ``ids`` (workspace and member ids) ·
 ``app`` (the Bolt app: tiny listeners, ack first) · ``commands`` (parse → service call → render →

@@ -1,5 +1,6 @@
-"""The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, digest), and
-the buttons of ``/played``'s "did you mean …?" question.
+"""The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, plays, undo,
+digest), the buttons of ``/played``'s "did you mean …?" question and the "Remove" buttons of
+``/tastemaker plays``.
 
 Listeners are tiny: every command is acknowledged at once (an empty 200, or the help text for
 ``/tastemaker``); the work that touches the database runs afterwards in a lazy listener
@@ -20,6 +21,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+from bot.platforms.slack.blocks import REMOVE_ACTION
 from bot.platforms.slack.client import check_token, use_api_url
 from bot.platforms.slack.commands import Commands
 from bot.platforms.slack.questions import ACTION_PATTERN
@@ -81,7 +83,7 @@ def build_app(
     def ack_tastemaker(ack: Ack, body: dict[str, Any]) -> None:
         reply = commands.tastemaker_ack(body)
         if reply is None:
-            ack()  # `digest`: answered by the lazy listener (the admin check calls users.info)
+            ack()  # plays, undo, digest: answered by the lazy listener (they read the database)
         else:
             ack(**reply)
 
@@ -94,17 +96,23 @@ def build_app(
     def trending(body: dict[str, Any], client: WebClient) -> None:
         commands.trending(body, client)
 
-    def tastemaker_digest(body: dict[str, Any], client: WebClient) -> None:
-        commands.digest(body, client)
+    def tastemaker(body: dict[str, Any], client: WebClient) -> None:
+        commands.tastemaker(body, client)
 
     app.command("/played")(ack=ack_now, lazy=[played])
     app.command("/recommend")(ack=ack_now, lazy=[recommend])
     app.command("/trending")(ack=ack_now, lazy=[trending])
-    app.command("/tastemaker")(ack=ack_tastemaker, lazy=[tastemaker_digest])
+    app.command("/tastemaker")(ack=ack_tastemaker, lazy=[tastemaker])
 
     def played_resolve(body: dict[str, Any]) -> None:
         commands.resolve(body)
 
     # The "did you mean …?" buttons of /played: acknowledged at once, answered lazily.
     app.action(re.compile(ACTION_PATTERN))(ack=ack_now, lazy=[played_resolve])
+
+    def remove_play(body: dict[str, Any]) -> None:
+        commands.remove(body)
+
+    # The "Remove" buttons of /tastemaker plays: acknowledged at once, answered lazily.
+    app.action(REMOVE_ACTION)(ack=ack_now, lazy=[remove_play])
     return app

@@ -5,17 +5,22 @@ Every message is Block Kit ``blocks`` plus an escaped plain-text ``text`` fallba
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot import render
 from bot.platforms.slack.questions import ACTION_AS_TYPED, ACTION_EXISTING
-from bot.service import PlayResult, Question, Recommendations, Trending
+from bot.service import LoggedPlay, PlayResult, Question, Recommendations, Removal, Trending
 
 SECTION_LIMIT = 3000  # characters of mrkdwn per section block
 HEADER_LIMIT = 150  # characters of plain text per header block
 MAX_BLOCKS = 50
 BUTTON_LIMIT = 75  # characters of plain text on a button
+# The "Remove" button under each play of /tastemaker plays; its value is the play's id.
+REMOVE_ACTION = "tastemaker_remove_play"
+REMOVE_LABEL = "Remove"
+PLAY_NAME_LIMIT = SECTION_LIMIT - 200  # escaped characters of a play's name in its section
 
 HELP_MRKDWN = "\n".join(
     [
@@ -24,12 +29,21 @@ HELP_MRKDWN = "\n".join(
         "• `/recommend [artists|tracks] [n]` — personal picks, each with the reason",
         "• `/trending [24h|7d|30d|all] [artists|tracks]` — what this workspace plays most,"
         " and what is rising",
+        "• `/tastemaker plays` — your last plays, each with a *Remove* button",
+        "• `/tastemaker undo` — take back your last play",
         "• `/tastemaker digest here 09:00 Europe/Berlin` — post the daily digest in this channel"
         " (workspace admins); `/tastemaker digest off` stops it",
         "• `/tastemaker help` — this text",
     ]
 )
-HELP_TEXT = render.HELP.replace("/help                     ", "/tastemaker help          ")
+HELP_TEXT = """tastemaker — log what you listen to, see what your workspace is into.
+/played Artist - Title     log a play (also: "Title by Artist", or just an artist)
+/recommend [artists|tracks] [n]   personal picks, each with the reason
+/trending [24h|7d|30d|all] [artists|tracks]   what this workspace plays most, and what is rising
+/tastemaker plays         your last plays, each with a Remove button
+/tastemaker undo          take back your last play
+/tastemaker digest here 09:00 Europe/Berlin   the daily digest in this channel (admins); off stops it
+/tastemaker help          this text"""
 
 
 def escape(text: str) -> str:
@@ -166,6 +180,44 @@ def question_message(q: Question, value: str | None) -> dict[str, Any]:
         },
     ]
     return message(f"Did you mean {q.candidate}? Nothing is logged yet.", blocks)
+
+
+def _escaped(text: str, limit: int) -> str:
+    """``text`` escaped for mrkdwn, shortened (``…``) until the escaped form fits ``limit`` (never
+    cutting an entity in half)."""
+    shown = escape(text)
+    while len(shown) > limit and text:
+        text = text[:-1]
+        shown = escape(text + "…")
+    return shown
+
+
+def plays_message(plays: Sequence[LoggedPlay], now: dt.datetime, platform: str) -> dict[str, Any]:
+    """/tastemaker plays: one section per play, newest first, each with a "Remove" button whose
+    value is the play's id (the press is judged by the service: only its own member can remove it)."""
+    if not plays:
+        return message(render.NO_PLAYS, [mrkdwn(escape(render.NO_PLAYS))])
+    blocks: list[dict[str, Any]] = [mrkdwn(f"*{escape(render.plays_title(plays))}*")]
+    for n, p in enumerate(plays[: MAX_BLOCKS - 2], 1):
+        line = render.play_line(
+            n, p, now, platform, esc=lambda t: _escaped(t, PLAY_NAME_LIMIT), rank=lambda k: f"*{k}.*"
+        )
+        section = mrkdwn(line)
+        section["block_id"] = f"play_{p.id}"
+        section["accessory"] = _button(REMOVE_ACTION, REMOVE_LABEL, str(p.id), "danger")
+        blocks.append(section)
+    blocks.append(_context("*Remove* takes that play back; `/tastemaker undo` takes back the last one."))
+    return message(render.plays_text(plays, now, platform, hint=""), blocks)
+
+
+def removal_message(r: Removal, now: dt.datetime, platform: str) -> dict[str, Any]:
+    """What /tastemaker undo or a "Remove" button took back."""
+    what = _escaped(render.play_what(r.play), PLAY_NAME_LIMIT)
+    origin = escape(render.play_origin(r.play, now, platform))
+    blocks = [mrkdwn(f":wastebasket: Removed *{what}* ({origin}). {render.plays_left(r)}")]
+    if r.folded:
+        blocks.append(_context(escape(render.FOLDED_NOTE)))
+    return message(render.removal_text(r, now, platform), blocks)
 
 
 def error_message(text: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """What each Slack command does once acknowledged: parse → one service call → render → answer.
 
 These run in Bolt's lazy listeners (after the ack), so they may take their time: ``/played``,
-``/recommend`` and ``/tastemaker digest`` answer ephemerally through the command's
+``/recommend`` and ``/tastemaker plays|undo|digest`` answer ephemerally through the command's
 ``response_url``; ``/trending`` is shared with the channel (``chat.postMessage``, or the
-``response_url`` in a channel the bot is not in).
+``response_url`` in a channel the bot is not in). A press on a ``/tastemaker plays`` "Remove"
+button is answered ephemerally through the press's own ``response_url``, the listing left as is.
 
 The command text is read once, decoded from Slack's encoding (:func:`command_text`), before any
 parsing."""
@@ -32,8 +33,10 @@ from bot.platforms.slack.blocks import (
     message,
     mrkdwn,
     played_message,
+    plays_message,
     question_message,
     recommend_message,
+    removal_message,
     text_message,
     trending_message,
 )
@@ -50,6 +53,9 @@ log = logging.getLogger(__name__)
 _NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 _SORRY = "something went wrong on my side. Please try again later."
 _EXPIRED = "This question has expired — send /played again."
+_STALE_BUTTON = "this button no longer works — list your plays again with /tastemaker plays."
+# /tastemaker subcommands answered after the ack (the others are answered in it: help)
+LAZY_SUBCOMMANDS = ("digest", "plays", "undo")
 ANSWERS_KEPT = 10_000  # questions whose first answer this process remembers (the newest)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -79,6 +85,13 @@ def who_from_action(body: dict[str, Any]) -> Who:
         community_name=str(team.get("domain") or team.get("id") or ""),
         member_name=str(user.get("username") or user.get("name") or user.get("id") or ""),
     )
+
+
+def play_id_of(value: Any) -> int:
+    """The play id a "Remove" button carries (its ``value``); a :class:`UserError` for anything else."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    raise UserError(_STALE_BUTTON)
 
 
 def command_text(body: dict[str, Any]) -> str:
@@ -239,21 +252,68 @@ class Commands:
             # The bot is not in this channel (or it is a DM): the response_url can still post in it.
             respond_via(body.get("response_url"), {"response_type": "in_channel", **payload})
 
+    def plays(self, body: dict[str, Any]) -> None:
+        """``/tastemaker plays``: the member's last plays, each with a "Remove" button."""
+
+        def work(who: Who, _text: str) -> dict[str, Any]:
+            return plays_message(self.service.my_plays(who), self.service.clock(), who.platform)
+
+        self._answer(body, work)
+
+    def undo(self, body: dict[str, Any]) -> None:
+        """``/tastemaker undo``: take back the member's last play, and say which."""
+
+        def work(who: Who, _text: str) -> dict[str, Any]:
+            return removal_message(self.service.undo(who), self.service.clock(), who.platform)
+
+        self._answer(body, work)
+
+    def remove(self, body: dict[str, Any]) -> None:
+        """A press on a "Remove" button (after the ack): the service removes the play only if it is
+        the presser's own (workspace and member from the press), and a second press changes nothing."""
+        actions = body.get("actions") or [{}]
+        action = actions[0] if isinstance(actions[0], dict) else {}
+        who = who_from_action(body)
+        try:
+            play_id = play_id_of(action.get("value"))
+            removal = self.service.remove_play(who, play_id)
+            payload = removal_message(removal, self.service.clock(), who.platform)
+        except UserError as exc:
+            payload = error_message(str(exc))
+        except Exception:
+            log.exception("slack remove_play failed")
+            payload = error_message(_SORRY)
+        respond_via(
+            body.get("response_url"), {"response_type": "ephemeral", "replace_original": False, **payload}
+        )
+
+    @staticmethod
+    def subcommand(body: dict[str, Any]) -> str:
+        args = words(command_text(body))
+        return args[0].lower() if args else "help"
+
     @staticmethod
     def tastemaker_ack(body: dict[str, Any]) -> dict[str, Any] | None:
-        """What ``/tastemaker`` acknowledges with: the help text, or ``None`` (an empty ack) for
-        ``digest``, which :meth:`digest` answers after checking the member is an admin."""
-        args = words(command_text(body))
-        sub = args[0].lower() if args else "help"
-        if sub == "digest":
+        """What ``/tastemaker`` acknowledges with: the help text, or ``None`` (an empty ack) for the
+        subcommands :meth:`tastemaker` answers afterwards (``digest`` checks the member is an admin)."""
+        sub = Commands.subcommand(body)
+        if sub in LAZY_SUBCOMMANDS:
             return None
         prefix = "" if sub in ("help", "start", "?") else f"Unknown subcommand `{sub}`."
         return {"response_type": "ephemeral", **help_message(prefix)}
 
+    def tastemaker(self, body: dict[str, Any], client: WebClient) -> None:
+        """The ``/tastemaker`` subcommands that were acknowledged empty (the rest ran in the ack)."""
+        sub = self.subcommand(body)
+        if sub == "plays":
+            self.plays(body)
+        elif sub == "undo":
+            self.undo(body)
+        elif sub == "digest":
+            self.digest(body, client)
+
     def digest(self, body: dict[str, Any], client: WebClient) -> None:
         args = words(command_text(body))
-        if not args or args[0].lower() != "digest":
-            return
         who = who_from(body)
         try:
             command = parse_digest_command(args[1:])

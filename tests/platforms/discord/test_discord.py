@@ -389,7 +389,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             (put,) = [r for r in fake.requests if r.method == "PUT"]
             assert put.path == f"/applications/{APP_ID}/guilds/{GUILD_A}/commands"
             by_name = {c["name"]: c for c in put.json}
-            assert set(by_name) == {"played", "recommend", "trending", "tastemaker"}
+            assert set(by_name) == {"played", "recommend", "trending", "plays", "undo", "tastemaker"}
             assert all(c["contexts"] == [0] for c in put.json)  # guild-only
             artist, track = by_name["played"]["options"]
             assert (artist["name"], artist["required"], artist["autocomplete"]) == ("artist", True, True)
@@ -400,6 +400,9 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             assert (count["min_value"], count["max_value"]) == (1, 25)
             window, _ = by_name["trending"]["options"]
             assert [c["value"] for c in window["choices"]] == ["24h", "7d", "30d", "all"]
+            for name in ("plays", "undo"):  # no options, every member may use them
+                assert by_name[name]["options"] == []
+                assert by_name[name]["default_member_permissions"] is None
 
             await sync_commands_async(fake_settings(settings, fake), None)
             assert fake.requests[-1].method == "PUT"
@@ -408,7 +411,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
         finally:
             await fake.stop()
 
-    assert run(scenario()) == ["played", "recommend", "trending", "tastemaker"]
+    assert run(scenario()) == ["played", "recommend", "trending", "plays", "undo", "tastemaker"]
 
 
 def test_missing_token_is_a_friendly_error(service: Service, settings: Settings) -> None:

@@ -103,6 +103,7 @@ class SlackClient:
         team: str = TEAM_ID,
         value: str | None = None,
         trigger_id: str | None = None,
+        block_id: str = "played_question",
     ) -> tuple[Reply, dict[str, Any]]:
         """A press on a message button, sent the way Slack sends a ``block_actions`` interaction:
         ``payload=<JSON>`` form-encoded and signed, with a response_url of its own."""
@@ -126,7 +127,7 @@ class SlackClient:
             "actions": [
                 {
                     "action_id": button["action_id"],
-                    "block_id": "played_question",
+                    "block_id": block_id,
                     "text": button["text"],
                     "value": button["value"] if value is None else value,
                     "type": "button",

@@ -341,6 +341,7 @@ def test_manifest_declares_the_commands_and_scopes() -> None:
     for scope in ("commands", "chat:write", "files:write"):
         assert f"      - {scope} " in manifest
     assert "socket_mode_enabled: true" in manifest
+    assert "  interactivity:\n    is_enabled: true" in manifest  # the buttons reach the app
 
 
 def test_http_mode_without_signing_secret_is_a_friendly_error(service: Service, settings: Settings) -> None:
