@@ -141,11 +141,13 @@ def trending_message(t: Trending) -> dict[str, Any]:
     return message(render.trending_text(t), blocks)
 
 
-def _label(prefix: str, name: str, limit: int = BUTTON_LIMIT) -> str:
-    """A button label: ``prefix + name``, the name shortened (``…``) to fit ``limit``. Labels are
-    ``plain_text``, which Slack shows as sent: no entity escaping (``&amp;`` would show literally)."""
-    text = prefix + name
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _fit(prefix: str, name: str, limit: int) -> str:
+    """``prefix + name`` escaped, the name shortened (``…``) until the whole fits ``limit``."""
+    shown = escape(prefix + name)
+    while len(shown) > limit and name:
+        name = name[:-1]
+        shown = escape(prefix + name + "…")
+    return shown
 
 
 def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
@@ -174,8 +176,8 @@ def question_message(q: Question, value: str | None) -> dict[str, Any]:
             "type": "actions",
             "block_id": "played_question",
             "elements": [
-                _button(ACTION_EXISTING, _label("Yes, ", q.candidate, BUTTON_LIMIT), value, "primary"),
-                _button(ACTION_AS_TYPED, _label("No, log ", q.typed, BUTTON_LIMIT), value),
+                _button(ACTION_EXISTING, _fit("Yes, ", q.candidate, BUTTON_LIMIT), value, "primary"),
+                _button(ACTION_AS_TYPED, _fit("No, log ", q.typed, BUTTON_LIMIT), value),
             ],
         },
     ]

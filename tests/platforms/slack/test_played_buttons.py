@@ -203,10 +203,9 @@ def test_long_names_fit_slacks_limits() -> None:
     msg = question_message(q, value)
     for e in msg["blocks"][1]["elements"]:
         assert len(e["text"]["text"]) <= BUTTON_LIMIT and e["text"]["text"].endswith("…")
-    amp = Question("Simon & Garfunkel", "Simon & Garfunkel <3", "Simon & Garfunkel", None)
-    labels = [e["text"]["text"] for e in question_message(amp, "v")["blocks"][1]["elements"]]
-    # plain_text is shown as sent: the names as typed, not entity-escaped
-    assert labels == ["Yes, Simon & Garfunkel <3", "No, log Simon & Garfunkel"]
+    amp = Question("&" * 100, "&" * 100, "&" * 100, None)
+    for e in question_message(amp, "v")["blocks"][1]["elements"]:
+        assert len(e["text"]["text"]) <= BUTTON_LIMIT and not e["text"]["text"].endswith("&amp…")
     # Too long for a button value: the question is asked as text (what to type), without buttons.
     assert encode_value(Asked("A" * VALUE_LIMIT, "U0ADA", 1, "trig-1")) is None
     fallback = question_message(q, None)
