@@ -20,18 +20,22 @@ import sqlite3
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import Connection, event, select, tuple_
+from sqlalchemy import Connection, event, func, select, tuple_
 
 from storage.catalog import lookup_artists, lookup_artists_by_name
 from storage.db import Database, open_database
 from storage.models import Artist, Member, Play, Track
 from storage.names import match_key
 from storage.sql import upsert_insert
+
+K = TypeVar("K", bound=Hashable)
+# (artist id, track key): a track as the Resolver caches it.
+TrackKey = tuple[int, str]
 
 # A play ready for the database but for its ids: (user, artist key, track key, played_at as bound,
 # count, dedupe key, Row.merged).
@@ -49,9 +53,11 @@ class Batch:
     tracks: dict[tuple[str, str], str] = field(default_factory=dict)  # (artist key, track key) → title
 
 
-def _first_spellings(names: dict[str, str], mkeys: dict[str, str]) -> dict[str, str]:
-    """One spelling per match key (the first seen): the others are the same name, not new rows."""
-    first: dict[str, str] = {}
+def _first_spellings(names: dict[K, str], mkeys: Mapping[K, Hashable]) -> dict[K, str]:
+    """One spelling per match key (the first seen): the others are the same name, not new rows. For
+    tracks the "match key" is ``(artist id, match key)``: a title is the same name only under its
+    own artist."""
+    first: dict[Hashable, K] = {}
     for k in names:
         first.setdefault(mkeys[k], k)
     return {k: names[k] for k in first.values()}
@@ -66,7 +72,9 @@ class Resolver:
         self.artists: dict[str, int] = {}
         self.aliased: set[str] = set()  # artist keys that resolved through the alias table
         self.respelled: set[str] = set()  # artist keys that resolved to another spelling's entry
-        self.tracks: dict[tuple[int, str], int] = {}  # (artist id, track key) → id
+        self.tracks: dict[TrackKey, int] = {}  # (artist id, track key) → id
+        # (artist id, track key)s that resolved to another spelling's entry (Mr Brightside → Mr. Brightside)
+        self.respelled_tracks: set[TrackKey] = set()
 
     def resolve(self, conn: Connection, batch: Batch) -> None:
         """Ids for the batch's new names: existing rows are looked up, missing ones inserted."""
@@ -129,27 +137,54 @@ class Resolver:
             self.artists.update(found)
         wanted = self._new_tracks(batch)
         if wanted:
-            payload = json.dumps([[aid, t, title] for (aid, t), title in wanted.items()])
-            conn.exec_driver_sql(
-                "INSERT INTO tracks (artist_id, key, title) SELECT json_extract(value, '$[0]'), "
-                "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?) WHERE 1 "
-                "ON CONFLICT DO NOTHING",
-                (payload,),
-            )
-            for aid, t, tid in _json_answer(
-                conn,
-                "SELECT json_group_array(json_array(t.artist_id, t.key, t.id)) FROM json_each(?) j "
-                "CROSS JOIN tracks t ON t.artist_id = json_extract(j.value, '$[0]') "
-                "AND t.key = json_extract(j.value, '$[1]')",
-                (payload,),
-            ):
-                self.tracks[(aid, t)] = tid
+            self._sqlite_tracks(conn, wanted)
 
-    def _new_tracks(self, batch: Batch) -> dict[tuple[int, str], str]:
+    def _sqlite_tracks(self, conn: Connection, wanted: dict[TrackKey, str]) -> None:
+        """Ids for ``wanted`` tracks by /played's rule for one artist's titles, in two statements
+        sharing one JSON array of ``[artist id, key, match key, title or null]``: insert the first
+        spelling of each ``(artist id, match key)`` (the one given a title) unless that name is
+        stored, then read each track's id: its exact key's, else (negated, so the answer says which)
+        the lowest id of its match key (Mr Brightside → Mr. Brightside). Never a near miss."""
+        keys = list(wanted)
+        rows: list[tuple[int, str, str, str | None]] = []
+        first: set[TrackKey] = set()
+        for (a, t), title in wanted.items():
+            mk = match_key(t)
+            if (a, mk) in first:
+                rows.append((a, t, mk, None))
+            else:
+                first.add((a, mk))
+                rows.append((a, t, mk, title))
+        payload = json.dumps(rows)
+        conn.exec_driver_sql(
+            "INSERT INTO tracks (artist_id, key, match_key, title) SELECT j.a, j.k, j.m, j.n FROM (SELECT "
+            "json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS k, "
+            "json_extract(value, '$[2]') AS m, json_extract(value, '$[3]') AS n FROM json_each(?)) j "
+            "WHERE j.n IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.artist_id = j.a AND t.match_key = j.m) "
+            "ON CONFLICT DO NOTHING",
+            (payload,),
+        )
+        for i, tid in _json_answer(
+            conn,
+            "SELECT json_group_array(json_array(j.i, coalesce("
+            "(SELECT t.id FROM tracks t WHERE t.artist_id = j.a AND t.key = j.k), "
+            "-(SELECT min(t.id) FROM tracks t WHERE t.artist_id = j.a AND t.match_key = j.m)))) "
+            "FROM (SELECT key AS i, json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS k, "
+            "json_extract(value, '$[2]') AS m FROM json_each(?)) j",
+            (payload,),
+        ):
+            if tid > 0:
+                self.tracks[keys[i]] = tid
+            else:
+                self.tracks[keys[i]] = -tid
+                self.respelled_tracks.add(keys[i])
+
+    def _new_tracks(self, batch: Batch) -> dict[TrackKey, str]:
         """``(artist id, track key) → title`` of the batch's tracks not resolved yet (two artist
         keys can be one artist: an alias)."""
         artists, known = self.artists, self.tracks
-        wanted: dict[tuple[int, str], str] = {}
+        wanted: dict[TrackKey, str] = {}
         for (a, t), title in batch.tracks.items():
             k = (artists[a], t)
             if k not in known:
@@ -210,18 +245,58 @@ class Resolver:
                         self.respelled.add(k)
         wanted = self._new_tracks(batch)
         if wanted:
+            self._generic_resolve_tracks(conn, wanted)
+
+    def _generic_resolve_tracks(self, conn: Connection, wanted: dict[TrackKey, str]) -> None:
+        """As :meth:`_sqlite_tracks`, a statement per step: the exact key, else the stored entry of
+        the same match key (the lowest id), else one new row per ``(artist id, match key)``, the
+        first spelling seen."""
+        found = self._generic_tracks(conn, list(wanted))
+        self.tracks.update(found)
+        missing = {k: title for k, title in wanted.items() if k not in found}
+        if not missing:
+            return
+        groups = {k: (k[0], match_key(k[1])) for k in missing}
+        by_match = self._generic_tracks_by_name(conn, list(dict.fromkeys(groups.values())))
+        new = _first_spellings({k: t for k, t in missing.items() if groups[k] not in by_match}, groups)
+        if new:
             conn.execute(
                 upsert_insert(conn, Track).on_conflict_do_nothing(),
-                [{"artist_id": aid, "key": t, "title": title} for (aid, t), title in wanted.items()],
+                [
+                    {"artist_id": aid, "key": t, "title": title, "match_key": groups[(aid, t)][1]}
+                    for (aid, t), title in new.items()
+                ],
             )
-            pairs = list(wanted)
-            for s in range(0, len(pairs), 400):
-                for aid, tkey, tid in conn.execute(
-                    select(Track.artist_id, Track.key, Track.id).where(
-                        tuple_(Track.artist_id, Track.key).in_(pairs[s : s + 400])
-                    )
-                ):
-                    self.tracks[(aid, tkey)] = tid
+            for k, tid in self._generic_tracks(conn, list(new)).items():
+                by_match[groups[k]] = tid
+        for k in missing:
+            self.tracks[k] = by_match[groups[k]]
+            if k not in new:
+                self.respelled_tracks.add(k)
+
+    @staticmethod
+    def _generic_tracks(conn: Connection, keys: list[TrackKey]) -> dict[TrackKey, int]:
+        found: dict[TrackKey, int] = {}
+        for s in range(0, len(keys), 400):
+            for aid, tkey, tid in conn.execute(
+                select(Track.artist_id, Track.key, Track.id).where(
+                    tuple_(Track.artist_id, Track.key).in_(keys[s : s + 400])
+                )
+            ):
+                found[(aid, tkey)] = tid
+        return found
+
+    @staticmethod
+    def _generic_tracks_by_name(conn: Connection, names: list[TrackKey]) -> dict[TrackKey, int]:
+        found: dict[TrackKey, int] = {}
+        for s in range(0, len(names), 400):
+            for aid, mk, tid in conn.execute(
+                select(Track.artist_id, Track.match_key, func.min(Track.id))
+                .where(tuple_(Track.artist_id, Track.match_key).in_(names[s : s + 400]))
+                .group_by(Track.artist_id, Track.match_key)
+            ):
+                found[(int(aid), str(mk))] = int(tid)
+        return found
 
 
 def _json_answer(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -270,7 +345,8 @@ class Written:
     inserted: int
     merged_by_alias: int
     merged_by_key: int
-    # Rows whose artist is the same name as another spelling's entry (Blink 182 → Blink-182).
+    # Rows whose artist or track is the same name as another spelling's entry (Blink 182 →
+    # Blink-182, Mr Brightside → Mr. Brightside).
     merged_by_name: int = 0
 
 
@@ -290,22 +366,23 @@ def write_batch(db: Database, resolver: Resolver, batch: Batch, source: str) -> 
     flat: list[Any] = []
     add = flat.extend
     merged_alias = merged_key = merged_name = 0
-    respelled = resolver.respelled
+    respelled, respelled_tracks = resolver.respelled, resolver.respelled_tracks
     for user, a_key, t_key, at, count, key, merged in batch.rows:
         aid = artists[a_key]
+        track = None if t_key is None else (aid, t_key)
         add(
             (
                 community,
                 members[user],
                 aid,
-                None if t_key is None else tracks[(aid, t_key)],
+                None if track is None else tracks[track],
                 at,
                 count,
                 source,
                 key,
             )
         )
-        if a_key in respelled:
+        if a_key in respelled or (respelled_tracks and track in respelled_tracks):
             merged_name += 1
         if merged is not None or a_key in aliased:
             if merged == "alias" or a_key in aliased:

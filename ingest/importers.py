@@ -72,8 +72,9 @@ class Summary:
     merged_by_alias: int = 0
     # Rows whose source artist (id) shares its catalog key with another source artist (Red / RED).
     merged_by_key: int = 0
-    # Rows whose artist is the same name as a stored spelling (storage.names.match_key: Blink 182 →
-    # Blink-182, Sigur Ros → Sigur Rós): logged on that entry.
+    # Rows whose artist or track is the same name as a stored spelling (storage.names.match_key:
+    # Blink 182 → Blink-182, Sigur Ros → Sigur Rós, Mr Brightside → Mr. Brightside): logged on that
+    # entry.
     merged_by_name: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     aliases: int = 0

@@ -137,6 +137,9 @@ _MEMBER_ITEM_PLAYS = MappingProxyType(
 _TRACK_BY_KEY = select(Track.id, Track.title).where(
     Track.artist_id == bindparam("a"), Track.key == bindparam("k")
 )
+_TRACKS_BY_MATCH_KEY = select(Track.id, Track.title).where(
+    Track.artist_id == bindparam("a"), Track.match_key == bindparam("m")
+)
 
 
 def lookup_artist(conn: Connection, key: str) -> Resolved | None:
@@ -235,14 +238,14 @@ def find_track(
     conn: Connection, artist: int, key: str, *, visible: np.ndarray | None = None
 ) -> Resolved | None:
     """``artist``'s track that *is* ``key``'s title: exact key, then the same match key
-    (``Pt. 2`` ≠ ``Pt. 1``: numbers are part of the match key). ``visible`` as in :func:`find_artist`."""
+    (``Mr Brightside`` = ``Mr. Brightside``; ``Pt. 2`` ≠ ``Pt. 1``: numbers are part of the match
+    key), looked up by ``(artist_id, match_key)``. ``visible`` as in :func:`find_artist`."""
     row = conn.execute(_TRACK_BY_KEY, {"a": artist, "k": key}).first()
     if row:
         found = Resolved(row.id, row.title)
     else:
-        mk = match_key(key)
-        same = [(i, t) for k, i, t in _artist_tracks(conn, artist) if match_key(k) == mk]
-        found_or_none = _first_of(same, visible)
+        rows = conn.execute(_TRACKS_BY_MATCH_KEY, {"a": artist, "m": match_key(key)}).all()
+        found_or_none = _first_of([(int(i), str(t)) for i, t in rows], visible)
         if found_or_none is None:
             return None
         found = found_or_none
@@ -265,8 +268,11 @@ def track_near_miss(conn: Connection, artist: int, key: str, visible: np.ndarray
 
 
 def create_track(conn: Connection, artist: int, title: str, key: str) -> Resolved:
+    """Insert ``artist``'s track (with its :func:`~storage.names.match_key`) unless its key exists."""
     conn.execute(
-        upsert_insert(conn, Track).values(artist_id=artist, key=key, title=title).on_conflict_do_nothing()
+        upsert_insert(conn, Track)
+        .values(artist_id=artist, key=key, title=title, match_key=match_key(key))
+        .on_conflict_do_nothing()
     )
     tid = conn.execute(select(Track.id).where(Track.artist_id == artist, Track.key == key)).scalar_one()
     return Resolved(tid, title, created=True)

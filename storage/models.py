@@ -75,11 +75,18 @@ class ArtistAlias(Base):
 
 class Track(Base):
     __tablename__ = "tracks"
-    __table_args__ = (UniqueConstraint("artist_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("artist_id", "key"),
+        Index("ix_tracks_artist_id_match_key", "artist_id", "match_key"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(1000))
+    # storage.names.match_key(key), as for artists: one artist's titles with equal match keys are one
+    # track (Mr Brightside = Mr. Brightside; Pt. 1 ≠ Pt. 2). Not unique: rows stored before the rule
+    # existed may share one (the lowest id wins).
+    match_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Play(Base):

@@ -107,6 +107,11 @@ def artist_name(text: str) -> tuple[str, str]:
 _FOLD = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"})
 _NOT_WORD = re.compile(r"[^\w]+|_+")
 _JOINERS = re.compile(r"[.'\u2018\u2019\u00b4`/]")
+# _JOINERS and _NOT_WORD for ASCII text (where \w is a letter, a digit or "_"): joiners deleted,
+# every other character but a letter or digit a space.
+_ASCII_WORDS = str.maketrans(
+    {c: (None if c in ".'`/" else " ") for c in map(chr, range(128)) if not c.isalnum()}
+)
 _DIGITS = re.compile(r"\d+")
 # Roman numerals count as numbers after these words (Pt. II, Symphony No. IX, Vol. III).
 _NUMBERED = frozenset({"pt", "part", "no", "nr", "vol", "volume", "symphony", "op", "chapter", "book", "act"})
@@ -125,7 +130,15 @@ def _words(key: str) -> list[str]:
     """The letter/digit words of a normalised key, diacritics stripped. Dots, apostrophes and
     slashes join (N.E.R.D = NERD, Guns N' Roses, AC/DC = ACDC); any other punctuation separates
     words (Blink-182 = Blink 182, Smiths, The)."""
-    s = unicodedata.normalize("NFKD", canonical_key(key))
+    s = canonical_key(key)
+    if s.isascii():  # most names: nothing to decompose or fold, and one translate does the rest
+        return s.translate(_ASCII_WORDS).split()
+    return _unicode_words(s)
+
+
+def _unicode_words(s: str) -> list[str]:
+    """:func:`_words` of any text (``tests/storage/test_names.py`` checks the ASCII path against it)."""
+    s = unicodedata.normalize("NFKD", s)
     s = "".join(ch for ch in s if not unicodedata.combining(ch)).translate(_FOLD)
     return [w for w in _NOT_WORD.split(_JOINERS.sub("", s)) if w]
 

@@ -1,5 +1,5 @@
 """Artist name rules shared by chat ``/played``, every importer and alias files, and the ASCII fast
-path of the name check that bulk import uses."""
+paths of the name check and the match key that bulk import uses."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storage import names
 from storage.names import artist_name, canonical_key, checked_name, fast_checked_name
 
 
@@ -36,3 +37,15 @@ def test_fast_name_path_matches_checked_name(text: str) -> None:
             return str(exc)
 
     assert outcome(fast_checked_name) == outcome(checked_name)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_match_key_path_matches_the_full_rule(text: str) -> None:
+    for key in (text, text.lower(), names.normalise(text)):
+        assert names._words(key) == names._unicode_words(canonical_key(key))
+
+
+def test_ascii_match_keys() -> None:
+    got = [names.match_key(k) for k in ("guns n' roses", "ac/dc", "smiths, the", "blink-182", "a_b", "!!!")]
+    assert got == ["guns n roses", "acdc", "the smiths", "blink 182", "a b", "!!!"]
