@@ -1,9 +1,9 @@
 """tracks get a "same name" key (storage.names.match_key), looked up per artist: Mr Brightside =
 Mr. Brightside, Pt. 1 ≠ Pt. 2
 
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-03 09:00:00
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-02 13:20:00
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.names import match_key
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Migration 0008 adds tracks.match_key in place and computes it for the rows already stored."""
+"""Migration 0009 adds tracks.match_key in place and computes it for the rows already stored."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from storage.db import Database
 from storage.migrations import alembic_config
 from storage.models import Play, Track
 
-# A database at 0007: artists already have match keys, tracks do not. Tracks 1 and 4 are two
+# A database at 0008: artists already have match keys, tracks do not. Tracks 1 and 4 are two
 # spellings stored before the rule existed: both keep their rows, the lowest id wins.
-AT_0007 = [
+AT_0008 = [
     "INSERT INTO communities (id, platform, external_id, name) VALUES (1, 'local', 'c', 'c')",
     "INSERT INTO members (id, community_id, external_id, display_name) VALUES (1, 1, 'm', 'm')",
     "INSERT INTO artists (id, key, name, match_key) VALUES (1, 'the killers', 'The Killers', 'the killers')",
@@ -29,9 +29,9 @@ AT_0007 = [
 
 
 def test_upgrade_fills_track_match_keys_and_keeps_every_row(db: Database, service: Service, who: Who) -> None:
-    command.downgrade(alembic_config(db.engine), "0007")
+    command.downgrade(alembic_config(db.engine), "0008")
     with db.write() as conn:
-        for sql in AT_0007:
+        for sql in AT_0008:
             conn.execute(text(sql))
     db.upgrade()
     with db.read() as conn:
@@ -51,7 +51,7 @@ def test_upgrade_fills_track_match_keys_and_keeps_every_row(db: Database, servic
     with db.read() as conn:
         assert sorted(conn.execute(select(Play.track_id)).scalars()) == [1, 1, 3]
         assert len(conn.execute(select(Track.id)).all()) == 4
-    command.downgrade(alembic_config(db.engine), "0007")
+    command.downgrade(alembic_config(db.engine), "0008")
     with db.read() as conn:
         assert "match_key" not in {c["name"] for c in inspect(conn).get_columns("tracks")}
         assert len(conn.execute(text("SELECT id FROM tracks")).all()) == 4
