@@ -259,18 +259,25 @@ def played_when(at: dt.datetime | None, now: dt.datetime) -> str:
     return "undated" if at is None else ago(at, now)
 
 
-def owner(member: str, is_you: bool, *, esc: Callable[[str], str] = _same) -> str:
-    """``Your`` or ``Ann's``: whose answer it is."""
-    return "Your" if is_you else f"{esc(member)}'s"
+def owner(member: str, is_you: bool, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    """``Your`` or ``Ann's``: whose answer it is. A ``shared`` answer (posted where the whole
+    channel reads it) always names the member."""
+    return "Your" if is_you and not shared else f"{esc(member)}'s"
 
 
-def no_plays(member: str, is_you: bool, *, esc: Callable[[str], str] = _same) -> str:
+def no_plays(member: str, is_you: bool, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
     """A member without plays here: a friendly line rather than an empty table."""
-    return NO_PLAYS if is_you else f"{esc(member)} has no plays here yet."
+    if is_you:
+        return NO_PLAYS if not shared else f"{esc(member)} has no plays here yet: log one with /played."
+    return f"{esc(member)} has no plays here yet."
 
 
 def knower_name(k: Knower, *, esc: Callable[[str], str] = _same) -> str:
     return PRIVATE_MEMBER if k.name is None else esc(k.name)
+
+
+def _you(name: str) -> str:
+    return f"{name} (you)"
 
 
 def knower_line(
@@ -279,11 +286,12 @@ def knower_line(
     *,
     esc: Callable[[str], str] = _same,
     rank: Callable[[int], str] = _rank,
+    you: Callable[[str], str] = _you,
 ) -> str:
-    """One /whoknows row. A private member's row keeps its rank and plays, and nothing else."""
-    line = (
-        f"{rank(k.rank)} {knower_name(k, esc=esc)}{' (you)' if k.is_you else ''} — {plural(k.plays, 'play')}"
-    )
+    """One /whoknows row; ``you`` marks the asker's name. A private member's row keeps its rank and
+    plays, and nothing else."""
+    name = knower_name(k, esc=esc)
+    line = f"{rank(k.rank)} {you(name) if k.is_you else name} — {plural(k.plays, 'play')}"
     if k.name is None:
         return line
     if k.last_played is None:
@@ -306,25 +314,26 @@ def whoknows_summary(w: WhoKnows) -> str:
 YOUR_RANK = "…"  # the gap between the top ten and the asker's own row
 
 
-def whoknows_text(w: WhoKnows, now: dt.datetime) -> str:
+def whoknows_text(w: WhoKnows, now: dt.datetime, *, you: Callable[[str], str] = _you) -> str:
     if w.empty:
         return whoknows_empty(w)
     lines = [whoknows_title(w)]
-    lines += [knower_line(k, now) for k in w.top]
+    lines += [knower_line(k, now, you=you) for k in w.top]
     if w.you is not None:
-        lines += [f"   {YOUR_RANK}", knower_line(w.you, now)]
+        lines += [f"   {YOUR_RANK}", knower_line(w.you, now, you=you)]
     lines.append(whoknows_summary(w))
     return "\n".join(lines)
 
 
-def chart_title(c: MemberChart, *, esc: Callable[[str], str] = _same) -> str:
-    return f"{owner(c.member, c.is_you, esc=esc)} top {KIND_LABEL[c.kind]} — {TOP_PERIOD_LABEL[c.period]}"
+def chart_title(c: MemberChart, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    whose = owner(c.member, c.is_you, esc=esc, shared=shared)
+    return f"{whose} top {KIND_LABEL[c.kind]} — {TOP_PERIOD_LABEL[c.period]}"
 
 
-def chart_empty(c: MemberChart, *, esc: Callable[[str], str] = _same) -> str:
+def chart_empty(c: MemberChart, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
     if c.period == "all":
-        return no_plays(c.member, c.is_you, esc=esc)
-    who = "You have" if c.is_you else f"{esc(c.member)} has"
+        return no_plays(c.member, c.is_you, esc=esc, shared=shared)
+    who = "You have" if c.is_you and not shared else f"{esc(c.member)} has"
     return f"{who} no plays in {TOP_PERIOD_LABEL[c.period]}."
 
 
@@ -334,14 +343,14 @@ def chart_line(
     return f"{rank(e.rank)} {esc(e.name)} — {plural(e.plays, 'play')}"
 
 
-def chart_text(c: MemberChart) -> str:
+def chart_text(c: MemberChart, *, shared: bool = False) -> str:
     if not c.entries:
-        return chart_empty(c)
-    return "\n".join([chart_title(c)] + [chart_line(e) for e in c.entries])
+        return chart_empty(c, shared=shared)
+    return "\n".join([chart_title(c, shared=shared)] + [chart_line(e) for e in c.entries])
 
 
-def recent_title(r: RecentPlays, *, esc: Callable[[str], str] = _same) -> str:
-    whose = owner(r.member, r.is_you, esc=esc)
+def recent_title(r: RecentPlays, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    whose = owner(r.member, r.is_you, esc=esc, shared=shared)
     n = len(r.entries)
     return f"{whose} last play" if n == 1 else f"{whose} last {n} plays, newest first"
 
@@ -358,15 +367,15 @@ def recent_line(
     return f"{rank(n)} {what} — {played_when(e.played_at, now)}"
 
 
-def recent_text(r: RecentPlays, now: dt.datetime) -> str:
+def recent_text(r: RecentPlays, now: dt.datetime, *, shared: bool = False) -> str:
     if not r.entries:
-        return no_plays(r.member, r.is_you)
-    lines = [recent_title(r)] + [recent_line(n, e, now) for n, e in enumerate(r.entries, 1)]
+        return no_plays(r.member, r.is_you, shared=shared)
+    lines = [recent_title(r, shared=shared)] + [recent_line(n, e, now) for n, e in enumerate(r.entries, 1)]
     return "\n".join(lines)
 
 
-def profile_title(p: Profile, *, esc: Callable[[str], str] = _same) -> str:
-    return "Your profile" if p.is_you else f"{esc(p.member)}'s profile"
+def profile_title(p: Profile, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    return f"{owner(p.member, p.is_you, esc=esc, shared=shared)} profile"
 
 
 def profile_fields(p: Profile, *, esc: Callable[[str], str] = _same) -> list[tuple[str, str]]:
@@ -386,18 +395,21 @@ def profile_fields(p: Profile, *, esc: Callable[[str], str] = _same) -> list[tup
 
 
 def private_note(switch: str) -> str:
-    """Under the member's own profile when they are private; ``switch`` is the command to go public."""
+    """Under the member's own profile when they are private (an answer only they read); ``switch``
+    is the command to go public."""
     return (
         f"Your listening is private: others see you only as “{PRIVATE_MEMBER}” in whoknows and cannot "
         f"see your top, recent plays or profile. {switch} changes that."
     )
 
 
-def profile_text(p: Profile, switch: str) -> str:
+def profile_text(p: Profile, switch: str, *, shared: bool = False) -> str:
+    """A profile; a ``shared`` one (the whole channel reads it) names the member and leaves the
+    private note out."""
     if p.plays == 0:
-        return no_plays(p.member, p.is_you)
-    lines = [profile_title(p)] + [f"{label}: {value}" for label, value in profile_fields(p)]
-    if p.is_you and p.private:
+        return no_plays(p.member, p.is_you, shared=shared)
+    lines = [profile_title(p, shared=shared)] + [f"{label}: {value}" for label, value in profile_fields(p)]
+    if p.is_you and p.private and not shared:
         lines.append(private_note(switch))
     return "\n".join(lines)
 
