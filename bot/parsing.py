@@ -141,3 +141,39 @@ def parse_trending_args(words: list[str]) -> tuple[str, str]:
         else:
             window = parse_window(w)
     return window, kind
+
+
+# /top's periods (the service's ``TOP_PERIODS``), with a few spoken aliases.
+TOP_PERIODS = ("7d", "30d", "year", "all")
+_PERIOD_ALIASES = {
+    "week": "7d",
+    "month": "30d",
+    "365d": "year",
+    "1y": "year",
+    "alltime": "all",
+    "all-time": "all",
+}
+
+
+def parse_period(value: str | None, default: str = "all") -> str:
+    v = (value or default).strip().lower()
+    v = _PERIOD_ALIASES.get(v, v)
+    if v not in TOP_PERIODS:
+        raise UserError(f"Unknown period `{value}`. Use one of: {', '.join(TOP_PERIODS)}.")
+    return v
+
+
+def parse_top_args(words: list[str]) -> tuple[str, str, list[str]]:
+    """``top [artists|tracks] [7d|30d|year|all] [member]`` in any order: the kind, the period, and
+    the words that are neither (the member, as the platform writes one)."""
+    kind, period = "artist", "all"
+    rest: list[str] = []
+    for w in words:
+        low = w.lower()
+        if low in KINDS:
+            kind = KINDS[low]
+        elif low in TOP_PERIODS or low in _PERIOD_ALIASES:
+            period = parse_period(low)
+        else:
+            rest.append(w)
+    return kind, period, rest

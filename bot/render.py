@@ -5,18 +5,26 @@ adapters and take the same dataclasses."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.service import (
+    ChartEntry,
     Digest,
+    HelpEntry,
+    Knower,
     LoggedPlay,
+    MemberChart,
     Pick,
     PlayResult,
+    Profile,
     Question,
+    RecentEntry,
+    RecentPlays,
     Recommendations,
     Removal,
     TrendEntry,
     Trending,
+    WhoKnows,
 )
 
 # Windows are whole UTC days up to now (storage.trends.window_days); the labels say so.
@@ -27,15 +35,6 @@ WINDOW_LABEL = {
     "all": "all time",
 }
 KIND_LABEL = {"artist": "artists", "track": "tracks"}
-
-HELP = """tastemaker — log what you listen to, see what your community is into.
-/played Artist - Title     log a play (also: "Title by Artist", or just an artist)
-/recommend [artists|tracks] [n]   personal picks, each with the reason
-/trending [24h|7d|30d|all] [artists|tracks]   what this community plays most, and what is rising
-/plays                     your last plays, numbered (newest first)
-/remove <n>                take back play number n of your last /plays list
-/undo                      take back your last play
-/help                      this text"""
 
 NO_PLAYS = "You have no plays here yet: log one with /played."
 
@@ -234,3 +233,230 @@ def digest_text(d: Digest) -> str:
     if d.new_artists:
         lines.append("New to the community: " + ", ".join(d.new_artists))
     return "\n".join(lines)
+
+
+# --- members: /whoknows, /top, /recent, /profile, /privacy ------------------------------------------
+
+PRIVATE_MEMBER = "a private member"  # a Knower without a name (Service.whoknows)
+TOP_PERIOD_LABEL = {
+    "7d": "the last 7 days",
+    "30d": "the last 30 days",
+    "year": "the last 12 months",
+    "all": "all time",
+}
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _rank(n: int) -> str:
+    return f"{n:>2}."
+
+
+def played_when(at: dt.datetime | None, now: dt.datetime) -> str:
+    """``2 h ago`` / ``on 2026-01-02``; ``undated`` for an import without dates."""
+    return "undated" if at is None else ago(at, now)
+
+
+def owner(member: str, is_you: bool, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    """``Your`` or ``Ann's``: whose answer it is. A ``shared`` answer (posted where the whole
+    channel reads it) always names the member."""
+    return "Your" if is_you and not shared else f"{esc(member)}'s"
+
+
+def no_plays(member: str, is_you: bool, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    """A member without plays here: a friendly line rather than an empty table."""
+    if is_you:
+        return NO_PLAYS if not shared else f"{esc(member)} has no plays here yet: log one with /played."
+    return f"{esc(member)} has no plays here yet."
+
+
+def knower_name(k: Knower, *, esc: Callable[[str], str] = _same) -> str:
+    return PRIVATE_MEMBER if k.name is None else esc(k.name)
+
+
+def _you(name: str) -> str:
+    return f"{name} (you)"
+
+
+def knower_line(
+    k: Knower,
+    now: dt.datetime,
+    *,
+    esc: Callable[[str], str] = _same,
+    rank: Callable[[int], str] = _rank,
+    you: Callable[[str], str] = _you,
+) -> str:
+    """One /whoknows row; ``you`` marks the asker's name. A private member's row keeps its rank and
+    plays, and nothing else."""
+    name = knower_name(k, esc=esc)
+    line = f"{rank(k.rank)} {you(name) if k.is_you else name} — {plural(k.plays, 'play')}"
+    if k.name is None:
+        return line
+    if k.last_played is None:
+        return line + ", undated"
+    return line + f", last played {ago(k.last_played, now)}"
+
+
+def whoknows_title(w: WhoKnows, *, esc: Callable[[str], str] = _same) -> str:
+    return f"Who knows {esc(w.item)}?"
+
+
+def whoknows_empty(w: WhoKnows, *, esc: Callable[[str], str] = _same) -> str:
+    return f"Nobody here has played {esc(w.item)} yet."
+
+
+def whoknows_summary(w: WhoKnows) -> str:
+    return f"{plural(w.listeners, 'listener')}, {plural(w.plays, 'play')} in all"
+
+
+YOUR_RANK = "…"  # the gap between the top ten and the asker's own row
+
+
+def whoknows_text(w: WhoKnows, now: dt.datetime, *, you: Callable[[str], str] = _you) -> str:
+    if w.empty:
+        return whoknows_empty(w)
+    lines = [whoknows_title(w)]
+    lines += [knower_line(k, now, you=you) for k in w.top]
+    if w.you is not None:
+        lines += [f"   {YOUR_RANK}", knower_line(w.you, now, you=you)]
+    lines.append(whoknows_summary(w))
+    return "\n".join(lines)
+
+
+def chart_title(c: MemberChart, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    whose = owner(c.member, c.is_you, esc=esc, shared=shared)
+    return f"{whose} top {KIND_LABEL[c.kind]} — {TOP_PERIOD_LABEL[c.period]}"
+
+
+def chart_empty(c: MemberChart, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    if c.period == "all":
+        return no_plays(c.member, c.is_you, esc=esc, shared=shared)
+    who = "You have" if c.is_you and not shared else f"{esc(c.member)} has"
+    return f"{who} no plays in {TOP_PERIOD_LABEL[c.period]}."
+
+
+def chart_line(
+    e: ChartEntry, *, esc: Callable[[str], str] = _same, rank: Callable[[int], str] = _rank
+) -> str:
+    return f"{rank(e.rank)} {esc(e.name)} — {plural(e.plays, 'play')}"
+
+
+def chart_text(c: MemberChart, *, shared: bool = False) -> str:
+    if not c.entries:
+        return chart_empty(c, shared=shared)
+    return "\n".join([chart_title(c, shared=shared)] + [chart_line(e) for e in c.entries])
+
+
+def recent_title(r: RecentPlays, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    whose = owner(r.member, r.is_you, esc=esc, shared=shared)
+    n = len(r.entries)
+    return f"{whose} last play" if n == 1 else f"{whose} last {n} plays, newest first"
+
+
+def recent_line(
+    n: int,
+    e: RecentEntry,
+    now: dt.datetime,
+    *,
+    esc: Callable[[str], str] = _same,
+    rank: Callable[[int], str] = _rank,
+) -> str:
+    what = esc(e.what) + (f" ({plural(e.count, 'play')})" if e.count != 1 else "")
+    return f"{rank(n)} {what} — {played_when(e.played_at, now)}"
+
+
+def recent_text(r: RecentPlays, now: dt.datetime, *, shared: bool = False) -> str:
+    if not r.entries:
+        return no_plays(r.member, r.is_you, shared=shared)
+    lines = [recent_title(r, shared=shared)] + [recent_line(n, e, now) for n, e in enumerate(r.entries, 1)]
+    return "\n".join(lines)
+
+
+def profile_title(p: Profile, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    return f"{owner(p.member, p.is_you, esc=esc, shared=shared)} profile"
+
+
+def profile_fields(p: Profile, *, esc: Callable[[str], str] = _same) -> list[tuple[str, str]]:
+    """(label, value) pairs of a profile with plays (see :func:`no_plays` for one without)."""
+    since = (
+        p.member_since.date().isoformat() if p.member_since is not None else "unknown (undated plays only)"
+    )
+    return [
+        ("Plays", str(p.plays)),
+        ("Artists", str(p.artists)),
+        ("Tracks", str(p.tracks)),
+        ("Member since", since),
+        ("Current streak", plural(p.current_streak, "day")),
+        ("Longest streak", plural(p.longest_streak, "day")),
+        ("Top artist", esc(p.top_artist) if p.top_artist else "—"),
+    ]
+
+
+def private_note(switch: str) -> str:
+    """Under the member's own profile when they are private (an answer only they read); ``switch``
+    is the command to go public."""
+    return (
+        f"Your listening is private: others see you only as “{PRIVATE_MEMBER}” in whoknows and cannot "
+        f"see your top, recent plays or profile. {switch} changes that."
+    )
+
+
+def profile_text(p: Profile, switch: str, *, shared: bool = False) -> str:
+    """A profile; a ``shared`` one (the whole channel reads it) names the member and leaves the
+    private note out."""
+    if p.plays == 0:
+        return no_plays(p.member, p.is_you, shared=shared)
+    lines = [profile_title(p, shared=shared)] + [f"{label}: {value}" for label, value in profile_fields(p)]
+    if p.is_you and p.private and not shared:
+        lines.append(private_note(switch))
+    return "\n".join(lines)
+
+
+def privacy_text(private: bool, switch: str) -> str:
+    """What ``privacy private|public`` did; ``switch`` is the command that undoes it."""
+    if private:
+        return (
+            "Your listening is now private. Others no longer see your name in whoknows (you show "
+            f"as “{PRIVATE_MEMBER}”, your plays still counted), nor your top, recent plays or "
+            "profile. Your plays still count anonymously in /trending and the daily digest. "
+            f"{switch} undoes it."
+        )
+    return (
+        "Your listening is public: others see your name in whoknows, and your top, recent plays "
+        f"and profile. {switch} hides them."
+    )
+
+
+# --- help -----------------------------------------------------------------------------------------
+
+
+def help_entries(
+    entries: Sequence[HelpEntry], replace: Mapping[str, Sequence[HelpEntry]] | None = None
+) -> list[HelpEntry]:
+    """The service's commands (:meth:`Service.help`) as a platform has them: ``replace`` maps a
+    command to the platform's own entries for it (none: the platform has no such command)."""
+    out: list[HelpEntry] = []
+    for e in entries:
+        out += (replace or {}).get(e.command, (e,))
+    return out
+
+
+def help_usage(e: HelpEntry, prefix: str) -> str:
+    return f"{prefix}{e.command}" + (f" {e.args}" if e.args else "")
+
+
+def help_example(e: HelpEntry, prefix: str) -> str:
+    return f"{prefix}{e.command} {e.example}" if e.example else ""
+
+
+def help_line(e: HelpEntry, prefix: str, *, code: Callable[[str], str] = _same) -> str:
+    """``/top [artists|tracks] … — a member's own chart (e.g. /top tracks 30d)``; ``code`` marks up
+    the typed parts."""
+    example = help_example(e, prefix)
+    return f"{code(help_usage(e, prefix))} — {e.what}" + (f" (e.g. {code(example)})" if example else "")
+
+
+def help_text(entries: Sequence[HelpEntry], prefix: Callable[[str], str], title: str) -> str:
+    return "\n".join([title] + [help_line(e, prefix(e.command)) for e in entries])

@@ -50,7 +50,7 @@ def test_help_unknown_and_recommend_without_model(tmp_path: Path) -> None:
         tmp_path, "/help\n/dance\n/recommend\n/played Bonobo\n/recommend tracks 3\n/trending lastyear\n"
     )
     assert r.returncode == 0, r.stderr
-    assert "/played Artist - Title" in r.stdout
+    assert "/played <artist - title> — log a play (e.g. /played Radiohead - Karma Police)" in r.stdout
     assert "Unknown command `/dance`" in r.stdout
     assert "Nothing has been played here yet" in r.stdout
     assert "Unknown window `lastyear`" in r.stdout

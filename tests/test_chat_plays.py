@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.platforms.console.commands import handle
-from bot.render import HELP
+from bot.platforms.console.commands import handle, help_text
 from bot.service import Service, Who
 from ingest.importers import Row, import_rows
 from storage import catalog, trends
@@ -76,13 +75,13 @@ def test_plays_remove_and_undo_transcript(tmp_path: Path) -> None:
 def test_help_lists_the_new_commands(tmp_path: Path) -> None:
     r = _chat(tmp_path, "/help\n")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == HELP
+    assert r.stdout.strip() == help_text()
     for line in (
-        "/plays                     your last plays, numbered (newest first)",
-        "/remove <n>                take back play number n of your last /plays list",
-        "/undo                      take back your last play",
+        "/plays — your last plays, numbered (newest first)",
+        "/remove <n> — take back play number n of your last /plays list (e.g. /remove 1)",
+        "/undo — remove your last logged play",
     ):
-        assert line in HELP.splitlines()
+        assert line in r.stdout.splitlines()
 
 
 def test_times_imports_and_folded_plays(service: Service, who: Who, clock: Clock) -> None:

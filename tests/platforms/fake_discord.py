@@ -183,14 +183,26 @@ def command_interaction(
     user_name: str = "ada",
     interaction_id: str | None = None,
     nick: str | None = None,
+    users: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload for a slash command (type 2) as Discord sends it."""
-    data = {
+    """An INTERACTION_CREATE payload for a slash command (type 2) as Discord sends it. ``users``:
+    user options (type 6), option name → (user id, name); Discord sends the id as the value and
+    the user (and their guild member) under ``data.resolved``."""
+    data: dict[str, Any] = {
         "id": snowflake(),
         "name": name,
         "type": 1,
         "options": [_option(k, v) for k, v in options.items()],
     }
+    if users:
+        data["options"] += [{"name": k, "type": 6, "value": uid} for k, (uid, _) in users.items()]
+        data["resolved"] = {
+            "users": {uid: user_payload(uid, uname) for uid, uname in users.values()},
+            "members": {
+                uid: {"nick": None, "roles": [], "joined_at": TIMESTAMP, "flags": 0, "permissions": "0"}
+                for uid, _ in users.values()
+            },
+        }
     return _interaction(2, guild_id, user_id, user_name, data, interaction_id=interaction_id, nick=nick)
 
 

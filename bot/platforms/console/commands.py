@@ -1,6 +1,9 @@
 """The chat commands on stdin/stdout, through the same service and rendering as the chat platforms.
 Used by ``tastemaker chat`` and by the demo.
 
+The member commands (``/whoknows``, ``/top``, ``/recent``, ``/profile``) take a member as their
+member id (what ``--member`` gives); ``/help`` is generated from :meth:`Service.help`.
+
 A session remembers two things between lines (the lists ``run_chat`` passes in): the ``/played``
 text whose near-miss question the next line answers, and the play ids of the last ``/plays``
 listing, which ``/remove <n>`` refers to by their number — the console's remove buttons."""
@@ -13,10 +16,35 @@ from collections.abc import Callable, Iterable
 
 from bot import render
 from bot.errors import explain
-from bot.parsing import UserError, parse_recommend_args, parse_trending_args
-from bot.service import RESOLVE_AS_TYPED, RESOLVE_EXISTING, NameQuestion, Service, Who
+from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args
+from bot.service import RESOLVE_AS_TYPED, RESOLVE_EXISTING, HelpEntry, NameQuestion, Service, Who
 
 log = logging.getLogger(__name__)
+
+HELP_TITLE = "tastemaker — log what you listen to, see what your community is into."
+# The console's own take on some of the service's commands (no buttons, no digest subscriptions).
+HELP_REPLACE = {
+    "plays": (
+        HelpEntry("plays", "", "your last plays, numbered (newest first)", ""),
+        HelpEntry("remove", "<n>", "take back play number n of your last /plays list", "1"),
+    ),
+    "digest": (HelpEntry("digest", "", "yesterday's daily trending post", ""),),
+}
+
+
+def help_text(entries: tuple[HelpEntry, ...] | None = None) -> str:
+    """Every console command with its example, from :meth:`Service.help`."""
+    listed = render.help_entries(Service.help() if entries is None else entries, HELP_REPLACE)
+    return render.help_text(listed, lambda _command: "/", HELP_TITLE)
+
+
+def _privacy_switch(private: bool) -> str:
+    return "/privacy public" if private else "/privacy private"
+
+
+def _member(words: list[str]) -> str | None:
+    """A member argument on the console: their member id, as ``--member`` gives it."""
+    return " ".join(words) or None
 
 
 def handle(
@@ -73,8 +101,25 @@ def handle(
         if command == "remove":
             play_id = _listed_play(rest, listed)
             return render.removal_text(service.remove_play(who, play_id), service.clock(), who.platform)
+        if command == "whoknows":
+            if not rest.strip():
+                raise UserError(
+                    "Which artist or track? Try `/whoknows Radiohead` or `/whoknows Radiohead - Airbag`."
+                )
+            return render.whoknows_text(service.whoknows(who, rest), service.clock())
+        if command == "top":
+            kind, period, member = parse_top_args(_words(rest))
+            return render.chart_text(service.top(who, kind, period, _member(member)))
+        if command == "recent":
+            return render.recent_text(service.recent(who, _member(_words(rest))), service.clock())
+        if command == "profile":
+            profile = service.profile(who, _member(_words(rest)))
+            return render.profile_text(profile, _privacy_switch(True))
+        if command == "privacy":
+            private = service.privacy(who, rest)
+            return render.privacy_text(private, _privacy_switch(private))
         if command in ("help", "tastemaker", "start"):
-            return render.HELP
+            return help_text(service.help())
         return f"Unknown command `/{command}`. Type /help for the list."
     except UserError as exc:
         return f"Sorry — {exc}"

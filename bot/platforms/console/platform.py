@@ -24,9 +24,9 @@ class ConsolePlatform:
 
     @property
     def help(self) -> str:
-        from bot.render import HELP
+        from bot.platforms.console.commands import help_text
 
-        return HELP
+        return help_text()
 
     def parse_community(self, ref: str) -> str:
         return self._name(ref, "community")

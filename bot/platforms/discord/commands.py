@@ -1,5 +1,6 @@
 """The app command tree: ``/played`` (with autocomplete), ``/recommend``, ``/trending``, ``/plays``,
-``/undo`` and ``/tastemaker digest here|off|status``.
+``/undo``, the member commands ``/whoknows``, ``/top``, ``/recent``, ``/profile`` and ``/privacy``,
+``/help`` and ``/tastemaker digest here|off|status``.
 
 Handlers only parse and render: every call goes to :class:`~bot.service.Service`, run off the event
 loop (``asyncio.to_thread``) so that a busy database never stalls the gateway. Each command defers at
@@ -8,6 +9,10 @@ once (Discord allows 3 s for the first answer) and then sends a followup with an
 A near miss on ``/played`` (:class:`~bot.service.NameQuestion`) is asked ephemerally with two
 buttons; a press comes back through the client's ``on_interaction`` to :meth:`Handlers.answer`
 (see :mod:`bot.platforms.discord.questions` for the ``custom_id``, the pending store and expiry).
+
+``/whoknows``, ``/top``, ``/recent`` and ``/profile`` answer in the channel, like ``/trending``
+(members by their display names, escaped: a ``member`` option is a user option, its id goes to the
+service); ``/privacy`` and ``/help`` answer only the member, as every refusal does.
 
 ``/plays`` and ``/undo`` answer only the member (ephemeral). ``/plays`` carries a "Remove n" button
 per play; a press comes back the same way to :meth:`Handlers.remove`, which asks the service to
@@ -29,16 +34,31 @@ import discord
 from discord import app_commands
 
 from bot.digest import DigestCommand, run_digest_command
-from bot.parsing import UserError, parse_count, parse_kind, parse_window, play_input, reject_bidi
+from bot.parsing import (
+    TOP_PERIODS,
+    UserError,
+    parse_count,
+    parse_kind,
+    parse_period,
+    parse_window,
+    play_input,
+    reject_bidi,
+)
 from bot.platforms.discord.embeds import (
+    chart_embed,
     clip,
     error_text,
     escaped_error_text,
+    help_embed,
     played_embed,
     plays_embed,
+    privacy_embed,
+    profile_embed,
+    recent_embed,
     recommend_embed,
     removal_embed,
     trending_embed,
+    whoknows_embed,
 )
 from bot.platforms.discord.ids import NAME
 from bot.platforms.discord.plays import parse_custom_id as parse_remove_id
@@ -56,18 +76,26 @@ from bot.service import NameQuestion, Question, Service, Who
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers
 MAX_CHOICE_LENGTH = 100  # choice name and value
 MAX_OPTION_LENGTH = 200  # what /played accepts per name (the storage key limit)
+MAX_WHAT_LENGTH = 2 * MAX_OPTION_LENGTH + 3  # /whoknows: "Artist - Title"
 
 WINDOW_CHOICES = [app_commands.Choice(name=w, value=w) for w in ("24h", "7d", "30d", "all")]
 KIND_CHOICES = [app_commands.Choice(name=k, value=k) for k in ("artists", "tracks")]
+PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in TOP_PERIODS]
+PRIVACY_CHOICES = [app_commands.Choice(name=p, value=p) for p in ("private", "public")]
 
 
-def check_option(value: str | None, what: str) -> None:
+def check_option(value: str | None, what: str, limit: int = MAX_OPTION_LENGTH) -> None:
     """Refuse values no honest Discord client sends; :class:`UserError` carries the friendly text."""
     if value is None:
         return
     reject_bidi(value, what)
-    if len(value) > MAX_OPTION_LENGTH:
-        raise UserError(f"That {what} is too long (at most {MAX_OPTION_LENGTH} characters).")
+    if len(value) > limit:
+        raise UserError(f"That {what} is too long (at most {limit} characters).")
+
+
+def member_id(member: discord.abc.Snowflake | None) -> str | None:
+    """A user option's member id, as :class:`~bot.service.Who` has it (``None``: the asker)."""
+    return None if member is None else str(member.id)
 
 
 def who_of(interaction: discord.Interaction[Any]) -> Who:
@@ -120,8 +148,11 @@ class Handlers:
         validate: Callable[[], Who],
         work: Callable[[Who], discord.Embed],
         ask: Callable[[Who, Question], tuple[str, discord.ui.View]] | None = None,
+        *,
+        escape_errors: bool = False,
     ) -> None:
-        """Validate (cheap, no I/O) → defer → service call in a thread → followup embed."""
+        """Validate (cheap, no I/O) → defer → service call in a thread → followup embed. With
+        ``escape_errors`` a refusal after the defer may name members or items (shown as typed)."""
         try:
             who = validate()
         except UserError as exc:
@@ -143,8 +174,9 @@ class Handlers:
                     text, view=view, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
                 )
                 return
+            text = escaped_error_text(exc) if escape_errors else error_text(exc)
             await interaction.followup.send(
-                error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
             return
         await interaction.followup.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
@@ -309,6 +341,72 @@ class Handlers:
 
         await self._answer(interaction, validate, work)
 
+    # --- members: /whoknows, /top, /recent, /profile (public), /privacy and /help (ephemeral) ---
+
+    async def whoknows(self, interaction: discord.Interaction[Any], what: str) -> None:
+        def validate() -> Who:
+            check_option(what, "artist or track", MAX_WHAT_LENGTH)
+            if not what.strip():
+                raise UserError("Which artist or track? Try `/whoknows what:Radiohead`.")
+            return who_of(interaction)
+
+        def work(who: Who) -> discord.Embed:
+            return whoknows_embed(self.service.whoknows(who, what), self.service.clock())
+
+        await self._answer(interaction, validate, work, escape_errors=True)
+
+    async def top(
+        self,
+        interaction: discord.Interaction[Any],
+        kind: str,
+        period: str,
+        member: discord.abc.Snowflake | None,
+    ) -> None:
+        parsed: dict[str, str] = {}
+
+        def validate() -> Who:
+            parsed["kind"] = parse_kind(kind, "artist")
+            parsed["period"] = parse_period(period)
+            return who_of(interaction)
+
+        def work(who: Who) -> discord.Embed:
+            chart = self.service.top(who, parsed["kind"], parsed["period"], member_id(member))
+            return chart_embed(chart)
+
+        await self._answer(interaction, validate, work, escape_errors=True)
+
+    async def recent(
+        self, interaction: discord.Interaction[Any], member: discord.abc.Snowflake | None
+    ) -> None:
+        def work(who: Who) -> discord.Embed:
+            return recent_embed(self.service.recent(who, member_id(member)), self.service.clock())
+
+        await self._answer(interaction, lambda: who_of(interaction), work, escape_errors=True)
+
+    async def profile(
+        self, interaction: discord.Interaction[Any], member: discord.abc.Snowflake | None
+    ) -> None:
+        def work(who: Who) -> discord.Embed:
+            return profile_embed(self.service.profile(who, member_id(member)))
+
+        await self._answer(interaction, lambda: who_of(interaction), work, escape_errors=True)
+
+    async def privacy(self, interaction: discord.Interaction[Any], setting: str) -> None:
+        """``/privacy private|public``: answered only to the member."""
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            return privacy_embed(self.service.privacy(who, setting)), None
+
+        await self._private(interaction, work)
+
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        """``/help``: every command with its example, only to the member (no database)."""
+        await interaction.response.send_message(
+            embed=help_embed(self.service.help()),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
     async def digest(self, interaction: discord.Interaction[Any], command: DigestCommand) -> None:
         """``/tastemaker digest here|off|status``: server managers only; answered ephemerally."""
         try:
@@ -399,6 +497,54 @@ def build_commands(
     async def undo(interaction: discord.Interaction) -> None:
         await handlers.undo(interaction)
 
+    @app_commands.command(name="whoknows", description="Who here plays an artist or a track most.")
+    @app_commands.describe(what="An artist, or Artist - Title")
+    @app_commands.guild_only()
+    async def whoknows(
+        interaction: discord.Interaction, what: app_commands.Range[str, 1, MAX_WHAT_LENGTH]
+    ) -> None:
+        await handlers.whoknows(interaction, what)
+
+    @app_commands.command(name="top", description="A member's own chart (yours by default).")
+    @app_commands.describe(
+        kind="Artists or tracks", period="Time period", member="Whose chart (yours by default)"
+    )
+    @app_commands.choices(kind=KIND_CHOICES, period=PERIOD_CHOICES)
+    @app_commands.guild_only()
+    async def top(
+        interaction: discord.Interaction,
+        kind: str = "artists",
+        period: str = "all",
+        member: discord.User | None = None,
+    ) -> None:
+        await handlers.top(interaction, kind, period, member)
+
+    @app_commands.command(name="recent", description="A member's last plays (yours by default).")
+    @app_commands.describe(member="Whose plays (yours by default)")
+    @app_commands.guild_only()
+    async def recent(interaction: discord.Interaction, member: discord.User | None = None) -> None:
+        await handlers.recent(interaction, member)
+
+    @app_commands.command(
+        name="profile", description="Plays, streaks and top artist of a member (you by default)."
+    )
+    @app_commands.describe(member="Whose profile (yours by default)")
+    @app_commands.guild_only()
+    async def profile(interaction: discord.Interaction, member: discord.User | None = None) -> None:
+        await handlers.profile(interaction, member)
+
+    @app_commands.command(name="privacy", description="Leave others' answers about members, or come back.")
+    @app_commands.describe(setting="private: left out of whoknows, top, recent and profile for others")
+    @app_commands.choices(setting=PRIVACY_CHOICES)
+    @app_commands.guild_only()
+    async def privacy(interaction: discord.Interaction, setting: str) -> None:
+        await handlers.privacy(interaction, setting)
+
+    @app_commands.command(name="help", description="Every tastemaker command, with an example.")
+    @app_commands.guild_only()
+    async def help_(interaction: discord.Interaction) -> None:
+        await handlers.help(interaction)
+
     tastemaker = app_commands.Group(
         name="tastemaker",
         description="tastemaker administration (Manage Server).",
@@ -425,4 +571,17 @@ def build_commands(
     async def digest_status(interaction: discord.Interaction) -> None:
         await handlers.digest(interaction, DigestCommand("status"))
 
-    return [played, recommend, trending, plays, undo, tastemaker]
+    return [
+        played,
+        recommend,
+        trending,
+        plays,
+        undo,
+        whoknows,
+        top,
+        recent,
+        profile,
+        privacy,
+        help_,
+        tastemaker,
+    ]

@@ -12,7 +12,21 @@ import discord
 
 from bot import render
 from bot.parsing import UserError
-from bot.service import Digest, LoggedPlay, PlayResult, Recommendations, Removal, Trending
+from bot.platforms.discord import help as discord_help
+from bot.service import (
+    Digest,
+    HelpEntry,
+    Knower,
+    LoggedPlay,
+    MemberChart,
+    PlayResult,
+    Profile,
+    RecentPlays,
+    Recommendations,
+    Removal,
+    Trending,
+    WhoKnows,
+)
 
 COLOUR = discord.Colour(0x8B5CF6)
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -163,6 +177,107 @@ def removal_embed(r: Removal, now: dt.datetime, platform: str) -> discord.Embed:
     """What /undo or a "Remove n" button took back."""
     text = render.removal_text(r, now, platform, esc=lambda t: fit(t, 1000))
     return discord.Embed(title="Play removed", description=text, colour=COLOUR)
+
+
+# --- members: /whoknows, /top, /recent, /profile, /privacy, /help ----------------------------------
+
+EMBED_FIELD_LIMIT = 1024
+TITLE_NAME_LIMIT = 150  # escaped characters of a name in an embed title
+
+
+def _per_name(lines: int) -> int:
+    """Escaped characters each name of a list may take so that every line fits the description."""
+    return max(20, EMBED_DESCRIPTION_LIMIT // max(1, lines) - 100)
+
+
+def _bold_rank(n: int) -> str:
+    return f"**{n}.**"
+
+
+def _title_name(text: str) -> str:
+    return fit(text, TITLE_NAME_LIMIT)
+
+
+def _bold(text: str) -> str:
+    return f"**{text}**"
+
+
+def whoknows_embed(w: WhoKnows, now: dt.datetime) -> discord.Embed:
+    """/whoknows, in the channel: the top listeners here, the asker's own row (in bold) under them
+    when lower."""
+    title = clip(render.whoknows_title(w, esc=_title_name), EMBED_TITLE_LIMIT)
+    if w.empty:
+        return discord.Embed(
+            title=title, description=render.whoknows_empty(w, esc=_title_name), colour=COLOUR
+        )
+    rows = list(w.top) + ([w.you] if w.you is not None else [])
+    per_name = _per_name(len(rows) + 1)
+
+    def line(k: Knower) -> str:
+        return render.knower_line(k, now, esc=lambda t: fit(t, per_name), rank=_bold_rank, you=_bold)
+
+    lines = [line(k) for k in w.top]
+    if w.you is not None:
+        lines += [render.YOUR_RANK, line(w.you)]
+    embed = discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+    embed.set_footer(text=render.whoknows_summary(w))
+    return embed
+
+
+def chart_embed(c: MemberChart) -> discord.Embed:
+    """/top, in the channel: a member's chart for a period, with play counts (or a friendly line)."""
+    title = clip(render.chart_title(c, esc=_title_name, shared=True), EMBED_TITLE_LIMIT)
+    if not c.entries:
+        empty = render.chart_empty(c, esc=_title_name, shared=True)
+        return discord.Embed(title=title, description=empty, colour=COLOUR)
+    per_name = _per_name(len(c.entries))
+    lines = [render.chart_line(e, esc=lambda t: fit(t, per_name), rank=_bold_rank) for e in c.entries]
+    return discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+
+
+def recent_embed(r: RecentPlays, now: dt.datetime) -> discord.Embed:
+    """/recent, in the channel: a member's last plays, newest first, with when."""
+    if not r.entries:
+        title = clip(
+            f"{render.owner(r.member, r.is_you, esc=_title_name, shared=True)} plays", EMBED_TITLE_LIMIT
+        )
+        empty = render.no_plays(r.member, r.is_you, esc=_title_name, shared=True)
+        return discord.Embed(title=title, description=empty, colour=COLOUR)
+    per_name = _per_name(len(r.entries))
+    lines = [
+        render.recent_line(n, e, now, esc=lambda t: fit(t, per_name), rank=_bold_rank)
+        for n, e in enumerate(r.entries, 1)
+    ]
+    title = clip(render.recent_title(r, esc=_title_name, shared=True), EMBED_TITLE_LIMIT)
+    return discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+
+
+def profile_embed(p: Profile) -> discord.Embed:
+    """/profile, in the channel: totals, member since, streaks and top artist as fields (or a
+    friendly line)."""
+    title = clip(render.profile_title(p, esc=_title_name, shared=True), EMBED_TITLE_LIMIT)
+    if p.plays == 0:
+        empty = render.no_plays(p.member, p.is_you, esc=_title_name, shared=True)
+        return discord.Embed(title=title, description=empty, colour=COLOUR)
+    embed = discord.Embed(title=title, colour=COLOUR)
+    for label, value in render.profile_fields(p, esc=lambda t: fit(t, 500)):
+        embed.add_field(name=label, value=clip(value, EMBED_FIELD_LIMIT), inline=True)
+    return embed
+
+
+def privacy_embed(private: bool) -> discord.Embed:
+    """What ``/privacy`` did, and how to undo it."""
+    text = render.privacy_text(private, discord_help.PRIVACY_SWITCH[private])
+    return discord.Embed(title="Privacy", description=text, colour=COLOUR)
+
+
+def help_embed(entries: Sequence[HelpEntry]) -> discord.Embed:
+    """/help: every command with its example, from the service's list."""
+    lines = [
+        render.help_line(e, discord_help.PREFIX, code=lambda t: f"`{t}`")
+        for e in discord_help.entries(entries)
+    ]
+    return discord.Embed(title=discord_help.TITLE, description=_lines_within(lines), colour=COLOUR)
 
 
 def error_text(exc: UserError) -> str:

@@ -1,5 +1,5 @@
 """The Discord platform as the registry sees it. Nothing heavy at import time: serving, the
-digest sender and the help text import discord.py when called."""
+digest sender and the help text import discord.py (or the service's help) when called."""
 
 from __future__ import annotations
 
@@ -12,20 +12,17 @@ if TYPE_CHECKING:
     from bot.platforms import Process, Served
     from config.settings import Settings
 
-HELP = """tastemaker — log what you listen to, see what your server is into.
-/played artist:<…> track:<…>          log a play (autocomplete from this server's catalog)
-/recommend kind:[artists|tracks] count:[1-25]   personal picks, each with the reason
-/trending window:[24h|7d|30d|all] kind:[artists|tracks]   what this server plays most, and what is rising
-/plays                                your last plays, each with a button to take it back
-/undo                                 take back your last play
-/tastemaker digest here|off|status    the daily digest in this channel (Manage Server)"""
-
 
 class DiscordPlatform:
     name = ids.NAME
-    help = HELP
     reference = ids.REFERENCE
     credentials = "DISCORD_TOKEN"
+
+    @property
+    def help(self) -> str:
+        from bot.platforms.discord.help import help_text
+
+        return help_text()
 
     def parse_community(self, ref: str) -> str:
         return ids.parse_guild(ref)

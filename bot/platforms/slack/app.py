@@ -1,6 +1,6 @@
 """The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, plays, undo,
-digest), the buttons of ``/played``'s "did you mean …?" question and the "Remove" buttons of
-``/tastemaker plays``.
+digest, whoknows, top, recent, profile, privacy), the buttons of ``/played``'s "did you mean …?"
+question and the "Remove" buttons of ``/tastemaker plays``.
 
 Listeners are tiny: every command is acknowledged at once (an empty 200, or the help text for
 ``/tastemaker``); the work that touches the database runs afterwards in a lazy listener
@@ -83,7 +83,7 @@ def build_app(
     def ack_tastemaker(ack: Ack, body: dict[str, Any]) -> None:
         reply = commands.tastemaker_ack(body)
         if reply is None:
-            ack()  # plays, undo, digest: answered by the lazy listener (they read the database)
+            ack()  # every subcommand but help: answered by the lazy listener (they read the database)
         else:
             ack(**reply)
 

@@ -11,7 +11,20 @@ from typing import Any
 
 from bot import render
 from bot.platforms.slack.questions import ACTION_AS_TYPED, ACTION_EXISTING
-from bot.service import LoggedPlay, PlayResult, Question, Recommendations, Removal, Trending
+from bot.service import (
+    HelpEntry,
+    LoggedPlay,
+    MemberChart,
+    PlayResult,
+    Profile,
+    Question,
+    RecentPlays,
+    Recommendations,
+    Removal,
+    Service,
+    Trending,
+    WhoKnows,
+)
 
 SECTION_LIMIT = 3000  # characters of mrkdwn per section block
 HEADER_LIMIT = 150  # characters of plain text per header block
@@ -22,28 +35,21 @@ REMOVE_ACTION = "tastemaker_remove_play"
 REMOVE_LABEL = "Remove"
 PLAY_NAME_LIMIT = SECTION_LIMIT - 200  # escaped characters of a play's name in its section
 
-HELP_MRKDWN = "\n".join(
-    [
-        "*tastemaker* — log what you listen to, see what your workspace is into.",
-        "• `/played Artist - Title` — log a play (also `Title by Artist`, or just an artist)",
-        "• `/recommend [artists|tracks] [n]` — personal picks, each with the reason",
-        "• `/trending [24h|7d|30d|all] [artists|tracks]` — what this workspace plays most,"
-        " and what is rising",
-        "• `/tastemaker plays` — your last plays, each with a *Remove* button",
-        "• `/tastemaker undo` — take back your last play",
-        "• `/tastemaker digest here 09:00 Europe/Berlin` — post the daily digest in this channel"
-        " (workspace admins); `/tastemaker digest off` stops it",
-        "• `/tastemaker help` — this text",
-    ]
-)
-HELP_TEXT = """tastemaker — log what you listen to, see what your workspace is into.
-/played Artist - Title     log a play (also: "Title by Artist", or just an artist)
-/recommend [artists|tracks] [n]   personal picks, each with the reason
-/trending [24h|7d|30d|all] [artists|tracks]   what this workspace plays most, and what is rising
-/tastemaker plays         your last plays, each with a Remove button
-/tastemaker undo          take back your last play
-/tastemaker digest here 09:00 Europe/Berlin   the daily digest in this channel (admins); off stops it
-/tastemaker help          this text"""
+HELP_TITLE = "tastemaker — log what you listen to, see what your workspace is into."
+# Slash commands of their own; every other command is a /tastemaker subcommand.
+TOP_LEVEL = ("played", "recommend", "trending")
+HELP_REPLACE = {
+    "digest": (
+        HelpEntry(
+            "digest",
+            "here HH:MM [Zone] | off | status",
+            "the daily digest in this channel (workspace admins)",
+            "here 09:00 Europe/Berlin",
+        ),
+    ),
+}
+NAME_LIMIT = 500  # escaped characters of one name (a member, an artist, a track) in a list line
+PRIVACY_SWITCH = {True: "`/tastemaker privacy public`", False: "`/tastemaker privacy private`"}
 
 
 def escape(text: str) -> str:
@@ -226,6 +232,103 @@ def error_message(text: str) -> dict[str, Any]:
     return message(f"Sorry — {text}", [mrkdwn(f":warning: Sorry — {escape(text)}")])
 
 
-def help_message(prefix: str = "") -> dict[str, Any]:
-    blocks = ([mrkdwn(escape(prefix))] if prefix else []) + [mrkdwn(HELP_MRKDWN)]
-    return message((prefix + "\n" if prefix else "") + HELP_TEXT, blocks)
+def command_prefix(command: str) -> str:
+    return "/" if command in TOP_LEVEL else "/tastemaker "
+
+
+def help_entries(entries: Sequence[HelpEntry] | None = None) -> list[HelpEntry]:
+    """Slack's commands, from :meth:`Service.help` (the digest is Slack's own)."""
+    return render.help_entries(Service.help() if entries is None else entries, HELP_REPLACE)
+
+
+def help_text(entries: Sequence[HelpEntry] | None = None) -> str:
+    return render.help_text(help_entries(entries), command_prefix, HELP_TITLE)
+
+
+def help_message(entries: Sequence[HelpEntry] | None = None, prefix: str = "") -> dict[str, Any]:
+    """Every command with its example (``prefix``: a line above, e.g. "Unknown subcommand")."""
+    lines = [f"*{escape(HELP_TITLE)}*"] + [
+        "• " + escape(render.help_line(e, command_prefix(e.command), code=lambda t: f"`{t}`"))
+        for e in help_entries(entries)
+    ]
+    blocks = ([mrkdwn(escape(prefix))] if prefix else []) + _sections(lines)
+    return message((prefix + "\n" if prefix else "") + help_text(entries), blocks)
+
+
+# --- members: whoknows, top, recent, profile, privacy ----------------------------------------------
+
+
+def _name(text: str) -> str:
+    return _escaped(text, NAME_LIMIT)
+
+
+def _bold_rank(n: int) -> str:
+    return f"*{n}.*"
+
+
+def _bold(text: str) -> str:
+    return f"*{text}*"
+
+
+def whoknows_message(w: WhoKnows, now: dt.datetime) -> dict[str, Any]:
+    """/tastemaker whoknows, shared with the channel: the top listeners here, the asker's own row
+    (in bold) under them when lower."""
+    if w.empty:
+        return message(
+            render.whoknows_text(w, now), [mrkdwn(f":shrug: {render.whoknows_empty(w, esc=_name)}")]
+        )
+    lines = [render.knower_line(k, now, esc=_name, rank=_bold_rank, you=_bold) for k in w.top]
+    if w.you is not None:
+        lines += [render.YOUR_RANK, render.knower_line(w.you, now, esc=_name, rank=_bold_rank, you=_bold)]
+    blocks = [mrkdwn(f":headphones: *{render.whoknows_title(w, esc=_name)}*")]
+    blocks += _sections(lines)
+    blocks.append(_context(escape(render.whoknows_summary(w))))
+    return message(render.whoknows_text(w, now, you=lambda name: name), blocks)
+
+
+def chart_message(c: MemberChart) -> dict[str, Any]:
+    """/tastemaker top, shared with the channel: a member's chart for a period, with play counts."""
+    if not c.entries:
+        return message(
+            render.chart_text(c, shared=True), [mrkdwn(render.chart_empty(c, esc=_name, shared=True))]
+        )
+    blocks = [mrkdwn(f":bar_chart: *{render.chart_title(c, esc=_name, shared=True)}*")]
+    blocks += _sections(render.chart_line(e, esc=_name, rank=_bold_rank) for e in c.entries)
+    return message(render.chart_text(c, shared=True), blocks)
+
+
+def recent_message(r: RecentPlays, now: dt.datetime) -> dict[str, Any]:
+    """/tastemaker recent, shared with the channel: a member's last plays, newest first, with when."""
+    if not r.entries:
+        return message(
+            render.recent_text(r, now, shared=True),
+            [mrkdwn(render.no_plays(r.member, r.is_you, esc=_name, shared=True))],
+        )
+    blocks = [mrkdwn(f":notes: *{render.recent_title(r, esc=_name, shared=True)}*")]
+    blocks += _sections(
+        render.recent_line(n, e, now, esc=_name, rank=_bold_rank) for n, e in enumerate(r.entries, 1)
+    )
+    return message(render.recent_text(r, now, shared=True), blocks)
+
+
+def profile_message(p: Profile) -> dict[str, Any]:
+    """/tastemaker profile, shared with the channel: totals, member since, streaks and top artist
+    (or a friendly line)."""
+    text = render.profile_text(p, PRIVACY_SWITCH[True], shared=True)
+    if p.plays == 0:
+        return message(text, [mrkdwn(render.no_plays(p.member, p.is_you, esc=_name, shared=True))])
+    fields = [
+        {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
+        for label, value in render.profile_fields(p, esc=_name)
+    ]
+    blocks: list[dict[str, Any]] = [
+        mrkdwn(f":bust_in_silhouette: *{render.profile_title(p, esc=_name, shared=True)}*"),
+        {"type": "section", "fields": fields},
+    ]
+    return message(text, blocks)
+
+
+def privacy_message(private: bool) -> dict[str, Any]:
+    """What ``/tastemaker privacy private|public`` did, and how to undo it."""
+    text = render.privacy_text(private, PRIVACY_SWITCH[private])
+    return message(text, [mrkdwn(f":lock: {escape(text)}" if private else f":unlock: {escape(text)}")])

@@ -1,9 +1,11 @@
 """What each Slack command does once acknowledged: parse → one service call → render → answer.
 
 These run in Bolt's lazy listeners (after the ack), so they may take their time: ``/played``,
-``/recommend`` and ``/tastemaker plays|undo|digest`` answer ephemerally through the command's
-``response_url``; ``/trending`` is shared with the channel (``chat.postMessage``, or the
-``response_url`` in a channel the bot is not in). A press on a ``/tastemaker plays`` "Remove"
+``/recommend`` and ``/tastemaker plays|undo|digest|privacy`` answer ephemerally through the
+command's ``response_url``; ``/trending`` and ``/tastemaker whoknows|top|recent|profile`` are shared
+with the channel (``chat.postMessage``, or the ``response_url`` in a channel the bot is not in), and
+their refusals go to the member alone. A member argument is a mention (``<@U…|name>``: the manifest
+has ``should_escape: true`` on ``/tastemaker``). A press on a ``/tastemaker plays`` "Remove"
 button is answered ephemerally through the press's own ``response_url``, the listing left as is.
 
 The command text is read once, decoded from Slack's encoding (:func:`command_text`), before any
@@ -25,8 +27,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.digest import parse_digest_command, run_digest_command
-from bot.parsing import UserError, parse_recommend_args, parse_trending_args
+from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args
 from bot.platforms.slack.blocks import (
+    chart_message,
     error_message,
     escape,
     help_message,
@@ -34,14 +37,18 @@ from bot.platforms.slack.blocks import (
     mrkdwn,
     played_message,
     plays_message,
+    privacy_message,
+    profile_message,
     question_message,
+    recent_message,
     recommend_message,
     removal_message,
     text_message,
     trending_message,
+    whoknows_message,
 )
 from bot.platforms.slack.client import respond_via
-from bot.platforms.slack.encoding import decode
+from bot.platforms.slack.encoding import decode, split_mentions
 from bot.platforms.slack.ids import NAME, community_key
 from bot.platforms.slack.questions import RESOLVE_BY_ACTION, TTL_SECONDS, Asked, decode_value, encode_value
 from bot.service import NameQuestion, PlayResult, Service, Who
@@ -54,8 +61,11 @@ _NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restrict
 _SORRY = "something went wrong on my side. Please try again later."
 _EXPIRED = "This question has expired — send /played again."
 _STALE_BUTTON = "this button no longer works — list your plays again with /tastemaker plays."
+# /tastemaker subcommands shared with the channel, like /trending
+SHARED_SUBCOMMANDS = ("whoknows", "top", "recent", "profile")
 # /tastemaker subcommands answered after the ack (the others are answered in it: help)
-LAZY_SUBCOMMANDS = ("digest", "plays", "undo")
+LAZY_SUBCOMMANDS = ("digest", "plays", "undo", "privacy", *SHARED_SUBCOMMANDS)
+MENTION_HINT = "mention the member (type @ and pick them from the list)"
 ANSWERS_KEPT = 10_000  # questions whose first answer this process remembers (the newest)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -105,6 +115,33 @@ def words(text: str | None) -> list[str]:
         return shlex.split(text or "")
     except ValueError:
         return (text or "").split()
+
+
+def subcommand_text(body: dict[str, Any]) -> str:
+    """What follows the subcommand, decoded: ``whoknows Simon &amp; Garfunkel`` → ``Simon & Garfunkel``."""
+    parts = command_text(body).strip().split(None, 1)
+    return parts[1] if len(parts) == 2 else ""
+
+
+def member_args(body: dict[str, Any], usage: str) -> tuple[str | None, list[str]]:
+    """The member a subcommand is about (a ``<@U…>`` / ``<@U…|name>`` mention; ``None``: the
+    asker) and the other words after the subcommand, decoded. A name that is not a mention is
+    refused: only a mention says which member it is."""
+    text = body.get("text")
+    ids, rest = split_mentions(text if isinstance(text, str) else "")
+    args = words(rest)[1:]
+    if len(set(ids)) > 1:
+        raise UserError(f"One member at a time, please: {usage}")
+    return (ids[0] if ids else None), args
+
+
+def _no_more(args: list[str], usage: str) -> None:
+    if not args:
+        return
+    word = args[0]
+    if word.startswith("@"):
+        raise UserError(f"I can't tell who {word} is: {MENTION_HINT}. {usage}")
+    raise UserError(f"I don't understand `{word}` here. {usage}")
 
 
 def _ephemeral(body: dict[str, Any], payload: dict[str, Any]) -> None:
@@ -230,15 +267,25 @@ class Commands:
         self._answer(body, work)
 
     def trending(self, body: dict[str, Any], client: WebClient) -> None:
+        def work(who: Who) -> dict[str, Any]:
+            window, kind = parse_trending_args(words(command_text(body)))
+            return trending_message(self.service.trending(who, window, kind))
+
+        self._share(body, client, work, "/trending")
+
+    def _share(
+        self, body: dict[str, Any], client: WebClient, work: Callable[[Who], dict[str, Any]], name: str
+    ) -> None:
+        """Answer in the channel (``chat.postMessage``, or the ``response_url`` in a channel the bot
+        is not in); refusals and failures only to the member."""
         who = who_from(body)
         try:
-            window, kind = parse_trending_args(words(command_text(body)))
-            payload = trending_message(self.service.trending(who, window, kind))
+            payload = work(who)
         except UserError as exc:
             _ephemeral(body, error_message(str(exc)))
             return
         except Exception:
-            log.exception("slack /trending failed")
+            log.exception("slack %s failed", name)
             _ephemeral(body, error_message("something went wrong on my side."))
             return
         try:  # shared with the channel
@@ -251,6 +298,56 @@ class Commands:
                 log.warning("chat.postMessage failed: %s", error)
             # The bot is not in this channel (or it is a DM): the response_url can still post in it.
             respond_via(body.get("response_url"), {"response_type": "in_channel", **payload})
+
+    # --- members: /tastemaker whoknows|top|recent|profile (in the channel), privacy (ephemeral) -
+
+    def whoknows(self, body: dict[str, Any], client: WebClient) -> None:
+        def work(who: Who) -> dict[str, Any]:
+            text = subcommand_text(body)
+            if not text.strip():
+                raise UserError(
+                    "Which artist or track? Try `/tastemaker whoknows Radiohead` or "
+                    "`/tastemaker whoknows Radiohead - Airbag`."
+                )
+            return whoknows_message(self.service.whoknows(who, text), self.service.clock())
+
+        self._share(body, client, work, "/tastemaker whoknows")
+
+    def top(self, body: dict[str, Any], client: WebClient) -> None:
+        def work(who: Who) -> dict[str, Any]:
+            usage = "Try `/tastemaker top [artists|tracks] [7d|30d|year|all] [@member]`."
+            member, args = member_args(body, usage)
+            kind, period, rest = parse_top_args(args)
+            _no_more(rest, usage)
+            return chart_message(self.service.top(who, kind, period, member))
+
+        self._share(body, client, work, "/tastemaker top")
+
+    def recent(self, body: dict[str, Any], client: WebClient) -> None:
+        def work(who: Who) -> dict[str, Any]:
+            usage = "Try `/tastemaker recent` or `/tastemaker recent @member`."
+            member, args = member_args(body, usage)
+            _no_more(args, usage)
+            return recent_message(self.service.recent(who, member), self.service.clock())
+
+        self._share(body, client, work, "/tastemaker recent")
+
+    def profile(self, body: dict[str, Any], client: WebClient) -> None:
+        def work(who: Who) -> dict[str, Any]:
+            usage = "Try `/tastemaker profile` or `/tastemaker profile @member`."
+            member, args = member_args(body, usage)
+            _no_more(args, usage)
+            return profile_message(self.service.profile(who, member))
+
+        self._share(body, client, work, "/tastemaker profile")
+
+    def privacy(self, body: dict[str, Any]) -> None:
+        """``/tastemaker privacy private|public``: answered only to the member."""
+
+        def work(who: Who, _text: str) -> dict[str, Any]:
+            return privacy_message(self.service.privacy(who, subcommand_text(body)))
+
+        self._answer(body, work)
 
     def plays(self, body: dict[str, Any]) -> None:
         """``/tastemaker plays``: the member's last plays, each with a "Remove" button."""
@@ -292,15 +389,15 @@ class Commands:
         args = words(command_text(body))
         return args[0].lower() if args else "help"
 
-    @staticmethod
-    def tastemaker_ack(body: dict[str, Any]) -> dict[str, Any] | None:
-        """What ``/tastemaker`` acknowledges with: the help text, or ``None`` (an empty ack) for the
-        subcommands :meth:`tastemaker` answers afterwards (``digest`` checks the member is an admin)."""
+    def tastemaker_ack(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """What ``/tastemaker`` acknowledges with: the help text (from :meth:`Service.help`), or
+        ``None`` (an empty ack) for the subcommands :meth:`tastemaker` answers afterwards (they read
+        the database; ``digest`` checks the member is an admin)."""
         sub = Commands.subcommand(body)
         if sub in LAZY_SUBCOMMANDS:
             return None
         prefix = "" if sub in ("help", "start", "?") else f"Unknown subcommand `{sub}`."
-        return {"response_type": "ephemeral", **help_message(prefix)}
+        return {"response_type": "ephemeral", **help_message(self.service.help(), prefix)}
 
     def tastemaker(self, body: dict[str, Any], client: WebClient) -> None:
         """The ``/tastemaker`` subcommands that were acknowledged empty (the rest ran in the ack)."""
@@ -311,6 +408,16 @@ class Commands:
             self.undo(body)
         elif sub == "digest":
             self.digest(body, client)
+        elif sub == "privacy":
+            self.privacy(body)
+        elif sub == "whoknows":
+            self.whoknows(body, client)
+        elif sub == "top":
+            self.top(body, client)
+        elif sub == "recent":
+            self.recent(body, client)
+        elif sub == "profile":
+            self.profile(body, client)
 
     def digest(self, body: dict[str, Any], client: WebClient) -> None:
         args = words(command_text(body))

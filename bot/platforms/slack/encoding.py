@@ -51,3 +51,15 @@ def decode(text: str | None) -> str:
     if not text:
         return ""
     return _TOKEN.sub(lambda m: _ENTITIES[m.group(2)] if m.group(2) else _sequence(m.group(1)), text)
+
+
+# A member mention as Slack sends it in a command whose manifest entry has ``should_escape: true``:
+# ``<@U123>`` or ``<@U123|ann>`` (``W…`` for Enterprise Grid users).
+_MEMBER = re.compile(r"<@([UW][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
+
+
+def split_mentions(text: str | None) -> tuple[list[str], str]:
+    """The member ids mentioned in slash-command text as Slack sends it, in order, and the rest of
+    the text decoded (:func:`decode`), each mention replaced by a space."""
+    raw = text or ""
+    return _MEMBER.findall(raw), decode(_MEMBER.sub(" ", raw))

@@ -20,9 +20,9 @@ class SlackPlatform:
 
     @property
     def help(self) -> str:
-        from bot.platforms.slack.blocks import HELP_TEXT
+        from bot.platforms.slack.blocks import help_text
 
-        return HELP_TEXT
+        return help_text()
 
     def parse_community(self, ref: str) -> str:
         return ids.parse_workspace(ref)

@@ -49,6 +49,21 @@ from tests.platforms.fake_discord import (
     command_interaction,
 )
 
+COMMANDS = [
+    "played",
+    "recommend",
+    "trending",
+    "plays",
+    "undo",
+    "whoknows",
+    "top",
+    "recent",
+    "profile",
+    "privacy",
+    "help",
+    "tastemaker",
+]
+
 # --- the exact HTTP -------------------------------------------------------------------------------
 
 
@@ -389,7 +404,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             (put,) = [r for r in fake.requests if r.method == "PUT"]
             assert put.path == f"/applications/{APP_ID}/guilds/{GUILD_A}/commands"
             by_name = {c["name"]: c for c in put.json}
-            assert set(by_name) == {"played", "recommend", "trending", "plays", "undo", "tastemaker"}
+            assert set(by_name) == set(COMMANDS)
             assert all(c["contexts"] == [0] for c in put.json)  # guild-only
             artist, track = by_name["played"]["options"]
             assert (artist["name"], artist["required"], artist["autocomplete"]) == ("artist", True, True)
@@ -400,8 +415,22 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             assert (count["min_value"], count["max_value"]) == (1, 25)
             window, _ = by_name["trending"]["options"]
             assert [c["value"] for c in window["choices"]] == ["24h", "7d", "30d", "all"]
-            for name in ("plays", "undo"):  # no options, every member may use them
+            for name in ("plays", "undo", "help"):  # no options, every member may use them
                 assert by_name[name]["options"] == []
+                assert by_name[name]["default_member_permissions"] is None
+            (what,) = by_name["whoknows"]["options"]
+            assert (what["name"], what["type"], what["required"]) == ("what", 3, True)
+            assert (what["min_length"], what["max_length"]) == (1, 403)
+            kind, period, member = by_name["top"]["options"]
+            assert [c["value"] for c in kind["choices"]] == ["artists", "tracks"]
+            assert [c["value"] for c in period["choices"]] == ["7d", "30d", "year", "all"]
+            assert (member["name"], member["type"], member["required"]) == ("member", 6, False)  # a user
+            for name in ("recent", "profile"):
+                (member,) = by_name[name]["options"]
+                assert (member["name"], member["type"], member["required"]) == ("member", 6, False)
+            (setting,) = by_name["privacy"]["options"]
+            assert [c["value"] for c in setting["choices"]] == ["private", "public"] and setting["required"]
+            for name in ("whoknows", "top", "recent", "profile", "privacy", "help"):
                 assert by_name[name]["default_member_permissions"] is None
 
             await sync_commands_async(fake_settings(settings, fake), None)
@@ -411,7 +440,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
         finally:
             await fake.stop()
 
-    assert run(scenario()) == ["played", "recommend", "trending", "plays", "undo", "tastemaker"]
+    assert run(scenario()) == COMMANDS
 
 
 def test_missing_token_is_a_friendly_error(service: Service, settings: Settings) -> None:

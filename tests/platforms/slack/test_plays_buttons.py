@@ -160,10 +160,10 @@ def test_help_lists_plays_and_undo(slack: SlackClient) -> None:
     reply, _ = slack.command("/tastemaker", "help")
     body = reply.json()
     shown = body["blocks"][-1]["text"]["text"]
-    assert "• `/tastemaker plays` — your last plays, each with a *Remove* button" in shown
-    assert "• `/tastemaker undo` — take back your last play" in shown
-    assert "/tastemaker plays         your last plays, each with a Remove button" in body["text"]
-    assert "/tastemaker undo          take back your last play" in body["text"]
+    assert "• `/tastemaker plays` — your last logged plays, each with a remove button" in shown
+    assert "• `/tastemaker undo` — remove your last logged play" in shown
+    assert "/tastemaker plays — your last logged plays, each with a remove button" in body["text"]
+    assert "/tastemaker undo — remove your last logged play" in body["text"]
 
 
 # --- pressing Remove -----------------------------------------------------------------------------

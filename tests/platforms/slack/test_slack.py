@@ -121,7 +121,7 @@ def test_help_is_answered_in_the_ack(slack: SlackClient, fake: FakeSlack) -> Non
     assert reply.status == 200 and reply.seconds < ACK_BUDGET
     body = reply.json()
     assert body["response_type"] == "ephemeral"
-    assert "/tastemaker help" in body["text"] and "/played Artist - Title" in body["text"]
+    assert "/tastemaker help" in body["text"] and "/played &lt;artist - title&gt;" in body["text"]
     assert body["blocks"][0]["type"] == "section"
     reply, _ = slack.command("/tastemaker", "<!everyone>")
     assert "Unknown subcommand `&lt;!everyone&gt;`" in reply.json()["text"]
