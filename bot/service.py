@@ -218,9 +218,9 @@ HELP = (
     HelpEntry("privacy", "private|public", "leave others' answers about members, or come back", "private"),
     HelpEntry(
         "digest",
-        "subscribe|unsubscribe|list|preview",
-        "the daily trending post (admins)",
-        "subscribe 09:00 Europe/Paris",
+        "",
+        "the daily trending post (each platform words its own set-up; adapters replace this entry)",
+        "",
     ),
     HelpEntry("help", "", "this list", ""),
 )
