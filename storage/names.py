@@ -168,7 +168,7 @@ def numbers(key: str) -> tuple[int, ...]:
     out: list[int] = []
     words = _words(key)
     for i, w in enumerate(words):
-        if w.isdigit():
+        if w.isdecimal():  # not isdigit(): superscripts and Brahmi numbers are digits int() refuses
             out.append(int(w))
         elif _DIGITS.search(w):
             out.extend(int(d) for d in _DIGITS.findall(w))

@@ -49,3 +49,10 @@ def test_ascii_match_key_path_matches_the_full_rule(text: str) -> None:
 def test_ascii_match_keys() -> None:
     got = [names.match_key(k) for k in ("guns n' roses", "ac/dc", "smiths, the", "blink-182", "a_b", "!!!")]
     assert got == ["guns n roses", "acdc", "the smiths", "blink 182", "a b", "!!!"]
+
+
+def test_digits_int_refuses_are_no_crash() -> None:
+    """Found by the service's fuzz test: '𑁒' (Brahmi number one) is a digit to str.isdigit but not
+    a decimal int() reads."""
+    assert names.numbers("0𑁒") == (0,)
+    assert names.match_key("0𑁒")
