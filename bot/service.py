@@ -20,10 +20,10 @@ import numpy as np
 from sqlalchemy import Connection
 from threadpoolctl import ThreadpoolController
 
-from bot.parsing import UserError, parse_played, play_input
+from bot.parsing import PlayInput, UserError, parse_played, play_input
 from config.settings import Settings
 from engine.recommender import AlsRecommender
-from storage import catalog, digests, recs, removals, stats, trends, visibility
+from storage import catalog, digests, recs, removals, stats, taste, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import UNDATED
@@ -954,6 +954,262 @@ class Service:
             DigestSubscriptionInfo(s.channel, s.local_time, s.tz, next_slot(s.local_time, s.tz, now))
             for s in subs
         ]
+
+    # --- taste: /neighbours, /similar, /taste --------------------------------------------------
+
+    def neighbours(self, who: Who, n: int = 10) -> Neighbours:
+        """The members of this community whose taste is closest to the asker's: stored by the last
+        artist retrain (cosine of ALS user vectors, members of the same community only), each with up
+        to 3 artists both of them play. Private members are left out entirely; the asker is never
+        listed. Display names, privacy and shared artists are read now."""
+        n = max(1, min(n, NEIGHBOURS_LIMIT))
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            member = catalog.find_member(conn, community, who.member_id) if community is not None else None
+            if community is None or member is None:
+                return Neighbours([], note=NO_PLAYS_YET)
+            ref = recs.active_generation_ref(conn, TASTE_KIND)
+            if ref is None:
+                return Neighbours([], note=NO_TASTE_MODEL)
+            stored = recs.stored_neighbours(conn, ref.id, member, NEIGHBOURS_LIMIT)
+            if not stored and not recs.member_vectors(conn, ref.id, [member]):
+                return Neighbours([], note=NOT_IN_MODEL)
+            infos = taste.members_in(conn, community, [m for m, _ in stored])
+            shown = [(m, sc) for m, sc in stored if m != member and m in infos and not infos[m].private][:n]
+            plays = taste.artist_plays(conn, [member, *(m for m, _ in shown)])
+            visible = self._visible.get(conn, community, "artist")
+            shared = {m: _shared(plays[member], plays[m], visible)[:NEIGHBOUR_SHARED] for m, _ in shown}
+            names = catalog.item_names(conn, "artist", [a for rows in shared.values() for a, _, _ in rows])
+        entries = [
+            Neighbour(
+                rank,
+                infos[m].display_name,
+                sc,
+                [SharedArtist(names.get(a, "?"), mine, theirs) for a, mine, theirs in shared[m]],
+            )
+            for rank, (m, sc) in enumerate(shown, 1)
+        ]
+        note = "" if entries else "Nobody here is close enough to your taste yet (or they keep it private)."
+        return Neighbours(entries, note=note)
+
+    def similar(self, who: Who, text: str | None) -> Similar:
+        """Artists (``Artist``) or tracks (``Artist - Title``) similar to one this community played,
+        as stored for this community by the last retrain (:mod:`engine.neighbours`): both the item
+        and every answer are items this community played. The name is resolved like
+        :meth:`whoknows` does (same name, among what this community can see); an item it cannot see
+        is answered "nobody here has played it", in the member's own spelling."""
+        parsed = parse_played(text)
+        with self.db.read() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            found = self._visible_item(conn, community, parsed) if community is not None else None
+            if community is None or found is None:
+                kind = "track" if parsed.title else "artist"
+                typed = _what(parsed.artist, parsed.title)
+                return Similar(kind, typed, [], note=f"Nobody here has played {typed} yet.")
+            kind, item, shown = found
+            ref = recs.active_generation_ref(conn, kind)
+            if ref is None:
+                return Similar(kind, shown, [], note=NO_TASTE_MODEL)
+            stored = recs.stored_similar(conn, ref.id, community, item, SIMILAR_LIMIT)
+            visible = self._visible.get(conn, community, kind)
+            ok = visibility.contains(visible, np.array([i for i, _ in stored], dtype=np.int64))
+            stored = [r for r, keep in zip(stored, ok, strict=True) if keep]
+            names = catalog.item_names(conn, kind, [i for i, _ in stored])
+        entries = [SimilarEntry(rank, names.get(i, "?"), sc) for rank, (i, sc) in enumerate(stored, 1)]
+        note = (
+            ""
+            if entries
+            else f"Not enough to go on yet: similar {kind}s come from what at least two members here "
+            f"have played, {shown} included (as of the last retrain)."
+        )
+        return Similar(kind, shown, entries, note=note)
+
+    def taste(self, who: Who, member: str) -> Taste:
+        """How the asker's taste compares with another member's: the artists both play (with both
+        counts), a model score (cosine of the two members' stored user vectors, as 0-100) and an
+        overlap score (weighted Jaccard of their artist play shares, as 0-100), and up to 3 artists
+        each could try from the other. A private member, or one with no plays here, is refused."""
+        if not member or member == who.member_id:
+            raise UserError("Name another member of this community to compare your taste with.")
+        with self.db.read() as conn:
+            info, _ = self._target(conn, who, member)  # unknown or private: a UserError
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            if info is None or community is None:
+                raise UserError("That member has not logged any plays here yet.")
+            me = catalog.find_member(conn, community, who.member_id)
+            plays = taste.artist_plays(conn, [info.id] + ([me] if me is not None else []))
+            theirs = plays[info.id]
+            if not theirs:
+                raise UserError("That member has not logged any plays here yet.")
+            mine = plays.get(me, {}) if me is not None else {}
+            visible = self._visible.get(conn, community, "artist")
+            shared = _shared(mine, theirs, visible)
+            you_try = _to_try(theirs, mine, visible)
+            they_try = _to_try(mine, theirs, visible)
+            ref = recs.active_generation_ref(conn, TASTE_KIND)
+            vectors = recs.member_vectors(conn, ref.id, [me, info.id]) if ref and me is not None else {}
+            ids = [a for a, _, _ in shared[:TASTE_SHARED]] + you_try + they_try
+            names = catalog.item_names(conn, "artist", ids)
+        model_score = None
+        if me is not None and me in vectors and info.id in vectors:
+            model_score = _percent(_cosine(vectors[me], vectors[info.id]))
+        if not mine:
+            note = NO_PLAYS_YET
+        elif ref is None:
+            note = NO_TASTE_MODEL
+        elif model_score is None:
+            note = "The model does not know both of you yet: it learns from plays logged before a retrain."
+        else:
+            note = ""
+        return Taste(
+            member=info.display_name,
+            shared=[SharedArtist(names.get(a, "?"), y, t) for a, y, t in shared[:TASTE_SHARED]],
+            shared_count=len(shared),
+            model_score=model_score,
+            overlap_score=100.0 * _overlap(mine, theirs),
+            you_could_try=[names.get(a, "?") for a in you_try],
+            they_could_try=[names.get(a, "?") for a in they_try],
+            note=note,
+        )
+
+    def _visible_item(
+        self, conn: Connection, community: int, parsed: PlayInput
+    ) -> tuple[str, int, str] | None:
+        """``(kind, item id, name as shown)`` of an ``Artist`` or ``Artist - Title`` this community can
+        see, resolved as :meth:`whoknows` resolves it (same name only; "Title by Artist" when that
+        artist is visible and the whole text is not), or ``None``."""
+        seen_artists = self._visible.get(conn, community, "artist")
+        a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)
+        if parsed.by_split is not None and (a is None or not a.visible):
+            b = catalog.find_artist(conn, parsed.by_split.artist_key, visible=seen_artists)
+            if b is not None and b.visible:
+                parsed, a = parsed.by_split, b
+        if a is None or not a.visible:
+            return None
+        if parsed.title is None or parsed.title_key is None:
+            return "artist", a.id, a.name
+        seen_tracks = self._visible.get(conn, community, "track")
+        t = catalog.find_track(conn, a.id, parsed.title_key, visible=seen_tracks)
+        if t is None or not t.visible:
+            return None
+        return "track", t.id, _what(a.name, t.name)
+
+
+# --- taste: what /neighbours, /similar and /taste return ----------------------------------------
+
+TASTE_KIND = "artist"  # neighbours and the model score compare members' artist vectors
+NEIGHBOURS_LIMIT = 10
+NEIGHBOUR_SHARED = 3  # shared artists shown per neighbour
+SIMILAR_LIMIT = 10
+TASTE_SHARED = 10  # shared artists listed by /taste (``shared_count`` counts them all)
+TRY_LIMIT = 3
+NO_PLAYS_YET = "You have not logged any plays here yet. Log a few with /played."
+NO_TASTE_MODEL = "No taste model has been trained yet: this comes with the next retrain."
+NOT_IN_MODEL = "The model does not know your taste yet: it learns from plays logged before its last retrain."
+
+
+@dataclass(frozen=True)
+class SharedArtist:
+    name: str
+    your_plays: int
+    their_plays: int
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    rank: int
+    name: str  # display name (never a private member, never the asker)
+    score: float  # cosine of the two members' user vectors (-1..1)
+    shared: list[SharedArtist]  # up to 3 artists both play, most shared first
+
+    @property
+    def percent(self) -> float:
+        """``score`` as a 0-100 match (negative cosines are 0)."""
+        return _percent(self.score)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    entries: list[Neighbour]
+    note: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.entries
+
+
+@dataclass(frozen=True)
+class SimilarEntry:
+    rank: int
+    name: str
+    score: float  # the blend of engine.neighbours: factor cosine and co-listening here
+
+
+@dataclass(frozen=True)
+class Similar:
+    kind: str  # "artist" or "track"
+    item: str  # as shown: the entry's name here, or what was typed when nobody here played it
+    entries: list[SimilarEntry]
+    note: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.entries
+
+
+@dataclass(frozen=True)
+class Taste:
+    member: str  # the other member's display name
+    shared: list[SharedArtist]  # the first TASTE_SHARED artists both play, most shared first
+    shared_count: int
+    # Model compatibility: cosine of the two stored user vectors, as 0-100 (negative is 0); None
+    # when there is no model yet or it does not know one of the two.
+    model_score: float | None
+    # Overlap: weighted Jaccard of the two members' artist play shares (each member's plays of an
+    # artist over their total), as 0-100: same artists in the same proportions is 100.
+    overlap_score: float
+    you_could_try: list[str]  # their top artists you have not played
+    they_could_try: list[str]  # your top artists they have not played
+    note: str = ""
+
+
+def _percent(cosine: float) -> float:
+    return 100.0 * min(1.0, max(0.0, float(cosine)))
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    return float(np.dot(a, b)) / (na * nb) if na > 0 and nb > 0 else 0.0
+
+
+def _shared(mine: dict[int, int], theirs: dict[int, int], visible: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(artist, my plays, their plays)`` of the visible artists both play: most plays in common
+    (the smaller count) first, then most plays together, then artist id."""
+    both = np.array(sorted(mine.keys() & theirs.keys()), dtype=np.int64)
+    both = both[visibility.contains(visible, both)]
+    rows = [(int(a), mine[int(a)], theirs[int(a)]) for a in both]
+    rows.sort(key=lambda r: (-min(r[1], r[2]), -(r[1] + r[2]), r[0]))
+    return rows
+
+
+def _overlap(mine: dict[int, int], theirs: dict[int, int]) -> float:
+    """Weighted Jaccard ``Σ min(p, q) / Σ max(p, q)`` of the two play-share distributions."""
+    total_a, total_b = sum(mine.values()), sum(theirs.values())
+    if not total_a or not total_b:
+        return 0.0
+    low = high = 0.0
+    for artist in mine.keys() | theirs.keys():
+        p, q = mine.get(artist, 0) / total_a, theirs.get(artist, 0) / total_b
+        low += min(p, q)
+        high += max(p, q)
+    return low / high if high else 0.0
+
+
+def _to_try(source: dict[int, int], played: dict[int, int], visible: np.ndarray) -> list[int]:
+    """Up to TRY_LIMIT of ``source``'s most played artists not in ``played``, visible here."""
+    ranked = [a for a, _ in sorted(source.items(), key=lambda r: (-r[1], r[0])) if a not in played]
+    ids = np.array(ranked, dtype=np.int64)
+    return [int(a) for a in ids[visibility.contains(visible, ids)][:TRY_LIMIT]]
 
 
 __all__ = [

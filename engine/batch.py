@@ -201,11 +201,14 @@ def retrain_due(ctx: EngineContext) -> list[str]:
 
 def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     """Fit the recommender for ``kind`` on all plays up to the current high-water mark, store every
-    member's picks among their community's visible items, and switch generations.
+    member's picks among their community's visible items, their vectors and taste neighbours (of
+    their own community) and each community's similar items (:mod:`engine.neighbours`), and switch
+    generations.
 
     On any failure nothing is written: the last good generation keeps serving."""
     from engine.als import histories, params_from_settings
     from engine.cooc import blend_from_settings
+    from engine.neighbours import member_neighbours, similar_items
     from engine.reader import high_water, member_item_totals
     from engine.recommender import AlsRecommender
 
@@ -237,6 +240,8 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
             last_removal_id=removal_mark,
             model=rec.to_generation(),
             picks=rec.recommend_all(hist, s.top_n, visible_for_member=visible),
+            neighbours=member_neighbours(rec.user_ids, rec.user_factors, community_of),
+            similar=similar_items(rec.item_ids, rec.unit, hist, community_of, seen_by),
             now=ctx.clock(),
             fault=ctx.fault,
         )

@@ -178,7 +178,8 @@ class AlsRecommender:
         )
 
     def to_generation(self) -> recs.GenerationData:
-        """What ``storage.recs.write_generation`` persists of this model."""
+        """What ``storage.recs.write_generation`` persists of this model (the trained members'
+        vectors included: /taste compares two of them; a served recommender does not load them)."""
         return recs.GenerationData(
             rank=self.params.rank,
             reg_param=self.params.reg_param,
@@ -187,6 +188,8 @@ class AlsRecommender:
             item_ids=self.item_ids,
             factors=self.item_factors,
             popularity=self.popularity,
+            user_ids=self.user_ids,
+            user_factors=self.user_factors,
         )
 
     def _set_items(

@@ -217,6 +217,47 @@ class Recommendation(Base):
     reason_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class MemberFactor(Base):
+    """A member's ALS user vector in one generation (float32 bytes, like ``item_factors``): /taste
+    compares two members of a community with it."""
+
+    __tablename__ = "member_factors"
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("rec_generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MemberNeighbour(Base):
+    """A member's closest members in taste (cosine of user vectors), always of their own community;
+    computed at the retrain (``engine.neighbours``). Privacy is applied when they are shown."""
+
+    __tablename__ = "member_neighbours"
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("rec_generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    neighbour_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+
+
+class SimilarItem(Base):
+    """An item's most similar items *for one community*: both are items that community played
+    (``engine.neighbours.similar_items``), so a list never names what another community played."""
+
+    __tablename__ = "similar_items"
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("rec_generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    community_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    similar_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+
+
 # --- daily digests --------------------------------------------------------------------------
 
 

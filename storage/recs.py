@@ -1,4 +1,5 @@
-"""Recommendation generations: item factors, stored top-N picks, the atomic switch."""
+"""Recommendation generations: item factors, stored top-N picks, member factors, taste neighbours,
+per-community similar items, and the atomic switch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import numpy as np
 from sqlalchemy import Connection, delete, insert, select, update
 
 from storage.db import Database
-from storage.models import ItemFactor, RecGeneration, Recommendation
+from storage.models import (
+    ItemFactor,
+    MemberFactor,
+    MemberNeighbour,
+    RecGeneration,
+    Recommendation,
+    SimilarItem,
+)
 from storage.trends import no_fault
 
 _CHUNK = 5000
@@ -35,7 +43,8 @@ class Generation:
 @dataclass(frozen=True)
 class GenerationData:
     """What a retrain hands storage for a new generation (the model's side of it): the parameters a
-    fold-in needs, item ids with their float32 factor rows, and each item's popularity."""
+    fold-in needs, item ids with their float32 factor rows, each item's popularity, and the trained
+    members' ids with their float32 user vectors (for /taste; none by default)."""
 
     rank: int
     reg_param: float
@@ -44,6 +53,15 @@ class GenerationData:
     item_ids: Sequence[int] | np.ndarray
     factors: np.ndarray
     popularity: Sequence[float] | np.ndarray
+    user_ids: Sequence[int] | np.ndarray = ()
+    user_factors: np.ndarray | None = None
+
+
+NeighbourRow = tuple[int, int, int, float]
+"""``(member id, rank, neighbour member id, score)``: a stored taste neighbour."""
+
+SimilarRow = tuple[int, int, int, int, float]
+"""``(community id, item id, rank, similar item id, score)``: a stored similar item of a community."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,47 @@ def stored_picks(
     return [(int(i), float(s), None if r is None else int(r)) for i, s, r in rows]
 
 
+def stored_neighbours(conn: Connection, generation: int, member: int, n: int) -> list[tuple[int, float]]:
+    """``(neighbour member id, score)`` of a member in a generation, closest first."""
+    rows = conn.execute(
+        select(MemberNeighbour.neighbour_id, MemberNeighbour.score)
+        .where(MemberNeighbour.generation_id == generation, MemberNeighbour.member_id == member)
+        .order_by(MemberNeighbour.rank)
+        .limit(n)
+    ).all()
+    return [(int(m), float(s)) for m, s in rows]
+
+
+def stored_similar(
+    conn: Connection, generation: int, community: int, item: int, n: int
+) -> list[tuple[int, float]]:
+    """``(similar item id, score)`` of ``item`` for ``community`` in a generation, best first."""
+    rows = conn.execute(
+        select(SimilarItem.similar_id, SimilarItem.score)
+        .where(
+            SimilarItem.generation_id == generation,
+            SimilarItem.community_id == community,
+            SimilarItem.item_id == item,
+        )
+        .order_by(SimilarItem.rank)
+        .limit(n)
+    ).all()
+    return [(int(i), float(s)) for i, s in rows]
+
+
+def member_vectors(conn: Connection, generation: int, members: Sequence[int]) -> dict[int, np.ndarray]:
+    """The stored float32 user vectors of ``members`` in a generation (members it does not know are
+    left out)."""
+    if not members:
+        return {}
+    rows = conn.execute(
+        select(MemberFactor.member_id, MemberFactor.vector).where(
+            MemberFactor.generation_id == generation, MemberFactor.member_id.in_(list(members))
+        )
+    ).all()
+    return {int(m): np.frombuffer(v, dtype=np.float32) for m, v in rows}
+
+
 def write_generation(
     db: Database,
     *,
@@ -133,6 +192,8 @@ def write_generation(
     last_removal_id: int = 0,
     model: GenerationData,
     picks: Iterable[tuple[int, int, int, float, int | None]],
+    neighbours: Iterable[NeighbourRow] = (),
+    similar: Iterable[SimilarRow] = (),
     now: dt.datetime,
     fault: Callable[[str], None] = no_fault,
 ) -> int:
@@ -146,7 +207,12 @@ def write_generation(
     process is deleted by the next write of the same kind. Older generations beyond the last two
     are dropped. ``picks`` rows are ``(member_id, rank, item_id, score, reason_item_id)``; ``YᵀY`` is
     computed here, in float64 from the float32 rows, once per generation. ``last_removal_id``: the
-    newest play removal the training data already left out (read before the plays were)."""
+    newest play removal the training data already left out (read before the plays were).
+
+    The member vectors of ``model``, the taste ``neighbours`` (:data:`NeighbourRow`) and the
+    per-community ``similar`` items (:data:`SimilarRow`) belong to the generation too: they are
+    written (lazily consumed, chunked like the picks) before the switch, so they go live with the
+    picks in the same switch and a failed retrain leaves the previous generation's serving."""
     y = np.asarray(model.factors, dtype=np.float32)
     with db.write() as conn:
         _drop(conn, _orphans(conn, kind))
@@ -182,9 +248,20 @@ def write_generation(
             ]
             with db.write() as conn:
                 conn.execute(insert(ItemFactor), rows)
-        batch: list[dict] = []
-        for member, rnk, item, score, reason in picks:
-            batch.append(
+        if model.user_factors is not None and len(model.user_ids):
+            x = np.asarray(model.user_factors, dtype=np.float32)
+            _insert_chunked(
+                db,
+                MemberFactor,
+                (
+                    {"generation_id": gen_id, "member_id": int(m), "vector": x[n].tobytes()}
+                    for n, m in enumerate(model.user_ids)
+                ),
+            )
+        _insert_chunked(
+            db,
+            Recommendation,
+            (
                 {
                     "generation_id": gen_id,
                     "member_id": member,
@@ -193,14 +270,33 @@ def write_generation(
                     "score": score,
                     "reason_item_id": reason,
                 }
-            )
-            if len(batch) >= _CHUNK:
-                with db.write() as conn:
-                    conn.execute(insert(Recommendation), batch)
-                batch = []
+                for member, rnk, item, score, reason in picks
+            ),
+        )
+        _insert_chunked(
+            db,
+            MemberNeighbour,
+            (
+                {"generation_id": gen_id, "member_id": m, "rank": r, "neighbour_id": other, "score": sc}
+                for m, r, other, sc in neighbours
+            ),
+        )
+        _insert_chunked(
+            db,
+            SimilarItem,
+            (
+                {
+                    "generation_id": gen_id,
+                    "community_id": c,
+                    "item_id": item,
+                    "rank": r,
+                    "similar_id": other,
+                    "score": sc,
+                }
+                for c, item, r, other, sc in similar
+            ),
+        )
         with db.write() as conn:
-            if batch:
-                conn.execute(insert(Recommendation), batch)
             conn.execute(update(RecGeneration).where(RecGeneration.kind == kind).values(active=False))
             conn.execute(update(RecGeneration).where(RecGeneration.id == gen_id).values(active=True))
             old = (
@@ -231,8 +327,25 @@ def _orphans(conn: Connection, kind: str) -> list[int]:
     return [int(i) for i in conn.execute(stmt).scalars()]
 
 
+def _insert_chunked(db: Database, table: type, rows: Iterable[dict]) -> None:
+    """Insert ``rows`` (consumed lazily) in transactions of ``_CHUNK`` rows."""
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _CHUNK:
+            with db.write() as conn:
+                conn.execute(insert(table), batch)
+            batch = []
+    if batch:
+        with db.write() as conn:
+            conn.execute(insert(table), batch)
+
+
 def _drop(conn: Connection, generations: list[int]) -> None:
     if generations:
+        conn.execute(delete(SimilarItem).where(SimilarItem.generation_id.in_(generations)))
+        conn.execute(delete(MemberNeighbour).where(MemberNeighbour.generation_id.in_(generations)))
+        conn.execute(delete(MemberFactor).where(MemberFactor.generation_id.in_(generations)))
         conn.execute(delete(Recommendation).where(Recommendation.generation_id.in_(generations)))
         conn.execute(delete(ItemFactor).where(ItemFactor.generation_id.in_(generations)))
         conn.execute(delete(RecGeneration).where(RecGeneration.id.in_(generations)))

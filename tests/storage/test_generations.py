@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,14 @@ from sqlalchemy import func, select
 
 from storage import recs
 from storage.db import Database
-from storage.models import ItemFactor, RecGeneration, Recommendation
+from storage.models import (
+    ItemFactor,
+    MemberFactor,
+    MemberNeighbour,
+    RecGeneration,
+    Recommendation,
+    SimilarItem,
+)
 
 NOW = dt.datetime(2026, 11, 20, 12)
 
@@ -117,3 +125,69 @@ def test_a_killed_write_is_cleaned_by_the_next_one(db: Database) -> None:
             == 30
         )
         assert [s for _i, s, _r in recs.stored_picks(conn, third, 1, 10)] == [1.0 / r for r in range(1, 11)]
+
+
+def _taste_counts(db: Database) -> tuple[int, int, int]:
+    with db.read() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(MemberFactor)).scalar_one(),
+            conn.execute(select(func.count()).select_from(MemberNeighbour)).scalar_one(),
+            conn.execute(select(func.count()).select_from(SimilarItem)).scalar_one(),
+        )
+
+
+def _with_users(members: int) -> recs.GenerationData:
+    rng = np.random.default_rng(2)
+    return replace(
+        _model(50),
+        user_ids=np.arange(1, members + 1),
+        user_factors=rng.normal(size=(members, 4)).astype(np.float32),
+    )
+
+
+def test_neighbours_similar_and_member_vectors_go_live_with_the_switch(db: Database) -> None:
+    model = _with_users(6_000)
+    neighbours = ((m, r, m % 100 + r, 1.0 / r) for m in range(1, 1_001) for r in range(1, 11))
+    similar = ((c, i, r, i + r, 0.5 / r) for c in (1, 2) for i in range(1, 3_001) for r in (1, 2))
+    first = recs.write_generation(
+        db,
+        kind="artist",
+        last_play_id=1,
+        model=model,
+        picks=_picks(2),
+        neighbours=neighbours,
+        similar=similar,
+        now=NOW,
+    )
+    assert _taste_counts(db) == (6_000, 10_000, 12_000)
+    with db.read() as conn:
+        assert recs.stored_neighbours(conn, first, 7, 3) == [(8, 1.0), (9, 0.5), (10, 1.0 / 3)]
+        assert recs.stored_similar(conn, first, 2, 40, 5) == [(41, 0.5), (42, 0.25)]
+        assert recs.stored_similar(conn, first, 3, 40, 5) == []
+        vectors = recs.member_vectors(conn, first, [3, 9_999])
+    assert list(vectors) == [3] and np.array_equal(vectors[3], model.user_factors[2])  # type: ignore[index]
+
+    def dies() -> Iterator[recs.SimilarRow]:
+        yield from ((1, i, 1, i + 1, 1.0) for i in range(1, 7_000))
+        raise RuntimeError("the similar-item computation died")
+
+    with pytest.raises(RuntimeError, match="died"):
+        recs.write_generation(
+            db,
+            kind="artist",
+            last_play_id=2,
+            model=_with_users(6_000),
+            picks=_picks(2),
+            neighbours=((m, 1, m + 1, 0.9) for m in range(1, 6_001)),
+            similar=dies(),
+            now=NOW,
+        )
+    # Nothing of the failed generation is left, and the first one still serves.
+    assert _taste_counts(db) == (6_000, 10_000, 12_000)
+    with db.read() as conn:
+        assert recs.active_generation_ref(conn, "artist")[:2] == (first, 1)
+        assert recs.stored_neighbours(conn, first, 7, 1) == [(8, 1.0)]
+    # Old generations take their rows with them.
+    for play in range(3, 6):
+        recs.write_generation(db, kind="artist", last_play_id=play, model=_model(9), picks=_picks(1), now=NOW)
+    assert _taste_counts(db) == (0, 0, 0)
