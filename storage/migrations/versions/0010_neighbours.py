@@ -1,16 +1,16 @@
 """taste neighbours, per-community similar items and member factors, per recommendation generation
 
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-03 10:00:00
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-02 13:40:00
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
