@@ -1001,7 +1001,9 @@ class Service:
         parsed = parse_played(text)
         with self.db.read() as conn:
             community = catalog.find_community(conn, who.platform, who.community_id)
-            found = self._visible_item(conn, community, parsed) if community is not None else None
+            found, parsed = (
+                self._visible_item(conn, community, parsed) if community is not None else (None, parsed)
+            )
             if community is None or found is None:
                 kind = "track" if parsed.title else "artist"
                 typed = _what(parsed.artist, parsed.title)
@@ -1074,10 +1076,11 @@ class Service:
 
     def _visible_item(
         self, conn: Connection, community: int, parsed: PlayInput
-    ) -> tuple[str, int, str] | None:
+    ) -> tuple[tuple[str, int, str] | None, PlayInput]:
         """``(kind, item id, name as shown)`` of an ``Artist`` or ``Artist - Title`` this community can
         see, resolved as :meth:`whoknows` resolves it (same name only; "Title by Artist" when that
-        artist is visible and the whole text is not), or ``None``."""
+        artist is visible and the whole text is not), or ``None``; and the reading of the text used
+        (the "by" split when it applied: a miss is echoed in it, as /whoknows does)."""
         seen_artists = self._visible.get(conn, community, "artist")
         a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)
         if parsed.by_split is not None and (a is None or not a.visible):
@@ -1085,14 +1088,14 @@ class Service:
             if b is not None and b.visible:
                 parsed, a = parsed.by_split, b
         if a is None or not a.visible:
-            return None
+            return None, parsed
         if parsed.title is None or parsed.title_key is None:
-            return "artist", a.id, a.name
+            return ("artist", a.id, a.name), parsed
         seen_tracks = self._visible.get(conn, community, "track")
         t = catalog.find_track(conn, a.id, parsed.title_key, visible=seen_tracks)
         if t is None or not t.visible:
-            return None
-        return "track", t.id, _what(a.name, t.name)
+            return None, parsed
+        return ("track", t.id, _what(a.name, t.name)), parsed
 
 
 # --- taste: what /neighbours, /similar and /taste return ----------------------------------------

@@ -168,6 +168,12 @@ def test_similar_answers_nobody_here_for_what_only_another_community_played(
         r = svc.similar(a("ann"), text)
         shown = text.replace(" - ", " – ")  # "Artist – Title", as /whoknows shows what was typed
         assert r.empty and r.item == shown and r.note == f"Nobody here has played {shown} yet."
+    # "Title by Artist" reads as /whoknows reads it, hit or miss.
+    hit = svc.similar(a("ann"), "Alpha Band 2 Song by Alpha Band 2")
+    assert hit.item == "Alpha Band 2 – Alpha Band 2 Song" and hit.entries
+    miss = svc.similar(a("ann"), "Unknown Song by Alpha Band 2")
+    assert miss.empty and miss.note == "Nobody here has played Alpha Band 2 – Unknown Song yet."
+    assert svc.whoknows(a("ann"), "Unknown Song by Alpha Band 2").item == miss.item
     # B sees its own Gamma bands and their neighbours among what B played.
     r = svc.similar(Who("local", "B", "cy"), GAMMA[0])
     assert not r.empty and {e.name for e in r.entries} <= set(ALPHA + GAMMA)
