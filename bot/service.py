@@ -534,23 +534,11 @@ class Service:
             community = catalog.find_community(conn, who.platform, who.community_id)
             if community is None:
                 return WhoKnows("track" if parsed.title else "artist", typed, [], None, 0, 0)
-            seen_artists = self._visible.get(conn, community, "artist")
-            a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)
-            if parsed.by_split is not None and (a is None or not a.visible):
-                b = catalog.find_artist(conn, parsed.by_split.artist_key, visible=seen_artists)
-                if b is not None and b.visible:
-                    parsed, a = parsed.by_split, b
-                    typed = _what(parsed.artist, parsed.title)
+            found, parsed = self._visible_item(conn, community, parsed)
             kind = "track" if parsed.title else "artist"
-            if a is None or not a.visible:
-                return WhoKnows(kind, typed, [], None, 0, 0)
-            item, shown = a.id, a.name
-            if parsed.title is not None and parsed.title_key is not None:
-                seen_tracks = self._visible.get(conn, community, "track")
-                t = catalog.find_track(conn, a.id, parsed.title_key, visible=seen_tracks)
-                if t is None or not t.visible:
-                    return WhoKnows(kind, typed, [], None, 0, 0)
-                item, shown = t.id, _what(a.name, t.name)
+            if found is None:
+                return WhoKnows(kind, _what(parsed.artist, parsed.title), [], None, 0, 0)
+            kind, item, shown = found
             rows = stats.listeners_of(conn, community, kind, item)
             hidden = stats.private_members(conn, community)
         me = next((r.member for r in rows if r.external_id == who.member_id), None)
@@ -1078,9 +1066,9 @@ class Service:
         self, conn: Connection, community: int, parsed: PlayInput
     ) -> tuple[tuple[str, int, str] | None, PlayInput]:
         """``(kind, item id, name as shown)`` of an ``Artist`` or ``Artist - Title`` this community can
-        see, resolved as :meth:`whoknows` resolves it (same name only; "Title by Artist" when that
-        artist is visible and the whole text is not), or ``None``; and the reading of the text used
-        (the "by" split when it applied: a miss is echoed in it, as /whoknows does)."""
+        see (same name only; "Title by Artist" when that artist is visible and the whole text is
+        not), or ``None``; and the reading of the text used (the "by" split when it applied: a miss
+        is echoed in it). /whoknows and /similar both look names up here."""
         seen_artists = self._visible.get(conn, community, "artist")
         a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)
         if parsed.by_split is not None and (a is None or not a.visible):
