@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.chat import run_chat
 
 
 def _chat(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "chat",
-            "--db",
-            f"sqlite:///{tmp_path / 'x.db'}",
-            "--community",
-            "c",
-            "--member",
-            "m",
-        ],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    return run_chat(tmp_path, script)
 
 
 def test_issue_acceptance_transcript(tmp_path: Path) -> None:

@@ -5,9 +5,6 @@ replies."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from bot.platforms.console.commands import handle, help_text
 from bot.service import Service, Who
 from ingest.importers import Row, import_rows
 from storage import catalog
+from tests.chat import run_chat
 from tests.conftest import Clock
 
 ANN = Who("local", "c1", "ann", community_name="Crew", member_name="Ann")
@@ -49,15 +47,7 @@ def crew(service: Service, clock: Clock) -> Service:
 
 
 def _chat(tmp_path: Path, member: str, script: str) -> list[str]:
-    r = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--db", f"sqlite:///{tmp_path / 'x.db'}"]
-        + ["--community", "c", "--member", member],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    r = run_chat(tmp_path, script, member=member)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     return r.stdout.splitlines()
 

@@ -3,28 +3,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.platforms.console.commands import handle, help_text
 from bot.service import Service, Who
 from ingest.importers import Row, import_rows
 from storage import catalog, trends
+from tests.chat import run_chat
 from tests.conftest import Clock
 
 
 def _chat(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--db", f"sqlite:///{tmp_path / 'x.db'}"]
-        + ["--community", "c", "--member", "m"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    return run_chat(tmp_path, script)
 
 
 def test_plays_remove_and_undo_transcript(tmp_path: Path) -> None:
