@@ -14,7 +14,7 @@ import pyarrow as pa
 from sqlalchemy import Executable, func, select
 
 from storage.db import Database
-from storage.models import Play
+from storage.models import PLAY_FOLD_COLUMNS, Play
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -57,19 +57,7 @@ def high_water(db: Database) -> int:
 
 def plays_between(spark: SparkSession, db: Database, after: int, upto: int) -> tuple[DataFrame, int]:
     """Plays with ``after < id <= upto`` as a Spark DataFrame, and how many there are."""
-    stmt = (
-        select(
-            Play.id,
-            Play.community_id,
-            Play.member_id,
-            Play.artist_id,
-            Play.track_id,
-            Play.played_at,
-            Play.count,
-        )
-        .where(Play.id > after, Play.id <= upto)
-        .order_by(Play.id)
-    )
+    stmt = select(*PLAY_FOLD_COLUMNS).where(Play.id > after, Play.id <= upto).order_by(Play.id)
     table = _read_arrow(db, stmt, PLAY_SCHEMA)
     return spark.createDataFrame(table), table.num_rows
 

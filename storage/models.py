@@ -112,6 +112,19 @@ class Play(Base):
     removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
+# What the trend fold reads of a play (engine.reader.PLAY_SCHEMA has the same columns, in order):
+# the new plays of a batch and the removed plays it subtracts are read in one shape.
+PLAY_FOLD_COLUMNS = (
+    Play.id,
+    Play.community_id,
+    Play.member_id,
+    Play.artist_id,
+    Play.track_id,
+    Play.played_at,
+    Play.count,
+)
+
+
 class PlayRemoval(Base):
     """One removed play, in removal order. ``folded``: the trend aggregates no longer count it. The
     batch sets it in the transaction that subtracts the play, so a removal is subtracted exactly once."""

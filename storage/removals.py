@@ -29,7 +29,17 @@ from sqlalchemy import (
     update,
 )
 
-from storage.models import UNDATED, Artist, DailyCount, DailyListener, Play, PlayRemoval, Track, Watermark
+from storage.models import (
+    PLAY_FOLD_COLUMNS,
+    UNDATED,
+    Artist,
+    DailyCount,
+    DailyListener,
+    Play,
+    PlayRemoval,
+    Track,
+    Watermark,
+)
 from storage.trends import TRENDS_WATERMARK, CountRow, Fault, PresenceRow, no_fault
 
 
@@ -119,16 +129,7 @@ def pending(conn: Connection, upto_play: int, limit: int) -> list[tuple]:
     """Removals the aggregates still count: ``(removal id, play id, community, member, artist,
     track, played_at, count)`` of removed plays the fold has added (id ≤ ``upto_play``), oldest first."""
     stmt = (
-        select(
-            PlayRemoval.id,
-            Play.id,
-            Play.community_id,
-            Play.member_id,
-            Play.artist_id,
-            Play.track_id,
-            Play.played_at,
-            Play.count,
-        )
+        select(PlayRemoval.id, *PLAY_FOLD_COLUMNS)
         .join(Play, Play.id == PlayRemoval.play_id)
         .where(PlayRemoval.folded.is_(False), Play.id <= upto_play)
         .order_by(PlayRemoval.id)

@@ -203,3 +203,10 @@ def test_trending_after_a_batch_equals_a_fresh_recompute(
     _refold_from_scratch(settings, db, spark)
     assert (shown(ann), shown(eve), _aggregates(db)) == incremental
     assert _aggregates(db) == reference_aggregates(db)
+
+
+def test_removed_and_new_plays_are_read_in_the_folds_shape() -> None:
+    from engine.reader import PLAY_SCHEMA
+    from storage.models import PLAY_FOLD_COLUMNS
+
+    assert [c.name for c in PLAY_FOLD_COLUMNS] == PLAY_SCHEMA.names
