@@ -14,6 +14,8 @@ from bot.service import (
     Knower,
     LoggedPlay,
     MemberChart,
+    Neighbour,
+    Neighbours,
     Pick,
     PlayResult,
     Profile,
@@ -22,6 +24,10 @@ from bot.service import (
     RecentPlays,
     Recommendations,
     Removal,
+    SharedArtist,
+    Similar,
+    SimilarEntry,
+    Taste,
     TrendEntry,
     Trending,
     WhoKnows,
@@ -391,7 +397,14 @@ def profile_fields(p: Profile, *, esc: Callable[[str], str] = _same) -> list[tup
         ("Current streak", plural(p.current_streak, "day")),
         ("Longest streak", plural(p.longest_streak, "day")),
         ("Top artist", esc(p.top_artist) if p.top_artist else "—"),
+        ("Closest neighbour", closest(p, esc=esc)),
     ]
+
+
+def closest(p: Profile, *, esc: Callable[[str], str] = _same) -> str:
+    if p.closest is None or p.closest_percent is None:
+        return "— (comes with the next retrain)"
+    return f"{esc(p.closest)} ({p.closest_percent:.0f}% match)"
 
 
 def private_note(switch: str) -> str:
@@ -427,6 +440,114 @@ def privacy_text(private: bool, switch: str) -> str:
         "Your listening is public: others see your name in whoknows, and your top, recent plays "
         f"and profile. {switch} hides them."
     )
+
+
+# --- taste: neighbours, similar, taste ----------------------------------------------------------
+
+MODEL_MATCH = "match by the recommender's model of your listening (as of the last retrain)"
+
+
+def neighbours_title(n: Neighbours, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    return f"{owner(n.member, True, esc=esc, shared=shared)} closest listeners here"
+
+
+def neighbour_line(
+    nb: Neighbour, *, esc: Callable[[str], str] = _same, rank: Callable[[int], str] = _rank
+) -> str:
+    """``1. Ann — 83% match · both play Björk, Air``."""
+    line = f"{rank(nb.rank)} {esc(nb.name)} — {nb.percent:.0f}% match"
+    if nb.shared:
+        line += " · both play " + ", ".join(esc(a.name) for a in nb.shared)
+    return line
+
+
+def neighbours_footer() -> str:
+    return f"Match: {MODEL_MATCH}."
+
+
+def neighbours_text(n: Neighbours, *, shared: bool = False) -> str:
+    if n.empty:
+        return n.note
+    lines = [neighbours_title(n, shared=shared)] + [neighbour_line(e) for e in n.entries]
+    return "\n".join(lines + [neighbours_footer()])
+
+
+def similar_title(s: Similar, *, esc: Callable[[str], str] = _same) -> str:
+    return f"{KIND_LABEL[s.kind].capitalize()} like {esc(s.item)}, from this community's listening"
+
+
+def similar_line(
+    e: SimilarEntry, *, esc: Callable[[str], str] = _same, rank: Callable[[int], str] = _rank
+) -> str:
+    return f"{rank(e.rank)} {esc(e.name)}"
+
+
+def similar_text(s: Similar) -> str:
+    if s.empty:
+        return s.note
+    return "\n".join([similar_title(s)] + [similar_line(e) for e in s.entries])
+
+
+def taste_title(t: Taste, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:
+    if shared:
+        return f"{esc(t.asker)} and {esc(t.member)}: taste compared"
+    return f"You and {esc(t.member)}: taste compared"
+
+
+def taste_scores(t: Taste) -> list[tuple[str, str]]:
+    """(label, value): the model's score and the overlap's, each saying what it is."""
+    model = (
+        f"{t.model_score:.0f}% — {MODEL_MATCH}"
+        if t.model_score is not None
+        else f"— ({t.note or 'no model yet'})"
+    )
+    overlap = f"{t.overlap_score:.0f}% — how much of both your plays go to the same artists"
+    return [("Model match", model), ("Overlap", overlap)]
+
+
+def shared_line(
+    a: SharedArtist,
+    asker: str,
+    member: str,
+    *,
+    esc: Callable[[str], str] = _same,
+    shared: bool = False,
+) -> str:
+    """``Björk — you 12, Ann 30``."""
+    you = esc(asker) if shared else "you"
+    return f"{esc(a.name)} — {you} {a.your_plays}, {esc(member)} {a.their_plays}"
+
+
+def taste_shared_title(t: Taste) -> str:
+    if not t.shared_count:
+        return "No artists in common yet."
+    more = f" (the top {len(t.shared)})" if t.shared_count > len(t.shared) else ""
+    return f"{plural(t.shared_count, 'artist')} in common{more}:"
+
+
+def taste_tries(
+    t: Taste, *, esc: Callable[[str], str] = _same, shared: bool = False
+) -> list[tuple[str, str]]:
+    """(who, artists) lines: what each could try from the other; empty sides are left out."""
+    you = esc(t.asker) if shared else "You"
+    out = []
+    if t.you_could_try:
+        out.append((f"{you} could try (from {esc(t.member)})", ", ".join(esc(a) for a in t.you_could_try)))
+    if t.they_could_try:
+        from_you = esc(t.asker) if shared else "you"
+        out.append(
+            (f"{esc(t.member)} could try (from {from_you})", ", ".join(esc(a) for a in t.they_could_try))
+        )
+    return out
+
+
+def taste_text(t: Taste, *, shared: bool = False) -> str:
+    lines = [taste_title(t, shared=shared)]
+    lines += [f"{label}: {value}" for label, value in taste_scores(t)]
+    lines.append(taste_shared_title(t))
+    lines += [f"  {shared_line(a, t.asker, t.member, shared=shared)}" for a in t.shared]
+    lines += [f"{who}: {what}" for who, what in taste_tries(t, shared=shared)]
+    return "\n".join(lines)
 
 
 # --- help -----------------------------------------------------------------------------------------

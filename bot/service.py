@@ -192,6 +192,10 @@ class Profile:
     longest_streak: int
     top_artist: str | None
     private: bool
+    # The closest public member by the last artist retrain (what /neighbours lists first), with
+    # the match as 0-100; None before a retrain, or when the model does not know the member.
+    closest: str | None = None
+    closest_percent: float | None = None
 
 
 TOP_PERIODS = {"7d": 7, "30d": 30, "year": 365, "all": None}
@@ -215,6 +219,11 @@ HELP = (
     HelpEntry("top", "[artists|tracks] [7d|30d|year|all] [member]", "a member's own chart", "tracks 30d"),
     HelpEntry("recent", "[member]", "the last plays of a member (you by default)", ""),
     HelpEntry("profile", "[member]", "plays, streaks and top artist of a member", ""),
+    HelpEntry("neighbours", "", "the members here whose taste is closest to yours", ""),
+    HelpEntry("taste", "<member>", "compare your taste with another member's", "@ann"),
+    HelpEntry(
+        "similar", "<artist | artist - title>", "what this community plays that is like it", "Radiohead"
+    ),
     HelpEntry("privacy", "private|public", "leave others' answers about members, or come back", "private"),
     HelpEntry(
         "digest",
@@ -605,6 +614,8 @@ class Service:
             current, longest = stats.streaks(stats.member_days(conn, info.id), self.clock().date())
             top = stats.member_top(conn, info.id, "artist", None, 1)
             top_name = catalog.item_names(conn, "artist", [top[0][0]]).get(top[0][0]) if top else None
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            closest = self._closest(conn, community, info.id) if community is not None else None
         return Profile(
             info.display_name,
             is_you,
@@ -616,6 +627,21 @@ class Service:
             longest,
             top_name,
             info.private,
+            closest=closest[0] if closest else None,
+            closest_percent=_percent(closest[1]) if closest else None,
+        )
+
+    @staticmethod
+    def _closest(conn: Connection, community: int, member: int) -> tuple[str, float] | None:
+        """The display name and score of a member's closest public neighbour in the last artist
+        retrain (private members are skipped, as in :meth:`neighbours`)."""
+        ref = recs.active_generation_ref(conn, TASTE_KIND)
+        if ref is None:
+            return None
+        stored = recs.stored_neighbours(conn, ref.id, member, NEIGHBOURS_LIMIT)
+        infos = taste.members_in(conn, community, [m for m, _ in stored])
+        return next(
+            ((infos[m].display_name, sc) for m, sc in stored if m in infos and not infos[m].private), None
         )
 
     def privacy(self, who: Who, setting: str) -> bool:
@@ -951,17 +977,18 @@ class Service:
         to 3 artists both of them play. Private members are left out entirely; the asker is never
         listed. Display names, privacy and shared artists are read now."""
         n = max(1, min(n, NEIGHBOURS_LIMIT))
+        asker = who.member_name or who.member_id
         with self.db.read() as conn:
             community = catalog.find_community(conn, who.platform, who.community_id)
             member = catalog.find_member(conn, community, who.member_id) if community is not None else None
             if community is None or member is None:
-                return Neighbours([], note=NO_PLAYS_YET)
+                return Neighbours(asker, [], note=NO_PLAYS_YET)
             ref = recs.active_generation_ref(conn, TASTE_KIND)
             if ref is None:
-                return Neighbours([], note=NO_TASTE_MODEL)
+                return Neighbours(asker, [], note=NO_TASTE_MODEL)
             stored = recs.stored_neighbours(conn, ref.id, member, NEIGHBOURS_LIMIT)
             if not stored and not recs.member_vectors(conn, ref.id, [member]):
-                return Neighbours([], note=NOT_IN_MODEL)
+                return Neighbours(asker, [], note=NOT_IN_MODEL)
             infos = taste.members_in(conn, community, [m for m, _ in stored])
             shown = [(m, sc) for m, sc in stored if m != member and m in infos and not infos[m].private][:n]
             plays = taste.artist_plays(conn, [member, *(m for m, _ in shown)])
@@ -978,7 +1005,7 @@ class Service:
             for rank, (m, sc) in enumerate(shown, 1)
         ]
         note = "" if entries else "Nobody here is close enough to your taste yet (or they keep it private)."
-        return Neighbours(entries, note=note)
+        return Neighbours(asker, entries, note=note)
 
     def similar(self, who: Who, text: str | None) -> Similar:
         """Artists (``Artist``) or tracks (``Artist - Title``) similar to one this community played,
@@ -1052,6 +1079,7 @@ class Service:
         else:
             note = ""
         return Taste(
+            asker=who.member_name or who.member_id,
             member=info.display_name,
             shared=[SharedArtist(names.get(a, "?"), y, t) for a, y, t in shared[:TASTE_SHARED]],
             shared_count=len(shared),
@@ -1121,6 +1149,7 @@ class Neighbour:
 
 @dataclass(frozen=True)
 class Neighbours:
+    member: str  # the asker's display name
     entries: list[Neighbour]
     note: str = ""
 
@@ -1150,6 +1179,7 @@ class Similar:
 
 @dataclass(frozen=True)
 class Taste:
+    asker: str  # the asker's display name
     member: str  # the other member's display name
     shared: list[SharedArtist]  # the first TASTE_SHARED artists both play, most shared first
     shared_count: int

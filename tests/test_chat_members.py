@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.platforms.console.commands import handle, help_text
+from bot import render
+from bot.platforms.console.commands import HELP_REPLACE, handle, help_text
 from bot.service import Service, Who
 from ingest.importers import Row, import_rows
 from storage import catalog
@@ -184,6 +185,7 @@ def test_profile_and_the_friendly_line_without_plays(crew: Service) -> None:
             "Current streak: 3 days",
             "Longest streak: 3 days",
             "Top artist: Radiohead",
+            "Closest neighbour: — (comes with the next retrain)",
         ]
     )
     assert say(crew, DAN, "/profile") == "You have no plays here yet: log one with /played."
@@ -205,7 +207,7 @@ def test_help_is_generated_from_the_service(service: Service, who: Who) -> None:
     text = say(service, who, "/help")
     assert text == help_text(service.help())
     lines = text.splitlines()
-    for entry in service.help():
+    for entry in render.help_entries(service.help(), HELP_REPLACE):  # as the console has them
         if entry.command == "digest":
             continue  # the console's /digest shows yesterday's post
         assert any(line.startswith(f"/{entry.command}") for line in lines), entry.command
@@ -214,3 +216,5 @@ def test_help_is_generated_from_the_service(service: Service, who: Who) -> None:
     assert "/whoknows <artist | artist - title> — who here plays it most (e.g. /whoknows Björk)" in lines
     assert "/remove <n> — take back play number n of your last /plays list (e.g. /remove 1)" in lines
     assert "/digest — yesterday's daily trending post" in lines
+    assert "/taste <member id> — compare your taste with another member's (e.g. /taste ann)" in lines
+    assert "/neighbours — the members here whose taste is closest to yours" in lines

@@ -1,8 +1,8 @@
 """The chat commands on stdin/stdout, through the same service and rendering as the chat platforms.
 Used by ``tastemaker chat`` and by the demo.
 
-The member commands (``/whoknows``, ``/top``, ``/recent``, ``/profile``) take a member as their
-member id (what ``--member`` gives); ``/help`` is generated from :meth:`Service.help`.
+The member commands (``/whoknows``, ``/top``, ``/recent``, ``/profile``, ``/taste``) take a member as
+their member id (what ``--member`` gives); ``/help`` is generated from :meth:`Service.help`.
 
 A session remembers two things between lines (the lists ``run_chat`` passes in): the ``/played``
 text whose near-miss question the next line answers, and the play ids of the last ``/plays``
@@ -29,6 +29,7 @@ HELP_REPLACE = {
         HelpEntry("remove", "<n>", "take back play number n of your last /plays list", "1"),
     ),
     "digest": (HelpEntry("digest", "", "yesterday's daily trending post", ""),),
+    "taste": (HelpEntry("taste", "<member id>", "compare your taste with another member's", "ann"),),
 }
 
 
@@ -115,6 +116,19 @@ def handle(
         if command == "profile":
             profile = service.profile(who, _member(_words(rest)))
             return render.profile_text(profile, _privacy_switch(True))
+        if command == "neighbours":
+            return render.neighbours_text(service.neighbours(who))
+        if command == "similar":
+            if not rest.strip():
+                raise UserError(
+                    "Which artist or track? Try `/similar Radiohead` or `/similar Radiohead - Airbag`."
+                )
+            return render.similar_text(service.similar(who, rest))
+        if command == "taste":
+            other = _member(_words(rest))
+            if other is None:
+                raise UserError("Whose taste? Try `/taste <member id>`.")
+            return render.taste_text(service.taste(who, other))
         if command == "privacy":
             private = service.privacy(who, rest)
             return render.privacy_text(private, _privacy_switch(private))

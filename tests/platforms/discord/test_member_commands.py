@@ -159,6 +159,7 @@ def test_top_recent_and_profile_of_a_user_option(service: Service, settings: Set
                 ("Current streak", "1 day"),
                 ("Longest streak", "1 day"),
                 ("Top artist", "Radiohead"),
+                ("Closest neighbour", "— (comes with the next retrain)"),
             ]
             assert await public(fake, "profile", {}, users=bob) == embed(
                 "Bob's profile", fields=[{"inline": True, "name": k, "value": v} for k, v in fields]

@@ -173,6 +173,7 @@ def test_top_recent_and_profile_of_a_mentioned_member(
         ("Current streak", "1 day"),
         ("Longest streak", "1 day"),
         ("Top artist", "Radiohead"),
+        ("Closest neighbour", "— (comes with the next retrain)"),
     ]
     assert shared(slack, fake, "profile <@U0BOB|bob>") == {
         **CHANNEL,
