@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from bot import render
 from bot.parsing import UserError
+from bot.platforms.console.commands import handle
 from bot.service import Service, Who
 from config.settings import Settings
 from engine.batch import EngineContext, batch, retrain
@@ -212,6 +214,38 @@ def test_taste_refuses_private_unknown_and_other_communities_members(world: tupl
         svc.taste(a("ann"), "ann")
     # The private member may compare themselves with others.
     assert svc.taste(a(PRIVATE), "ann").model_score is not None
+
+
+def test_profile_names_the_closest_public_neighbour(world: tuple[Service, Database]) -> None:
+    svc, _ = world
+    for me in [*CLUSTER_1, *CLUSTER_2]:
+        first = svc.neighbours(a(me)).entries[0]
+        p = svc.profile(a(me))
+        assert (p.closest, p.closest_percent) == (first.name, first.percent)
+        assert p.closest in (CLUSTER_1 if me in CLUSTER_1 else CLUSTER_2) and p.closest != PRIVATE
+    # The private member's own profile names a public cluster mate; B's members name B's members.
+    assert svc.profile(a(PRIVATE)).closest in CLUSTER_1
+    for me in B_MEMBERS:
+        assert svc.profile(Who("local", "B", me)).closest in B_MEMBERS
+
+
+def test_console_renders_neighbours_similar_and_taste(world: tuple[Service, Database]) -> None:
+    svc, _ = world
+    out = handle(svc, a("ann"), "/neighbours")
+    assert out == render.neighbours_text(svc.neighbours(a("ann")))
+    assert out is not None and out.splitlines()[0] == "Your closest listeners here"
+    assert out.splitlines()[1].startswith(" 1. ") and "% match · both play " in out
+    similar = handle(svc, a("ann"), "/similar Alpha Band 1")
+    assert similar == render.similar_text(svc.similar(a("ann"), "Alpha Band 1"))
+    assert similar is not None and similar.startswith("Artists like Alpha Band 1, from this community's")
+    taste_out = handle(svc, a("ann"), "/taste abe")
+    assert taste_out == render.taste_text(svc.taste(a("ann"), "abe"))
+    assert taste_out is not None and taste_out.splitlines()[0] == "You and abe: taste compared"
+    assert "You could try (from abe): Alpha Band 1" in taste_out.splitlines()
+    assert handle(svc, a("ann"), "/taste quinn") == "Sorry — quinn keeps their listening private."
+    assert handle(svc, a("ann"), "/taste") == "Sorry — Whose taste? Try `/taste <member id>`."
+    assert handle(svc, a("ann"), "/similar Gamma Band 1") == "Nobody here has played Gamma Band 1 yet."
+    assert handle(svc, a("ann"), "/similar").startswith("Sorry — Which artist or track?")  # type: ignore[union-attr]
 
 
 def test_notes_without_a_model_or_for_a_member_the_model_does_not_know(
