@@ -75,6 +75,23 @@ def test_whoknows_never_names_another_communitys_artist(crew: Service) -> None:
     assert crew.whoknows(EVE, "Radiohead").empty
 
 
+def test_a_removed_play_of_a_name_only_another_community_plays_leaves_nothing_here(crew: Service) -> None:
+    crew.played(ANN, "The Kills")  # the entry Eve's community plays: same name
+    assert [k.name for k in crew.whoknows(ANN, "The Kills").top] == ["Ann"]
+    crew.undo(ANN)
+    for ask in (ANN, BOB):
+        w = crew.whoknows(ask, "The Kills")
+        assert w.empty and (w.item, w.listeners, w.plays) == ("The Kills", 0, 0)
+        s = crew.similar(ask, "The Kills")
+        assert s.empty and s.note == "Nobody here has played The Kills yet."
+    assert "The Kills" not in [e.name for e in crew.top(ANN).entries]
+    assert "The Kills" not in [e.what for e in crew.recent(BOB, "ann").entries]
+    assert (crew.profile(ANN).plays, crew.profile(ANN).artists) == (4, 2)
+    with pytest.raises(UserError, match="^That member has not logged any plays here yet.$"):
+        crew.taste(ANN, "eve")
+    assert crew.whoknows(EVE, "The Kills").top[0].name == "Eve"  # still Eve's, in her community
+
+
 def test_the_askers_rank_is_shown_outside_the_top_ten(service: Service) -> None:
     for n in range(12):
         m = Who("local", "c1", f"m{n:02}", member_name=f"M{n:02}")
@@ -173,6 +190,11 @@ def test_help_lists_every_command_with_an_example(service: Service) -> None:
         "top",
         "recent",
         "profile",
+        "neighbours",
+        "similar",
+        "taste",
+        "privacy",
+        "help",
     ):
         assert command in names
     assert all(h.what for h in service.help())
