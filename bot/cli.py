@@ -91,7 +91,7 @@ def chat(
     db: DbOpt = None,
 ) -> None:
     """Talk to the bot on the console: /played, /recommend, /trending, /digest, /plays, /remove, /undo,
-    /whoknows, /top, /recent, /profile, /privacy, /help (one per line)."""
+    /whoknows, /top, /recent, /profile, /neighbours, /similar, /taste, /privacy, /help (one per line)."""
     from bot.platforms.console.commands import run_chat
     from bot.service import Service, Who
 
