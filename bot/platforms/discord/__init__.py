@@ -1,6 +1,6 @@
 """Discord on discord.py: ``/played`` (autocomplete), ``/recommend``, ``/trending``, ``/plays``,
-``/undo``, ``/whoknows``, ``/top``, ``/recent``, ``/profile``, ``/privacy``, ``/help`` and
-``/tastemaker digest``.
+``/undo``, ``/whoknows``, ``/top``, ``/recent``, ``/profile``, ``/neighbours``, ``/similar``,
+``/taste``, ``/privacy``, ``/help`` and ``/tastemaker digest``.
 
 ``platform`` (what the registry sees, no SDK at import) · ``ids`` (server and member ids) ·
 ``commands`` (the app command tree and its handlers, autocomplete) · ``questions`` (``/played``'s

@@ -1,6 +1,7 @@
 """The app command tree: ``/played`` (with autocomplete), ``/recommend``, ``/trending``, ``/plays``,
 ``/undo``, the member commands ``/whoknows``, ``/top``, ``/recent``, ``/profile`` and ``/privacy``,
-``/help`` and ``/tastemaker digest here|off|status``.
+the taste commands ``/neighbours``, ``/similar`` and ``/taste``, ``/help`` and
+``/tastemaker digest here|off|status``.
 
 Handlers only parse and render: every call goes to :class:`~bot.service.Service`, run off the event
 loop (``asyncio.to_thread``) so that a busy database never stalls the gateway. Each command defers at
@@ -12,7 +13,8 @@ buttons; a press comes back through the client's ``on_interaction`` to :meth:`Ha
 
 ``/whoknows``, ``/top``, ``/recent`` and ``/profile`` answer in the channel, like ``/trending``
 (members by their display names, escaped: a ``member`` option is a user option, its id goes to the
-service); ``/privacy`` and ``/help`` answer only the member, as every refusal does.
+service); ``/privacy`` and ``/help`` answer only the member, as every refusal does. ``/neighbours``,
+``/similar`` and ``/taste`` (a required ``member`` user option) answer in the channel the same way.
 
 ``/plays`` and ``/undo`` answer only the member (ephemeral). ``/plays`` carries a "Remove n" button
 per play; a press comes back the same way to :meth:`Handlers.remove`, which asks the service to
@@ -50,6 +52,7 @@ from bot.platforms.discord.embeds import (
     error_text,
     escaped_error_text,
     help_embed,
+    neighbours_embed,
     played_embed,
     plays_embed,
     privacy_embed,
@@ -57,6 +60,8 @@ from bot.platforms.discord.embeds import (
     recent_embed,
     recommend_embed,
     removal_embed,
+    similar_embed,
+    taste_embed,
     trending_embed,
     whoknows_embed,
 )
@@ -76,7 +81,7 @@ from bot.service import NameQuestion, Question, Service, Who
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers
 MAX_CHOICE_LENGTH = 100  # choice name and value
 MAX_OPTION_LENGTH = 200  # what /played accepts per name (the storage key limit)
-MAX_WHAT_LENGTH = 2 * MAX_OPTION_LENGTH + 3  # /whoknows: "Artist - Title"
+MAX_WHAT_LENGTH = 2 * MAX_OPTION_LENGTH + 3  # /whoknows and /similar: "Artist - Title"
 
 WINDOW_CHOICES = [app_commands.Choice(name=w, value=w) for w in ("24h", "7d", "30d", "all")]
 KIND_CHOICES = [app_commands.Choice(name=k, value=k) for k in ("artists", "tracks")]
@@ -391,6 +396,35 @@ class Handlers:
 
         await self._answer(interaction, lambda: who_of(interaction), work, escape_errors=True)
 
+    # --- taste: /neighbours, /similar, /taste (public) -------------------------------------------
+
+    async def neighbours(self, interaction: discord.Interaction[Any]) -> None:
+        def work(who: Who) -> discord.Embed:
+            return neighbours_embed(self.service.neighbours(who))
+
+        await self._answer(interaction, lambda: who_of(interaction), work)
+
+    async def similar(self, interaction: discord.Interaction[Any], what: str) -> None:
+        def validate() -> Who:
+            check_option(what, "artist or track", MAX_WHAT_LENGTH)
+            if not what.strip():
+                raise UserError("Which artist or track? Try `/similar what:Radiohead`.")
+            return who_of(interaction)
+
+        def work(who: Who) -> discord.Embed:
+            return similar_embed(self.service.similar(who, what))
+
+        await self._answer(interaction, validate, work, escape_errors=True)
+
+    async def taste(self, interaction: discord.Interaction[Any], member: discord.abc.Snowflake) -> None:
+        """``/taste member:@user``: the service refuses oneself, a stranger, a private member and a
+        member without plays here (only the asker sees why)."""
+
+        def work(who: Who) -> discord.Embed:
+            return taste_embed(self.service.taste(who, str(member.id)))
+
+        await self._answer(interaction, lambda: who_of(interaction), work, escape_errors=True)
+
     async def privacy(self, interaction: discord.Interaction[Any], setting: str) -> None:
         """``/privacy private|public``: answered only to the member."""
 
@@ -533,6 +567,27 @@ def build_commands(
     async def profile(interaction: discord.Interaction, member: discord.User | None = None) -> None:
         await handlers.profile(interaction, member)
 
+    @app_commands.command(name="neighbours", description="The members here whose taste is closest to yours.")
+    @app_commands.guild_only()
+    async def neighbours(interaction: discord.Interaction) -> None:
+        await handlers.neighbours(interaction)
+
+    @app_commands.command(
+        name="similar", description="What this server plays that is like an artist or a track."
+    )
+    @app_commands.describe(what="An artist, or Artist - Title")
+    @app_commands.guild_only()
+    async def similar(
+        interaction: discord.Interaction, what: app_commands.Range[str, 1, MAX_WHAT_LENGTH]
+    ) -> None:
+        await handlers.similar(interaction, what)
+
+    @app_commands.command(name="taste", description="Compare your taste with another member's.")
+    @app_commands.describe(member="Whose taste to compare with yours")
+    @app_commands.guild_only()
+    async def taste(interaction: discord.Interaction, member: discord.User) -> None:
+        await handlers.taste(interaction, member)
+
     @app_commands.command(name="privacy", description="Leave others' answers about members, or come back.")
     @app_commands.describe(setting="private: left out of whoknows, top, recent and profile for others")
     @app_commands.choices(setting=PRIVACY_CHOICES)
@@ -581,6 +636,9 @@ def build_commands(
         top,
         recent,
         profile,
+        neighbours,
+        similar,
+        taste,
         privacy,
         help_,
         tastemaker,

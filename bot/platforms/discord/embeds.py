@@ -19,11 +19,14 @@ from bot.service import (
     Knower,
     LoggedPlay,
     MemberChart,
+    Neighbours,
     PlayResult,
     Profile,
     RecentPlays,
     Recommendations,
     Removal,
+    Similar,
+    Taste,
     Trending,
     WhoKnows,
 )
@@ -278,6 +281,66 @@ def help_embed(entries: Sequence[HelpEntry]) -> discord.Embed:
         for e in discord_help.entries(entries)
     ]
     return discord.Embed(title=discord_help.TITLE, description=_lines_within(lines), colour=COLOUR)
+
+
+# --- taste: /neighbours, /similar, /taste -----------------------------------------------------------
+
+EMBED_FIELD_NAME_LIMIT = 256
+PAIR_NAME_LIMIT = 110  # escaped characters of each of the two names in /taste's title
+TRY_NAME_LIMIT = 100  # escaped characters of a name in /taste's "could try" fields (3 to a field)
+
+
+def neighbours_embed(n: Neighbours) -> discord.Embed:
+    """/neighbours, in the channel: the members closest to the asker, each with a match and the
+    artists both play, and a footer saying what the match is; none: the service's note."""
+    title = clip(render.neighbours_title(n, esc=_title_name, shared=True), EMBED_TITLE_LIMIT)
+    if n.empty:
+        return discord.Embed(title=title, description=n.note, colour=COLOUR)
+    # Every name of a line (the neighbour and up to 3 shared artists) shares the line's budget.
+    names = 1 + max(len(nb.shared) for nb in n.entries)
+    per_name = _per_name(len(n.entries)) // names
+    lines = [render.neighbour_line(nb, esc=lambda t: fit(t, per_name), rank=_bold_rank) for nb in n.entries]
+    embed = discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+    embed.set_footer(text=render.neighbours_footer())
+    return embed
+
+
+def similar_embed(s: Similar) -> discord.Embed:
+    """/similar, in the channel: what this community plays that is like the item (or the service's
+    note, which may quote what was typed: escaped)."""
+    title = clip(render.similar_title(s, esc=_title_name), EMBED_TITLE_LIMIT)
+    if s.empty:
+        return discord.Embed(
+            title=title, description=clip(esc(s.note), EMBED_DESCRIPTION_LIMIT), colour=COLOUR
+        )
+    per_name = _per_name(len(s.entries))
+    lines = [render.similar_line(e, esc=lambda t: fit(t, per_name), rank=_bold_rank) for e in s.entries]
+    return discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+
+
+def taste_embed(t: Taste) -> discord.Embed:
+    """/taste, in the channel: the two scores (each saying what it is), the artists both play with
+    both counts, and what each could try from the other, as fields."""
+    title = clip(render.taste_title(t, esc=lambda x: fit(x, PAIR_NAME_LIMIT), shared=True), EMBED_TITLE_LIMIT)
+    embed = discord.Embed(title=title, colour=COLOUR)
+    for label, value in render.taste_scores(t):
+        embed.add_field(name=label, value=clip(value, EMBED_FIELD_LIMIT), inline=False)
+    if t.shared:
+        # Three names a line (the artist and both members), ten lines at most, in one field.
+        per_name = max(10, (EMBED_FIELD_LIMIT // len(t.shared) - 24) // 3)
+        lines = [
+            render.shared_line(a, t.asker, t.member, esc=lambda x: fit(x, per_name), shared=True)
+            for a in t.shared
+        ]
+        label = render.taste_shared_title(t).removesuffix(":")
+        embed.add_field(name=label, value=_lines_within(lines, EMBED_FIELD_LIMIT), inline=False)
+    else:
+        embed.add_field(name="In common", value=render.taste_shared_title(t), inline=False)
+    for who, what in render.taste_tries(t, esc=lambda x: fit(x, TRY_NAME_LIMIT), shared=True):
+        embed.add_field(
+            name=clip(who, EMBED_FIELD_NAME_LIMIT), value=clip(what, EMBED_FIELD_LIMIT), inline=False
+        )
+    return embed
 
 
 def error_text(exc: UserError) -> str:

@@ -10,7 +10,8 @@ from bot.service import HelpEntry, Service
 
 TITLE = "tastemaker — log what you listen to, see what your server is into."
 PREFIX = "/"
-# Discord's own shape of a few commands: /played takes two options, the digest is a command group.
+# Discord's own shape of a few commands: /played takes two options, /taste a required user option,
+# the digest is a command group.
 REPLACE = {
     "played": (
         HelpEntry(
@@ -19,6 +20,9 @@ REPLACE = {
             "log a play (autocomplete from this server's catalog)",
             "artist:Radiohead track:Karma Police",
         ),
+    ),
+    "taste": (
+        HelpEntry("taste", "member:<@member>", "compare your taste with another member's", "member:@ann"),
     ),
     "digest": (
         HelpEntry(

@@ -59,6 +59,9 @@ COMMANDS = [
     "top",
     "recent",
     "profile",
+    "neighbours",
+    "similar",
+    "taste",
     "privacy",
     "help",
     "tastemaker",
@@ -428,9 +431,25 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             for name in ("recent", "profile"):
                 (member,) = by_name[name]["options"]
                 assert (member["name"], member["type"], member["required"]) == ("member", 6, False)
+            assert by_name["neighbours"]["options"] == []
+            (what,) = by_name["similar"]["options"]  # the same option as /whoknows
+            assert (what["name"], what["type"], what["required"]) == ("what", 3, True)
+            assert (what["min_length"], what["max_length"]) == (1, 403)
+            (member,) = by_name["taste"]["options"]
+            assert (member["name"], member["type"], member["required"]) == ("member", 6, True)
             (setting,) = by_name["privacy"]["options"]
             assert [c["value"] for c in setting["choices"]] == ["private", "public"] and setting["required"]
-            for name in ("whoknows", "top", "recent", "profile", "privacy", "help"):
+            for name in (
+                "whoknows",
+                "top",
+                "recent",
+                "profile",
+                "neighbours",
+                "similar",
+                "taste",
+                "privacy",
+                "help",
+            ):
                 assert by_name[name]["default_member_permissions"] is None
 
             await sync_commands_async(fake_settings(settings, fake), None)
