@@ -412,7 +412,7 @@ def private_note(switch: str) -> str:
     is the command to go public."""
     return (
         f"Your listening is private: others see you only as “{PRIVATE_MEMBER}” in whoknows and cannot "
-        f"see your top, recent plays or profile. {switch} changes that."
+        f"see your top, recent plays or profile, nor find you in neighbours or taste. {switch} changes that."
     )
 
 
@@ -433,12 +433,12 @@ def privacy_text(private: bool, switch: str) -> str:
         return (
             "Your listening is now private. Others no longer see your name in whoknows (you show "
             f"as “{PRIVATE_MEMBER}”, your plays still counted), nor your top, recent plays or "
-            "profile. Your plays still count anonymously in /trending and the daily digest. "
+            "profile, and you are left out of their neighbours and taste. Your plays still count anonymously in /trending and the daily digest. "
             f"{switch} undoes it."
         )
     return (
-        "Your listening is public: others see your name in whoknows, and your top, recent plays "
-        f"and profile. {switch} hides them."
+        "Your listening is public: others see your name in whoknows, your top, recent plays "
+        f"and profile, and may find you in neighbours and taste. {switch} hides them."
     )
 
 

@@ -988,7 +988,8 @@ class Service:
                 return Neighbours(asker, [], note=NO_TASTE_MODEL)
             stored = recs.stored_neighbours(conn, ref.id, member, NEIGHBOURS_LIMIT)
             if not stored and not recs.member_vectors(conn, ref.id, [member]):
-                return Neighbours(asker, [], note=NOT_IN_MODEL)
+                known = stats.has_plays(conn, member)  # known here (e.g. set /privacy) without plays
+                return Neighbours(asker, [], note=NOT_IN_MODEL if known else NO_PLAYS_YET)
             infos = taste.members_in(conn, community, [m for m, _ in stored])
             shown = [(m, sc) for m, sc in stored if m != member and m in infos and not infos[m].private][:n]
             plays = taste.artist_plays(conn, [member, *(m for m, _ in shown)])

@@ -104,6 +104,16 @@ def member_totals(conn: Connection, member: int) -> Totals:
     return Totals(int(row[0]), int(row[1]), int(row[2]), row[3], row[4])
 
 
+def has_plays(conn: Connection, member: int) -> bool:
+    """Whether the member has any play here that was not removed."""
+    return (
+        conn.execute(
+            select(Play.id).where(Play.member_id == member, Play.removed.is_(False)).limit(1)
+        ).first()
+        is not None
+    )
+
+
 def member_days(conn: Connection, member: int) -> list[dt.date]:
     """The distinct UTC days the member played on, oldest first (for streaks)."""
     days = {

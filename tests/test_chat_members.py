@@ -58,8 +58,9 @@ def test_two_members_sessions_transcript(tmp_path: Path) -> None:
         "Logged Radiohead — your 1st play.",
         "Logged Radiohead – Airbag — your 1st play.",
         "Your listening is now private. Others no longer see your name in whoknows (you show as "
-        "“a private member”, your plays still counted), nor your top, recent plays or profile. "
-        "Your plays still count anonymously in /trending and the daily digest. /privacy public undoes it.",
+        "“a private member”, your plays still counted), nor your top, recent plays or profile, "
+        "and you are left out of their neighbours and taste. Your plays still count anonymously in "
+        "/trending and the daily digest. /privacy public undoes it.",
     ]
     lines = _chat(
         tmp_path,
@@ -80,8 +81,8 @@ def test_two_members_sessions_transcript(tmp_path: Path) -> None:
         "Nobody here has played Björk yet.",
     ]
     assert _chat(tmp_path, "bob", "/privacy public\n/profile\n")[0] == (
-        "Your listening is public: others see your name in whoknows, and your top, recent plays and "
-        "profile. /privacy private hides them."
+        "Your listening is public: others see your name in whoknows, your top, recent plays and "
+        "profile, and may find you in neighbours and taste. /privacy private hides them."
     )
     assert _chat(tmp_path, "ann", "/whoknows Radiohead - Airbag\n") == [
         "Who knows Radiohead – Airbag?",
@@ -196,7 +197,8 @@ def test_profile_and_the_friendly_line_without_plays(crew: Service) -> None:
     mine = say(crew, ANN, "/profile").splitlines()
     assert mine[-1] == (
         "Your listening is private: others see you only as “a private member” in whoknows and cannot "
-        "see your top, recent plays or profile. /privacy public changes that."
+        "see your top, recent plays or profile, nor find you in neighbours or taste. /privacy public "
+        "changes that."
     )
     assert say(crew, BOB, "/profile ann") == "Sorry — Ann keeps their listening private."
     assert say(crew, BOB, "/recent ann") == "Sorry — Ann keeps their listening private."

@@ -102,9 +102,9 @@ def test_whoknows_and_a_private_member(service: Service, settings: Settings) -> 
             assert await ephemeral(fake, "privacy", {"setting": "private"}, user=BOB) == embed(
                 "Privacy",
                 "Your listening is now private. Others no longer see your name in whoknows (you show as "
-                "“a private member”, your plays still counted), nor your top, recent plays or profile. "
-                "Your plays still count anonymously in /trending and the daily digest. "
-                "`/privacy setting:public` undoes it.",
+                "“a private member”, your plays still counted), nor your top, recent plays or profile, "
+                "and you are left out of their neighbours and taste. Your plays still count anonymously "
+                "in /trending and the daily digest. `/privacy setting:public` undoes it.",
             )
             shown = await public(fake, "whoknows", {"what": "Radiohead"}, user=CAT)
             assert shown["description"] == (
@@ -121,8 +121,8 @@ def test_whoknows_and_a_private_member(service: Service, settings: Settings) -> 
                 assert content == "Sorry — Bob keeps their listening private."
             back = await ephemeral(fake, "privacy", {"setting": "public"}, user=BOB)
             assert back["description"] == (
-                "Your listening is public: others see your name in whoknows, and your top, recent plays "
-                "and profile. `/privacy setting:private` hides them."
+                "Your listening is public: others see your name in whoknows, your top, recent plays "
+                "and profile, and may find you in neighbours and taste. `/privacy setting:private` hides them."
             )
             payload = command_interaction("privacy", {"setting": "hidden"}, guild_id=GUILD_A)  # crafted
             defer, answer = await send(fake, payload)

@@ -87,14 +87,14 @@ def test_whoknows_is_posted_in_the_channel_and_a_private_member_is_not_named(
     assert private(slack, fake, "privacy private", user_id="U0BOB", user_name="bob") == {
         "response_type": "ephemeral",
         "text": "Your listening is now private. Others no longer see your name in whoknows (you show as "
-        "“a private member”, your plays still counted), nor your top, recent plays or profile. Your plays "
-        "still count anonymously in /trending and the daily digest. `/tastemaker privacy public` undoes it.",
+        "“a private member”, your plays still counted), nor your top, recent plays or profile, "
+        "and you are left out of their neighbours and taste. Your plays still count anonymously in /trending and the daily digest. `/tastemaker privacy public` undoes it.",
         "blocks": [
             section(
                 ":lock: Your listening is now private. Others no longer see your name in whoknows (you show "
-                "as “a private member”, your plays still counted), nor your top, recent plays or profile. "
-                "Your plays still count anonymously in /trending and the daily digest. "
-                "`/tastemaker privacy public` undoes it."
+                "as “a private member”, your plays still counted), nor your top, recent plays or profile, "
+                "and you are left out of their neighbours and taste. Your plays still count anonymously "
+                "in /trending and the daily digest. `/tastemaker privacy public` undoes it."
             )
         ],
     }
@@ -113,8 +113,8 @@ def test_whoknows_is_posted_in_the_channel_and_a_private_member_is_not_named(
     for sub in ("profile", "recent", "top tracks"):
         assert private(slack, fake, f"{sub} <@U0BOB|bob>") == sorry("bob keeps their listening private.")
     assert private(slack, fake, "privacy public", user_id="U0BOB", user_name="bob")["text"] == (
-        "Your listening is public: others see your name in whoknows, and your top, recent plays and "
-        "profile. `/tastemaker privacy private` hides them."
+        "Your listening is public: others see your name in whoknows, your top, recent plays and "
+        "profile, and may find you in neighbours and taste. `/tastemaker privacy private` hides them."
     )
     assert "bob" in json.dumps(shared(slack, fake, "whoknows radiohead"))
 
