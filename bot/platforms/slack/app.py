@@ -1,6 +1,6 @@
 """The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, plays, undo,
-digest, whoknows, top, recent, profile, privacy), the buttons of ``/played``'s "did you mean …?"
-question and the "Remove" buttons of ``/tastemaker plays``.
+digest, whoknows, top, recent, profile, neighbours, similar, taste, privacy), the buttons of
+``/played``'s "did you mean …?" question and the "Remove" buttons of ``/tastemaker plays``.
 
 Listeners are tiny: every command is acknowledged at once (an empty 200, or the help text for
 ``/tastemaker``); the work that touches the database runs afterwards in a lazy listener

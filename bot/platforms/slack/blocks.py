@@ -15,6 +15,7 @@ from bot.service import (
     HelpEntry,
     LoggedPlay,
     MemberChart,
+    Neighbours,
     PlayResult,
     Profile,
     Question,
@@ -22,6 +23,8 @@ from bot.service import (
     Recommendations,
     Removal,
     Service,
+    Similar,
+    Taste,
     Trending,
     WhoKnows,
 )
@@ -332,3 +335,45 @@ def privacy_message(private: bool) -> dict[str, Any]:
     """What ``/tastemaker privacy private|public`` did, and how to undo it."""
     text = render.privacy_text(private, PRIVACY_SWITCH[private])
     return message(text, [mrkdwn(f":lock: {escape(text)}" if private else f":unlock: {escape(text)}")])
+
+
+# --- taste: neighbours, similar, taste --------------------------------------------------------------
+
+
+def neighbours_message(n: Neighbours) -> dict[str, Any]:
+    """/tastemaker neighbours, shared with the channel: the asker's closest listeners here, each with
+    the artists both play, and what the match is (or the service's friendly note)."""
+    if n.empty:
+        return message(n.note, [mrkdwn(_escaped(n.note, SECTION_LIMIT))])
+    blocks = [mrkdwn(f":busts_in_silhouette: *{render.neighbours_title(n, esc=_name, shared=True)}*")]
+    blocks += _sections(render.neighbour_line(e, esc=_name, rank=_bold_rank) for e in n.entries)
+    blocks.append(_context(escape(render.neighbours_footer())))
+    return message(render.neighbours_text(n, shared=True), blocks)
+
+
+def similar_message(s: Similar) -> dict[str, Any]:
+    """/tastemaker similar, shared with the channel: what this community plays that is like an
+    artist or a track (or the service's friendly note, which may quote what was typed)."""
+    if s.empty:
+        return message(s.note, [mrkdwn(_escaped(s.note, SECTION_LIMIT))])
+    blocks = [mrkdwn(f":link: *{render.similar_title(s, esc=_name)}*")]
+    blocks += _sections(render.similar_line(e, esc=_name, rank=_bold_rank) for e in s.entries)
+    return message(render.similar_text(s), blocks)
+
+
+def taste_message(t: Taste) -> dict[str, Any]:
+    """/tastemaker taste, shared with the channel: the two scores (each saying what it is), the
+    artists both play with both counts, and what each could try from the other."""
+    fields = [
+        {"type": "mrkdwn", "text": f"*{label}*\n{escape(value)}"} for label, value in render.taste_scores(t)
+    ]
+    blocks: list[dict[str, Any]] = [
+        mrkdwn(f":handshake: *{render.taste_title(t, esc=_name, shared=True)}*"),
+        {"type": "section", "fields": fields},
+    ]
+    lines = [f"*{escape(render.taste_shared_title(t))}*"]
+    lines += ["• " + render.shared_line(a, t.asker, t.member, esc=_name, shared=True) for a in t.shared]
+    blocks += _sections(lines)
+    tries = [f"*{who}:* {what}" for who, what in render.taste_tries(t, esc=_name, shared=True)]
+    blocks += _sections(tries)
+    return message(render.taste_text(t, shared=True), blocks)

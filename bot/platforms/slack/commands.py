@@ -2,11 +2,12 @@
 
 These run in Bolt's lazy listeners (after the ack), so they may take their time: ``/played``,
 ``/recommend`` and ``/tastemaker plays|undo|digest|privacy`` answer ephemerally through the
-command's ``response_url``; ``/trending`` and ``/tastemaker whoknows|top|recent|profile`` are shared
-with the channel (``chat.postMessage``, or the ``response_url`` in a channel the bot is not in), and
-their refusals go to the member alone. A member argument is a mention (``<@U…|name>``: the manifest
-has ``should_escape: true`` on ``/tastemaker``). A press on a ``/tastemaker plays`` "Remove"
-button is answered ephemerally through the press's own ``response_url``, the listing left as is.
+command's ``response_url``; ``/trending`` and ``/tastemaker whoknows|top|recent|profile`` and
+``/tastemaker neighbours|similar|taste`` are shared with the channel (``chat.postMessage``, or the
+``response_url`` in a channel the bot is not in), and their refusals go to the member alone. A member
+argument is a mention (``<@U…|name>``: the manifest has ``should_escape: true`` on ``/tastemaker``).
+A press on a ``/tastemaker plays`` "Remove" button is answered ephemerally through the press's own
+``response_url``, the listing left as is.
 
 The command text is read once, decoded from Slack's encoding (:func:`command_text`), before any
 parsing."""
@@ -35,6 +36,7 @@ from bot.platforms.slack.blocks import (
     help_message,
     message,
     mrkdwn,
+    neighbours_message,
     played_message,
     plays_message,
     privacy_message,
@@ -43,6 +45,8 @@ from bot.platforms.slack.blocks import (
     recent_message,
     recommend_message,
     removal_message,
+    similar_message,
+    taste_message,
     text_message,
     trending_message,
     whoknows_message,
@@ -62,7 +66,7 @@ _SORRY = "something went wrong on my side. Please try again later."
 _EXPIRED = "This question has expired — send /played again."
 _STALE_BUTTON = "this button no longer works — list your plays again with /tastemaker plays."
 # /tastemaker subcommands shared with the channel, like /trending
-SHARED_SUBCOMMANDS = ("whoknows", "top", "recent", "profile")
+SHARED_SUBCOMMANDS = ("whoknows", "top", "recent", "profile", "neighbours", "neighbors", "similar", "taste")
 # /tastemaker subcommands answered after the ack (the others are answered in it: help)
 LAZY_SUBCOMMANDS = ("digest", "plays", "undo", "privacy", *SHARED_SUBCOMMANDS)
 MENTION_HINT = "mention the member (type @ and pick them from the list)"
@@ -341,6 +345,52 @@ class Commands:
 
         self._share(body, client, work, "/tastemaker profile")
 
+    # --- taste: /tastemaker neighbours|similar|taste (in the channel) ----------------------------
+
+    def neighbours(self, body: dict[str, Any], client: WebClient) -> None:
+        """``/tastemaker neighbours`` (or ``neighbors``): the asker's own closest listeners here."""
+
+        def work(who: Who) -> dict[str, Any]:
+            usage = "Try `/tastemaker neighbours`."
+            member, args = member_args(body, usage)
+            if member is not None:
+                raise UserError(
+                    "`/tastemaker neighbours` lists your own closest listeners; to compare your taste "
+                    "with one member, try `/tastemaker taste @member`."
+                )
+            _no_more(args, usage)
+            return neighbours_message(self.service.neighbours(who))
+
+        self._share(body, client, work, "/tastemaker neighbours")
+
+    def similar(self, body: dict[str, Any], client: WebClient) -> None:
+        """``/tastemaker similar <artist | artist - title>``: what this community plays that is like it."""
+
+        def work(who: Who) -> dict[str, Any]:
+            text = subcommand_text(body)
+            if not text.strip():
+                raise UserError(
+                    "Which artist or track? Try `/tastemaker similar Radiohead` or "
+                    "`/tastemaker similar Radiohead - Airbag`."
+                )
+            return similar_message(self.service.similar(who, text))
+
+        self._share(body, client, work, "/tastemaker similar")
+
+    def taste(self, body: dict[str, Any], client: WebClient) -> None:
+        """``/tastemaker taste @member``: the asker's taste compared with a mentioned member's. No
+        mention, oneself, a private member or one without plays here: the service's refusal."""
+
+        def work(who: Who) -> dict[str, Any]:
+            usage = "Try `/tastemaker taste @member`."
+            member, args = member_args(body, usage)
+            if member is None and args:
+                raise UserError(f"I can't tell who {args[0]} is: {MENTION_HINT}. {usage}")
+            _no_more(args, usage)
+            return taste_message(self.service.taste(who, member or ""))
+
+        self._share(body, client, work, "/tastemaker taste")
+
     def privacy(self, body: dict[str, Any]) -> None:
         """``/tastemaker privacy private|public``: answered only to the member."""
 
@@ -418,6 +468,12 @@ class Commands:
             self.recent(body, client)
         elif sub == "profile":
             self.profile(body, client)
+        elif sub in ("neighbours", "neighbors"):
+            self.neighbours(body, client)
+        elif sub == "similar":
+            self.similar(body, client)
+        elif sub == "taste":
+            self.taste(body, client)
 
     def digest(self, body: dict[str, Any], client: WebClient) -> None:
         args = words(command_text(body))
