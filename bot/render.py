@@ -433,7 +433,8 @@ def privacy_text(private: bool, switch: str) -> str:
         return (
             "Your listening is now private. Others no longer see your name in whoknows (you show "
             f"as “{PRIVATE_MEMBER}”, your plays still counted), nor your top, recent plays or "
-            "profile, and you are left out of their neighbours and taste. Your plays still count anonymously in /trending and the daily digest. "
+            "profile, and you are left out of their neighbours and taste. Your plays still count "
+            "anonymously in /trending and the daily digest. "
             f"{switch} undoes it."
         )
     return (
@@ -444,7 +445,7 @@ def privacy_text(private: bool, switch: str) -> str:
 
 # --- taste: neighbours, similar, taste ----------------------------------------------------------
 
-MODEL_MATCH = "match by the recommender's model of your listening (as of the last retrain)"
+MODEL_MATCH = "how alike your listening is, by the recommender's model (as of the last retrain)"
 
 
 def neighbours_title(n: Neighbours, *, esc: Callable[[str], str] = _same, shared: bool = False) -> str:

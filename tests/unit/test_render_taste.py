@@ -23,7 +23,7 @@ def test_neighbours_text_lists_match_and_shared_artists() -> None:
             "Your closest listeners here",
             " 1. Bob — 83% match · both play Björk, Air",
             " 2. Cy — 0% match",
-            "Match: match by the recommender's model of your listening (as of the last retrain).",
+            "Match: how alike your listening is, by the recommender's model (as of the last retrain).",
         ]
     )
     assert render.neighbours_title(n, shared=True) == "Ada's closest listeners here"
@@ -56,7 +56,8 @@ def test_taste_text_private_and_shared_wording() -> None:
     assert render.taste_text(_taste()) == "\n".join(
         [
             "You and Bob: taste compared",
-            "Model match: 72% — match by the recommender's model of your listening (as of the last retrain)",
+            "Model match: 72% — how alike your listening is, by the recommender's model "
+            "(as of the last retrain)",
             "Overlap: 40% — how much of both your plays go to the same artists",
             "5 artists in common (the top 2):",
             "  Björk — you 12, Bob 30",

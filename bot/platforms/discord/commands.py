@@ -589,7 +589,9 @@ def build_commands(
         await handlers.taste(interaction, member)
 
     @app_commands.command(name="privacy", description="Leave others' answers about members, or come back.")
-    @app_commands.describe(setting="private: hidden from others in whoknows, top, recent, profile, neighbours and taste")
+    @app_commands.describe(
+        setting="private: hidden from others in whoknows, top, recent, profile, neighbours and taste"
+    )
     @app_commands.choices(setting=PRIVACY_CHOICES)
     @app_commands.guild_only()
     async def privacy(interaction: discord.Interaction, setting: str) -> None:

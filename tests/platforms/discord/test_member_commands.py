@@ -122,7 +122,8 @@ def test_whoknows_and_a_private_member(service: Service, settings: Settings) -> 
             back = await ephemeral(fake, "privacy", {"setting": "public"}, user=BOB)
             assert back["description"] == (
                 "Your listening is public: others see your name in whoknows, your top, recent plays "
-                "and profile, and may find you in neighbours and taste. `/privacy setting:private` hides them."
+                "and profile, and may find you in neighbours and taste. "
+                "`/privacy setting:private` hides them."
             )
             payload = command_interaction("privacy", {"setting": "hidden"}, guild_id=GUILD_A)  # crafted
             defer, answer = await send(fake, payload)

@@ -30,7 +30,7 @@ EVE = "700000000000000005"  # Bea, in guild B only
 FAY = "700000000000000006"  # known in guild A, without a play
 HOSTILE = "@everyone **loud** <@700000000000000002>"
 HOSTILE_SHOWN = "@\u200beveryone \\*\\*loud\\*\\* <@\u200b700000000000000002>"  # as typed, defused
-MATCH = "Match: match by the recommender's model of your listening (as of the last retrain)."
+MATCH = "Match: how alike your listening is, by the recommender's model (as of the last retrain)."
 
 Member = tuple[str, str]  # (guild, user)
 
@@ -160,7 +160,8 @@ def test_neighbours_similar_and_taste(
                 fields=fields(
                     (
                         "Model match",
-                        "60% — match by the recommender's model of your listening (as of the last retrain)",
+                        "60% — how alike your listening is, by the recommender's model "
+                        "(as of the last retrain)",
                     ),
                     ("Overlap", "43% — how much of both your plays go to the same artists"),
                     ("2 artists in common", "Radiohead — Ada 3, Bob 2\nBjörk — Ada 1, Bob 2"),

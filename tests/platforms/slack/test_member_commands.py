@@ -88,7 +88,8 @@ def test_whoknows_is_posted_in_the_channel_and_a_private_member_is_not_named(
         "response_type": "ephemeral",
         "text": "Your listening is now private. Others no longer see your name in whoknows (you show as "
         "“a private member”, your plays still counted), nor your top, recent plays or profile, "
-        "and you are left out of their neighbours and taste. Your plays still count anonymously in /trending and the daily digest. `/tastemaker privacy public` undoes it.",
+        "and you are left out of their neighbours and taste. Your plays still count anonymously in "
+        "/trending and the daily digest. `/tastemaker privacy public` undoes it.",
         "blocks": [
             section(
                 ":lock: Your listening is now private. Others no longer see your name in whoknows (you show "

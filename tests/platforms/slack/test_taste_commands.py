@@ -39,7 +39,7 @@ from tests.platforms.slack.test_replay import posts, settle
 BETA = {"team_id": "T0BBB", "team_domain": "beta"}
 HOSTILE = "<!channel> & <@U123>"  # an artist name, as typed
 HOSTILE_SHOWN = "&lt;!channel&gt; &amp; &lt;@U123&gt;"
-MATCH = "match by the recommender's model of your listening (as of the last retrain)"
+MATCH = "how alike your listening is, by the recommender's model (as of the last retrain)"
 FOOTER = context(f"Match: {MATCH}.")
 NO_MODEL = "No taste model has been trained yet: this comes with the next retrain."
 OVERLAP = "how much of both your plays go to the same artists"
@@ -185,11 +185,13 @@ def test_neighbours_are_shared_in_the_channel(
     assert shared(slack, fake, "neighbours") == {
         **CHANNEL,
         "text": "ada's closest listeners here\n 1. bob &amp; co — 83% match · both play Radiohead, Björk\n"
-        "Match: match by the recommender's model of your listening (as of the last retrain).",
+        "Match: how alike your listening is, by the recommender's model (as of the last retrain).",
         "blocks": [
             section(":busts_in_silhouette: *ada's closest listeners here*"),
             section("*1.* bob &amp; co — 83% match · both play Radiohead, Björk"),
-            context("Match: match by the recommender's model of your listening (as of the last retrain)."),
+            context(
+                "Match: how alike your listening is, by the recommender's model (as of the last retrain)."
+            ),
         ],
     }
     # "neighbors" too; the asker's display name with "&" escaped in the title.
