@@ -117,9 +117,9 @@ def handle(
             kind, period, member = parse_top_args(_words(rest))
             picture, member = take_chart_word(member)
             chart = service.top(who, kind, period, _member(member))
-            line = _chart_file(chart) if picture else None
+            where = _chart_file(chart) if picture else None
             text = render.chart_text(chart)
-            return text if line is None else f"{text}\n{line}"
+            return text if where is None else f"{text}\n{where}"
         if command == "recent":
             return render.recent_text(service.recent(who, _member(_words(rest))), service.clock())
         if command == "profile":
