@@ -10,7 +10,8 @@ from bot.service import HelpEntry, Service
 
 TITLE = "tastemaker — log what you listen to, see what your server is into."
 PREFIX = "/"
-# Discord's own shape of a few commands: /played takes two options, the digest is a command group.
+# Discord's own shape of a few commands: /played and /top take options (/top's chart is a boolean),
+# the digest is a command group.
 REPLACE = {
     "played": (
         HelpEntry(
@@ -18,6 +19,14 @@ REPLACE = {
             "artist:<…> [track:<…>]",
             "log a play (autocomplete from this server's catalog)",
             "artist:Radiohead track:Karma Police",
+        ),
+    ),
+    "top": (
+        HelpEntry(
+            "top",
+            "[kind:artists|tracks] [period:7d|30d|year|all] [member:@…] [chart:True]",
+            "a member's own chart (chart: as a picture too)",
+            "kind:tracks period:30d chart:True",
         ),
     ),
     "digest": (
