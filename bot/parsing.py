@@ -177,3 +177,12 @@ def parse_top_args(words: list[str]) -> tuple[str, str, list[str]]:
         else:
             rest.append(w)
     return kind, period, rest
+
+
+CHART_WORD = "chart"  # `top … chart`: the chart as a picture too
+
+
+def take_chart_word(words: list[str]) -> tuple[bool, list[str]]:
+    """Whether ``chart`` (any case) is among ``words`` (``top``'s picture option), and the others."""
+    rest = [w for w in words if w.lower() != CHART_WORD]
+    return len(rest) < len(words), rest

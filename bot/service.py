@@ -216,7 +216,12 @@ HELP = (
     HelpEntry("trending", "[24h|7d|30d|all] [artists|tracks]", "what this community plays most", "7d tracks"),
     HelpEntry("recommend", "[artists|tracks] [n]", "picks for you, each with its reason", "artists 5"),
     HelpEntry("whoknows", "<artist | artist - title>", "who here plays it most", "Björk"),
-    HelpEntry("top", "[artists|tracks] [7d|30d|year|all] [member]", "a member's own chart", "tracks 30d"),
+    HelpEntry(
+        "top",
+        "[artists|tracks] [7d|30d|year|all] [member] [chart]",
+        "a member's own chart (chart: as a picture too)",
+        "tracks 30d chart",
+    ),
     HelpEntry("recent", "[member]", "the last plays of a member (you by default)", ""),
     HelpEntry("profile", "[member]", "plays, streaks and top artist of a member", ""),
     HelpEntry("neighbours", "", "the members here whose taste is closest to yours", ""),

@@ -167,7 +167,7 @@ def _interaction(
 
 
 def _option(name: str, value: Any, *, focused: bool = False) -> dict[str, Any]:
-    kind = 4 if isinstance(value, int) else 3
+    kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3  # boolean, integer, string
     opt: dict[str, Any] = {"name": name, "type": kind, "value": value}
     if focused:
         opt["focused"] = True

@@ -2,7 +2,9 @@
 Used by ``tastemaker chat`` and by the demo.
 
 The member commands (``/whoknows``, ``/top``, ``/recent``, ``/profile``, ``/taste``) take a member as
-their member id (what ``--member`` gives); ``/help`` is generated from :meth:`Service.help`.
+their member id (what ``--member`` gives); ``/help`` is generated from :meth:`Service.help`. With the
+word ``chart`` (``/top tracks 7d chart``), ``/top`` also writes its chart as a PNG to a new file in the
+temp folder and says where.
 
 A session remembers two things between lines (the lists ``run_chat`` passes in): the ``/played``
 text whose near-miss question the next line answers, and the play ids of the last ``/plays``
@@ -11,15 +13,19 @@ listing, which ``/remove <n>`` refers to by their number — the console's remov
 from __future__ import annotations
 
 import logging
+import os
 import shlex
+import tempfile
 from collections.abc import Callable, Iterable
 
 from bot import render
 from bot.errors import explain
-from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args
-from bot.service import RESOLVE_AS_TYPED, RESOLVE_EXISTING, HelpEntry, NameQuestion, Service, Who
+from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args, take_chart_word
+from bot.service import RESOLVE_AS_TYPED, RESOLVE_EXISTING, HelpEntry, MemberChart, NameQuestion, Service, Who
 
 log = logging.getLogger(__name__)
+
+CHART_PREFIX = "tastemaker-top-"  # /top … chart writes <temp folder>/tastemaker-top-<random>.png
 
 HELP_TITLE = "tastemaker — log what you listen to, see what your community is into."
 # The console's own take on some of the service's commands (no buttons, no digest subscriptions).
@@ -110,7 +116,11 @@ def handle(
             return render.whoknows_text(service.whoknows(who, rest), service.clock())
         if command == "top":
             kind, period, member = parse_top_args(_words(rest))
-            return render.chart_text(service.top(who, kind, period, _member(member)))
+            picture, member = take_chart_word(member)
+            chart = service.top(who, kind, period, _member(member))
+            where = _chart_file(chart) if picture else None
+            text = render.chart_text(chart)
+            return text if where is None else f"{text}\n{where}"
         if command == "recent":
             return render.recent_text(service.recent(who, _member(_words(rest))), service.clock())
         if command == "profile":
@@ -137,6 +147,23 @@ def handle(
         return f"Unknown command `/{command}`. Type /help for the list."
     except UserError as exc:
         return f"Sorry — {exc}"
+
+
+def _chart_file(chart: MemberChart) -> str | None:
+    """``/top … chart``: the chart's PNG written to a new file in the temp folder (``TMPDIR``), and
+    the line that says where (``None``: nothing to draw)."""
+    from bot.chart import member_chart_png  # matplotlib is loaded only when a picture is asked for
+
+    png = member_chart_png(chart)
+    if png is None:
+        return None
+    try:
+        fd, path = tempfile.mkstemp(prefix=CHART_PREFIX, suffix=".png")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(png)
+    except OSError as exc:
+        return f"The chart picture could not be written: {exc.strerror or exc}."
+    return f"Chart picture: {path}"
 
 
 def _listed_play(text: str, listed: list[int] | None) -> int:

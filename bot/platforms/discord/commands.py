@@ -15,6 +15,7 @@ buttons; a press comes back through the client's ``on_interaction`` to :meth:`Ha
 (members by their display names, escaped: a ``member`` option is a user option, its id goes to the
 service); ``/privacy`` and ``/help`` answer only the member, as every refusal does. ``/neighbours``,
 ``/similar`` and ``/taste`` (a required ``member`` user option) answer in the channel the same way.
+``/top`` with ``chart:True`` attaches the chart as a PNG (``bot.chart``), shown as the embed's image.
 
 ``/plays`` and ``/undo`` answer only the member (ephemeral). ``/plays`` carries a "Remove n" button
 per play; a press comes back the same way to :meth:`Handlers.remove`, which asks the service to
@@ -29,12 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import Callable
 from typing import Any
 
 import discord
 from discord import app_commands
 
+from bot.chart import member_chart_png
 from bot.digest import DigestCommand, run_digest_command
 from bot.parsing import (
     TOP_PERIODS,
@@ -47,6 +50,7 @@ from bot.parsing import (
     reject_bidi,
 )
 from bot.platforms.discord.embeds import (
+    TOP_CHART_FILENAME,
     chart_embed,
     clip,
     error_text,
@@ -151,13 +155,14 @@ class Handlers:
         self,
         interaction: discord.Interaction[Any],
         validate: Callable[[], Who],
-        work: Callable[[Who], discord.Embed],
+        work: Callable[[Who], discord.Embed | tuple[discord.Embed, discord.File]],
         ask: Callable[[Who, Question], tuple[str, discord.ui.View]] | None = None,
         *,
         escape_errors: bool = False,
     ) -> None:
-        """Validate (cheap, no I/O) → defer → service call in a thread → followup embed. With
-        ``escape_errors`` a refusal after the defer may name members or items (shown as typed)."""
+        """Validate (cheap, no I/O) → defer → service call in a thread → followup embed (and the
+        file ``work`` attaches to it, if any). With ``escape_errors`` a refusal after the defer may
+        name members or items (shown as typed)."""
         try:
             who = validate()
         except UserError as exc:
@@ -168,7 +173,7 @@ class Handlers:
             return
         await interaction.response.defer(thinking=True)
         try:
-            embed = await asyncio.to_thread(work, who)
+            answer = await asyncio.to_thread(work, who)
         except UserError as exc:
             # The "thinking…" message is public; replace it by an ephemeral followup.
             with contextlib.suppress(discord.HTTPException):
@@ -184,7 +189,13 @@ class Handlers:
                 text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
             return
-        await interaction.followup.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        if isinstance(answer, tuple):
+            embed, file = answer
+            await interaction.followup.send(
+                embed=embed, file=file, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.followup.send(embed=answer, allowed_mentions=discord.AllowedMentions.none())
 
     async def played(self, interaction: discord.Interaction[Any], artist: str, track: str | None) -> None:
         def validate() -> Who:
@@ -366,7 +377,9 @@ class Handlers:
         kind: str,
         period: str,
         member: discord.abc.Snowflake | None,
+        picture: bool = False,
     ) -> None:
+        """``/top``; with ``chart:True`` the embed shows the chart's PNG, attached to the answer."""
         parsed: dict[str, str] = {}
 
         def validate() -> Who:
@@ -374,9 +387,14 @@ class Handlers:
             parsed["period"] = parse_period(period)
             return who_of(interaction)
 
-        def work(who: Who) -> discord.Embed:
+        def work(who: Who) -> discord.Embed | tuple[discord.Embed, discord.File]:
             chart = self.service.top(who, parsed["kind"], parsed["period"], member_id(member))
-            return chart_embed(chart)
+            png = member_chart_png(chart, shared=True) if picture else None
+            if png is None:
+                return chart_embed(chart)
+            return chart_embed(chart, picture=True), discord.File(
+                io.BytesIO(png), filename=TOP_CHART_FILENAME
+            )
 
         await self._answer(interaction, validate, work, escape_errors=True)
 
@@ -541,7 +559,10 @@ def build_commands(
 
     @app_commands.command(name="top", description="A member's own chart (yours by default).")
     @app_commands.describe(
-        kind="Artists or tracks", period="Time period", member="Whose chart (yours by default)"
+        kind="Artists or tracks",
+        period="Time period",
+        member="Whose chart (yours by default)",
+        chart="Also as a picture",
     )
     @app_commands.choices(kind=KIND_CHOICES, period=PERIOD_CHOICES)
     @app_commands.guild_only()
@@ -550,8 +571,9 @@ def build_commands(
         kind: str = "artists",
         period: str = "all",
         member: discord.User | None = None,
+        chart: bool = False,
     ) -> None:
-        await handlers.top(interaction, kind, period, member)
+        await handlers.top(interaction, kind, period, member, chart)
 
     @app_commands.command(name="recent", description="A member's last plays (yours by default).")
     @app_commands.describe(member="Whose plays (yours by default)")

@@ -35,6 +35,7 @@ COLOUR = discord.Colour(0x8B5CF6)
 EMBED_DESCRIPTION_LIMIT = 4096
 EMBED_TITLE_LIMIT = 256
 CHART_FILENAME = "tastemaker-digest.png"
+TOP_CHART_FILENAME = "tastemaker-top.png"
 
 
 def esc(text: str) -> str:
@@ -227,15 +228,19 @@ def whoknows_embed(w: WhoKnows, now: dt.datetime) -> discord.Embed:
     return embed
 
 
-def chart_embed(c: MemberChart) -> discord.Embed:
-    """/top, in the channel: a member's chart for a period, with play counts (or a friendly line)."""
+def chart_embed(c: MemberChart, *, picture: bool = False) -> discord.Embed:
+    """/top, in the channel: a member's chart for a period, with play counts (or a friendly line);
+    with ``picture``, its image is the chart's PNG attached as ``TOP_CHART_FILENAME``."""
     title = clip(render.chart_title(c, esc=_title_name, shared=True), EMBED_TITLE_LIMIT)
     if not c.entries:
         empty = render.chart_empty(c, esc=_title_name, shared=True)
         return discord.Embed(title=title, description=empty, colour=COLOUR)
     per_name = _per_name(len(c.entries))
     lines = [render.chart_line(e, esc=lambda t: fit(t, per_name), rank=_bold_rank) for e in c.entries]
-    return discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+    embed = discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
+    if picture:
+        embed.set_image(url=f"attachment://{TOP_CHART_FILENAME}")
+    return embed
 
 
 def recent_embed(r: RecentPlays, now: dt.datetime) -> discord.Embed:

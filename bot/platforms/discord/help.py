@@ -10,8 +10,8 @@ from bot.service import HelpEntry, Service
 
 TITLE = "tastemaker — log what you listen to, see what your server is into."
 PREFIX = "/"
-# Discord's own shape of a few commands: /played takes two options, /taste a required user option,
-# the digest is a command group.
+# Discord's own shape of a few commands: /played and /top take options (/top's chart is a boolean),
+# /taste a required user option, the digest is a command group.
 REPLACE = {
     "played": (
         HelpEntry(
@@ -23,6 +23,14 @@ REPLACE = {
     ),
     "taste": (
         HelpEntry("taste", "member:<@member>", "compare your taste with another member's", "member:@ann"),
+    ),
+    "top": (
+        HelpEntry(
+            "top",
+            "[kind:artists|tracks] [period:7d|30d|year|all] [member:@…] [chart:True]",
+            "a member's own chart (chart: as a picture too)",
+            "kind:tracks period:30d chart:True",
+        ),
     ),
     "digest": (
         HelpEntry(

@@ -300,6 +300,12 @@ def chart_message(c: MemberChart) -> dict[str, Any]:
     return message(render.chart_text(c, shared=True), blocks)
 
 
+def chart_comment(c: MemberChart) -> str:
+    """/tastemaker top … chart: the chart message's mrkdwn as one text, the comment its picture is
+    shared with (a file's comment takes no blocks)."""
+    return "\n".join(b["text"]["text"] for b in chart_message(c)["blocks"])
+
+
 def recent_message(r: RecentPlays, now: dt.datetime) -> dict[str, Any]:
     """/tastemaker recent, shared with the channel: a member's last plays, newest first, with when."""
     if not r.entries:

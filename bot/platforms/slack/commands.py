@@ -6,8 +6,9 @@ command's ``response_url``; ``/trending`` and ``/tastemaker whoknows|top|recent|
 ``/tastemaker neighbours|similar|taste`` are shared with the channel (``chat.postMessage``, or the
 ``response_url`` in a channel the bot is not in), and their refusals go to the member alone. A member
 argument is a mention (``<@U…|name>``: the manifest has ``should_escape: true`` on ``/tastemaker``).
-A press on a ``/tastemaker plays`` "Remove" button is answered ephemerally through the press's own
-``response_url``, the listing left as is.
+``/tastemaker top … chart`` shares the chart's picture (``files_upload_v2``) with the chart as its
+comment. A press on a ``/tastemaker plays`` "Remove" button is answered ephemerally through the
+press's own ``response_url``, the listing left as is.
 
 The command text is read once, decoded from Slack's encoding (:func:`command_text`), before any
 parsing."""
@@ -22,14 +23,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import render
+from bot.chart import member_chart_png
 from bot.digest import parse_digest_command, run_digest_command
-from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args
+from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args, take_chart_word
 from bot.platforms.slack.blocks import (
+    chart_comment,
     chart_message,
     error_message,
     escape,
@@ -55,7 +59,7 @@ from bot.platforms.slack.client import respond_via
 from bot.platforms.slack.encoding import decode, split_mentions
 from bot.platforms.slack.ids import NAME, community_key
 from bot.platforms.slack.questions import RESOLVE_BY_ACTION, TTL_SECONDS, Asked, decode_value, encode_value
-from bot.service import NameQuestion, PlayResult, Service, Who
+from bot.service import MemberChart, NameQuestion, PlayResult, Service, Who
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,16 @@ LAZY_SUBCOMMANDS = ("digest", "plays", "undo", "privacy", *SHARED_SUBCOMMANDS)
 MENTION_HINT = "mention the member (type @ and pick them from the list)"
 ANSWERS_KEPT = 10_000  # questions whose first answer this process remembers (the newest)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+CHART_FILENAME = "tastemaker-top.png"  # /tastemaker top … chart: the picture's file name
+ALT_TEXT_LIMIT = 1000  # Slack's limit for a file's alt text
+# Why /tastemaker top … chart's picture was not shared (files.completeUploadExternal's error), in words.
+_PICTURE_HINTS = {
+    "not_in_channel": "invite me to this channel (`/invite @tastemaker`) and ask again",
+    "channel_not_found": "I can only post pictures in channels I have been invited to",
+    "missing_scope": "the app lacks the files:write permission; a workspace admin can reinstall it",
+}
+_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")  # what Slack's "error" field holds: not_in_channel …
+T = TypeVar("T")
 
 
 def who_from(body: dict[str, Any]) -> Who:
@@ -150,6 +164,32 @@ def _no_more(args: list[str], usage: str) -> None:
 
 def _ephemeral(body: dict[str, Any], payload: dict[str, Any]) -> None:
     respond_via(body.get("response_url"), {"response_type": "ephemeral", **payload})
+
+
+def _share_picture(body: dict[str, Any], client: WebClient, chart: MemberChart, png: bytes) -> str | None:
+    """Share ``/tastemaker top … chart``'s picture in the command's channel with the chart as its
+    comment; ``None`` when it was shared, else the line that tells the member why not."""
+    title = render.chart_title(chart, shared=True)
+    try:
+        client.files_upload_v2(
+            channel=str(body.get("channel_id") or ""),
+            file=png,
+            filename=CHART_FILENAME,
+            title=title,
+            alt_txt=f"Bar chart: {title}"[:ALT_TEXT_LIMIT],
+            initial_comment=chart_comment(chart),
+        )
+        return None
+    except SlackApiError as exc:  # Slack answered ok=false (or not JSON): nothing was shared
+        error = exc.response.get("error") if exc.response is not None else None
+        log.warning("files_upload_v2 failed: %s", error)
+        if not (isinstance(error, str) and _ERROR_CODE.match(error)):
+            error = None  # not one of Slack's error codes: not shown to the member
+    except Exception:  # the upload itself failed (network, a refused upload URL …)
+        log.exception("slack top chart upload failed")
+        error = None
+    hint = _PICTURE_HINTS.get(str(error), "the chart is shared as text instead")
+    return f"The chart picture could not be posted{f' ({error})' if error else ''}: {hint}."
 
 
 def is_admin(client: WebClient, settings: Settings, user_id: str) -> bool:
@@ -282,16 +322,25 @@ class Commands:
     ) -> None:
         """Answer in the channel (``chat.postMessage``, or the ``response_url`` in a channel the bot
         is not in); refusals and failures only to the member."""
+        payload = self._work(body, work, name)
+        if payload is not None:
+            self._post_shared(body, client, payload)
+
+    def _work(self, body: dict[str, Any], work: Callable[[Who], T], name: str) -> T | None:
+        """``work`` for the command's member, or ``None`` once a refusal or a failure has been
+        answered to the member alone."""
         who = who_from(body)
         try:
-            payload = work(who)
+            return work(who)
         except UserError as exc:
             _ephemeral(body, error_message(str(exc)))
-            return
         except Exception:
             log.exception("slack %s failed", name)
             _ephemeral(body, error_message("something went wrong on my side."))
-            return
+        return None
+
+    def _post_shared(self, body: dict[str, Any], client: WebClient, payload: dict[str, Any]) -> None:
+        """``payload`` in the command's channel (the ``response_url`` where the bot cannot post)."""
         try:  # shared with the channel
             client.chat_postMessage(
                 channel=str(body.get("channel_id")), unfurl_links=False, unfurl_media=False, **payload
@@ -318,14 +367,30 @@ class Commands:
         self._share(body, client, work, "/tastemaker whoknows")
 
     def top(self, body: dict[str, Any], client: WebClient) -> None:
-        def work(who: Who) -> dict[str, Any]:
-            usage = "Try `/tastemaker top [artists|tracks] [7d|30d|year|all] [@member]`."
+        """``/tastemaker top …``, shared like the others. With the word ``chart``, the chart's PNG is
+        shared instead (``files_upload_v2``) with the chart as its comment; if Slack refuses it (the
+        bot is not in the channel …), the chart goes out as usual and the member alone is told why
+        the picture did not."""
+
+        def work(who: Who) -> tuple[MemberChart, bytes | None]:
+            usage = "Try `/tastemaker top [artists|tracks] [7d|30d|year|all] [@member] [chart]`."
             member, args = member_args(body, usage)
             kind, period, rest = parse_top_args(args)
+            picture, rest = take_chart_word(rest)
             _no_more(rest, usage)
-            return chart_message(self.service.top(who, kind, period, member))
+            chart = self.service.top(who, kind, period, member)
+            return chart, member_chart_png(chart, shared=True) if picture else None
 
-        self._share(body, client, work, "/tastemaker top")
+        answer = self._work(body, work, "/tastemaker top")
+        if answer is None:
+            return
+        chart, png = answer
+        problem = None if png is None else _share_picture(body, client, chart, png)
+        if png is not None and problem is None:
+            return
+        self._post_shared(body, client, chart_message(chart))
+        if problem is not None:
+            _ephemeral(body, text_message(problem))
 
     def recent(self, body: dict[str, Any], client: WebClient) -> None:
         def work(who: Who) -> dict[str, Any]:

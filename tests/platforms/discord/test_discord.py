@@ -424,10 +424,12 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             (what,) = by_name["whoknows"]["options"]
             assert (what["name"], what["type"], what["required"]) == ("what", 3, True)
             assert (what["min_length"], what["max_length"]) == (1, 403)
-            kind, period, member = by_name["top"]["options"]
+            kind, period, member, chart = by_name["top"]["options"]
             assert [c["value"] for c in kind["choices"]] == ["artists", "tracks"]
             assert [c["value"] for c in period["choices"]] == ["7d", "30d", "year", "all"]
             assert (member["name"], member["type"], member["required"]) == ("member", 6, False)  # a user
+            assert (chart["name"], chart["type"], chart["required"]) == ("chart", 5, False)  # a boolean
+            assert chart["description"] == "Also as a picture"
             for name in ("recent", "profile"):
                 (member,) = by_name[name]["options"]
                 assert (member["name"], member["type"], member["required"]) == ("member", 6, False)

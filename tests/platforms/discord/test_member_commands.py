@@ -289,11 +289,15 @@ def test_help_is_ephemeral_and_generated_from_the_service(service: Service, sett
     assert shown["title"] == "tastemaker — log what you listen to, see what your server is into."
     text = shown["description"]
     for entry in service.help():
-        if entry.command in ("played", "taste", "digest"):
-            continue  # Discord's own shape of these three
+        if entry.command in ("played", "taste", "top", "digest"):
+            continue  # Discord's own shape of these
         assert f"`/{entry.command}" in text, entry.command
         if entry.example:
             assert f"(e.g. `/{entry.command} {entry.example}`)" in text
     assert "`/played artist:<…> [track:<…>]` — log a play" in text
+    assert (
+        "`/top [kind:artists|tracks] [period:7d|30d|year|all] [member:@…] [chart:True]` — a member's own "
+        "chart (chart: as a picture too) (e.g. `/top kind:tracks period:30d chart:True`)"
+    ) in text
     assert "`/tastemaker digest here|off|status` — the daily digest in this channel (Manage Server)" in text
     assert "`/whoknows <artist | artist - title>` — who here plays it most (e.g. `/whoknows Björk`)" in text

@@ -214,7 +214,7 @@ def test_member_arguments_that_are_not_mentions_are_refused(slack: SlackClient, 
     )
     assert private(slack, fake, "top decade") == sorry(
         "I don't understand `decade` here. "
-        "Try `/tastemaker top [artists|tracks] [7d|30d|year|all] [@member]`."
+        "Try `/tastemaker top [artists|tracks] [7d|30d|year|all] [@member] [chart]`."
     )
     assert private(slack, fake, "recent <@U0BOB|bob> <@U0CAT|cat>")["text"].startswith(
         "Sorry — One member at a time, please"
@@ -320,7 +320,8 @@ def test_help_is_generated_from_the_service_with_slacks_prefixes(
     assert "• `/tastemaker whoknows &lt;artist | artist - title&gt;` — who here plays it most" in shown
     assert "(e.g. `/tastemaker digest here 09:00 Europe/Berlin`)" in shown  # Slack's own digest command
     assert (
-        "/tastemaker top [artists|tracks] [7d|30d|year|all] [member] — a member's own chart" in body["text"]
+        "/tastemaker top [artists|tracks] [7d|30d|year|all] [member] [chart] — a member's own chart "
+        "(chart: as a picture too) (e.g. /tastemaker top tracks 30d chart)" in body["text"]
     )
     for sub in ("whoknows", "top", "recent", "profile", "privacy"):
         assert sub in LAZY_SUBCOMMANDS
