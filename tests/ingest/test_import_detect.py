@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -407,3 +408,37 @@ def test_spotify_entries_in_the_zip_keep_their_file_name_in_rejects(db: Database
             "ms played 'long' is not a whole number of milliseconds",
         )
     ]
+
+
+def test_a_zip_that_understates_a_size_is_read_no_further_and_reported_damaged(tmp_path: Path) -> None:
+    """The cap counts declared sizes: zipfile stops at a member's declared size, then its CRC fails."""
+    z = tmp_path / "liar.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("listens/2024/1.jsonl", b"\n" * 1_000_000)
+    data = bytearray(z.read_bytes())
+    struct.pack_into("<I", data, 22, 1000)  # the local header's uncompressed size
+    struct.pack_into("<I", data, data.index(b"PK\x01\x02") + 24, 1000)  # the central directory's
+    z.write_bytes(bytes(data))
+    with zipfile.ZipFile(z) as zf:
+        assert zf.infolist()[0].file_size == 1000
+    with pytest.raises(Rejected) as raised:
+        detect_format(z, max_unpacked=1000)
+    assert str(raised.value) == (
+        "listens/2024/1.jsonl: the ZIP archive is damaged (Bad CRC-32 for file 'listens/2024/1.jsonl')"
+    )
+
+
+def test_import_detected_reads_the_folder_formats(db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "hetrec"
+    folder.mkdir()
+    (folder / "user_artists.dat").write_text("userID\tartistID\tweight\n2\t51\t13\n", encoding="utf-8")
+    (folder / "artists.dat").write_text("id\tname\turl\tpictureURL\n51\tDuran Duran\t\t\n", encoding="utf-8")
+    c = _community(db, "a")
+    s = import_detected(db, c, folder, now=NOW)
+    assert (s.read, s.imported) == (1, 1)
+    assert _plays(db, c) == [("2", "Duran Duran", None, None)]
+    packed = tmp_path / "hetrec.zip"
+    with zipfile.ZipFile(packed, "w") as zf:
+        zf.write(folder / "user_artists.dat", "user_artists.dat")
+    with pytest.raises(Rejected, match="^hetrec is read from a folder: unpack the archive"):
+        import_path(db, c, "hetrec", packed, now=NOW)
