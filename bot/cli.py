@@ -127,7 +127,7 @@ MemberOpt = Annotated[
     typer.Option(
         "--member",
         help="Member that gets every play (single-user exports: lastfm, listenbrainz, spotify; "
-        "required for lastfm, else the export's user name is used).",
+        "required when the export names no user, else the export's user name is used).",
     ),
 ]
 
@@ -192,7 +192,9 @@ def import_audioscrobbler_cmd(
 
 @import_app.command("lastfm")
 def import_lastfm_cmd(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scrobble CSV export.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Scrobble CSV export (or a ZIP holding it).")
+    ],
     member: MemberOpt = None,
     community: CommunityOpt = "local",
     db: DbOpt = None,
@@ -205,20 +207,26 @@ def import_lastfm_cmd(
 @import_app.command("listenbrainz")
 def import_listenbrainz_cmd(
     path: Annotated[
-        Path, typer.Argument(exists=True, help="Listens JSON / JSON-lines file or export folder.")
+        Path,
+        typer.Argument(
+            exists=True, help="The export ZIP, its folder, or one listens JSON / JSON-lines file."
+        ),
     ],
     member: MemberOpt = None,
     community: CommunityOpt = "local",
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import a ListenBrainz listens export (JSON lines or a JSON array)."""
+    """Import a ListenBrainz listens export (the ZIP as downloaded, JSON lines or a JSON array)."""
     _import_format("listenbrainz", path, community, member, db, json_out)
 
 
 @import_app.command("spotify")
 def import_spotify_cmd(
-    path: Annotated[Path, typer.Argument(exists=True, help="Streaming history JSON file or export folder.")],
+    path: Annotated[
+        Path,
+        typer.Argument(exists=True, help="my_spotify_data.zip, its folder, or one streaming history JSON."),
+    ],
     member: MemberOpt = None,
     community: CommunityOpt = "local",
     db: DbOpt = None,

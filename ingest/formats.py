@@ -21,6 +21,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ingest.detect import (
+    DAMAGED,
+    LASTFM_DATE_FORMATS,
+    LASTFM_HEADER,
+    LISTENBRAINZ_OTHER,
+    MAX_EXAMINED,
+    MAX_UNPACKED,
+    Detected,
+    Entry,
+    Source,
+    UnknownFormat,
+    WrongFormat,
+    classify,
+    damaged,
+    detect,
+    open_source,
+)
 from ingest.importers import (
     FUTURE_SLACK,
     Item,
@@ -228,14 +245,6 @@ def audioscrobbler_rows(folder: Path, store_aliases: AliasSink | None = None) ->
 
 # --- Last.fm scrobble CSV -------------------------------------------------------------------------
 
-_LASTFM_HEADER = {
-    "artist": ("artist", "artist_name", "artistname", "artist name"),
-    "album": ("album", "album_name", "albumname", "album name"),
-    "track": ("track", "title", "track_name", "trackname", "track name", "name", "song"),
-    "date": ("date", "time", "timestamp", "uts", "date_uts", "utc_time", "played_at", "scrobble time"),
-}
-_LASTFM_DATE_FORMATS = ("%d %b %Y %H:%M", "%d %b %Y, %H:%M", "%d %B %Y %H:%M", "%d %B %Y, %H:%M")
-
 
 def _epoch(value: float, now: dt.datetime) -> dt.datetime:
     if value > 1e11:  # milliseconds
@@ -253,7 +262,7 @@ def lastfm_time(value: str, now: dt.datetime) -> dt.datetime:
         raise Rejected("date is empty (a scrobble needs its time)")
     if v.isdigit():
         return _epoch(int(v), now)
-    for fmt in _LASTFM_DATE_FORMATS:
+    for fmt in LASTFM_DATE_FORMATS:
         try:
             t = dt.datetime.strptime(v, fmt)
         except ValueError:
@@ -283,7 +292,7 @@ def lastfm_rows(fh: IO[str], member: str, now: dt.datetime) -> Iterator[Item]:
             lower = [c.strip().lower() for c in rec]
             found = {
                 field: next(i for i, c in enumerate(lower) if c in names)
-                for field, names in _LASTFM_HEADER.items()
+                for field, names in LASTFM_HEADER.items()
                 if any(c in names for c in lower)
             }
             if "artist" in found:
@@ -383,30 +392,23 @@ def _json_lines(head: str, fh: IO[str]) -> Iterator[tuple[int, Any]]:
             yield (n, exc)
 
 
-def _json_files(path: Path, patterns: tuple[str, ...], skip: tuple[str, ...] = ()) -> list[Path]:
-    if path.is_file():
-        return [path]
-    files = sorted({f for p in patterns for f in path.rglob(p) if f.is_file()})
-    files = [f for f in files if not any(f.match(s) for s in skip)]
-    if not files:
-        raise Rejected(f"{path} holds no {' / '.join(patterns)} file")
-    return files
-
-
-def _json_items(path: Path, files: list[Path], record: Callable[[int, Any], Item]) -> Iterator[Item]:
-    for f in files:
-        prefix = f"{f.relative_to(path)}: " if path.is_dir() else ""
-        with _open(f) as fh:
-            for line, rec in json_records(fh):
-                if isinstance(rec, json.JSONDecodeError):
-                    item: Item = (line, f"malformed JSON ({rec.msg})")
-                elif not isinstance(rec, dict):
-                    item = (line, "not a JSON object")
-                else:
-                    item = record(line, rec)
-                if prefix and isinstance(item, tuple):
-                    item = (item[0], prefix + item[1])
-                yield item
+def _json_items(src: Source, entries: list[Entry], record: Callable[[int, Any], Item]) -> Iterator[Item]:
+    for entry in entries:
+        prefix = f"{entry.name}: " if src.kind != "file" else ""
+        try:
+            with entry.text() as fh:
+                for line, rec in json_records(fh):
+                    if isinstance(rec, json.JSONDecodeError):
+                        item: Item = (line, f"malformed JSON ({rec.msg})")
+                    elif not isinstance(rec, dict):
+                        item = (line, "not a JSON object")
+                    else:
+                        item = record(line, rec)
+                    if prefix and isinstance(item, tuple):
+                        item = (item[0], prefix + item[1])
+                    yield item
+        except DAMAGED as exc:
+            raise damaged(entry, exc) from None
 
 
 def _when(value: Any, now: dt.datetime, what: str) -> dt.datetime:
@@ -435,8 +437,8 @@ def _name(value: Any, what: str, *, required: bool) -> str | None:
     return value.strip()
 
 
-def _user(member: str | None, value: Any) -> str:
-    user = member or (value.strip() if isinstance(value, str) else "")
+def _user(member: str | None, value: Any, fallback: str | None = None) -> str:
+    user = member or (value.strip() if isinstance(value, str) else "") or fallback
     if not user:
         raise Rejected("no member for this play: pass --member")
     if not _text_ok(user):
@@ -444,7 +446,13 @@ def _user(member: str | None, value: Any) -> str:
     return user
 
 
-def listenbrainz_record(line: int, rec: dict[str, Any], member: str | None, now: dt.datetime) -> Item:
+def listenbrainz_record(
+    line: int, rec: dict[str, Any], member: str | None, now: dt.datetime, fallback: str | None = None
+) -> Item:
+    """One listen: ``listened_at`` (Unix seconds, as an integer or, in the 2024+ export, a float),
+    ``track_metadata.artist_name`` and ``track_name`` (``release_name`` and ``additional_info`` are
+    not used); its member is ``member``, else the listen's ``user_name``, else ``fallback`` (the
+    export's ``user.json``)."""
     try:
         meta = rec.get("track_metadata")
         if not isinstance(meta, dict):
@@ -454,7 +462,7 @@ def listenbrainz_record(line: int, rec: dict[str, Any], member: str | None, now:
         track = _name(meta.get("track_name"), "track_name", required=False)
         return Row(
             line,
-            _user(member, rec.get("user_name")),
+            _user(member, rec.get("user_name"), fallback),
             artist,
             track,
             _when(rec.get("listened_at"), now, "listened_at"),
@@ -463,13 +471,25 @@ def listenbrainz_record(line: int, rec: dict[str, Any], member: str | None, now:
         return (line, str(exc))
 
 
-def listenbrainz_rows(path: Path, member: str | None, now: dt.datetime) -> Iterator[Item]:
-    """A ListenBrainz export: one JSON array or JSON-lines file, or the unpacked export folder
-    (``listens/YYYY/M.jsonl``). ``user_name`` names the member unless ``member`` is given."""
-    if path.is_dir() and any(path.rglob("listens")):
-        path = next(p for p in sorted(path.rglob("listens")) if p.is_dir())
-    files = _json_files(path, ("*.jsonl", "*.json"))
-    return _json_items(path, files, lambda n, r: listenbrainz_record(n, r, member, now))
+def listenbrainz_rows(
+    src: Source, member: str | None, now: dt.datetime, fallback: str | None = None
+) -> Iterator[Item]:
+    """A ListenBrainz export: one JSON array or JSON-lines file, or the export as a folder or as the
+    ZIP the site gives (``listens/YYYY/M.jsonl``, beside ``user.json``, ``feedback.jsonl`` and
+    ``pinned_recording.jsonl``, which hold no listens). Members as in :func:`listenbrainz_record`."""
+    entries = _listen_files(src)
+    return _json_items(src, entries, lambda n, r: listenbrainz_record(n, r, member, now, fallback))
+
+
+def _listen_files(src: Source) -> list[Entry]:
+    if src.kind == "file":
+        return src.entries
+    json_files = src.matching("*.jsonl", "*.json")
+    in_listens = [e for e in json_files if "listens" in e.name.split("/")[:-1]]
+    found = in_listens or [e for e in json_files if e.base not in LISTENBRAINZ_OTHER]
+    if not found:
+        raise Rejected(f"{src.path.name} holds no listens/*.jsonl or *.json file")
+    return found
 
 
 def spotify_record(line: int, rec: dict[str, Any], member: str | None, now: dt.datetime) -> Item:
@@ -503,21 +523,30 @@ def spotify_record(line: int, rec: dict[str, Any], member: str | None, now: dt.d
         return (line, str(exc))
 
 
-def spotify_rows(path: Path, member: str | None, now: dt.datetime) -> Iterator[Item]:
-    """Spotify streaming history: a file or the unpacked export folder (``StreamingHistory*.json``,
-    ``Streaming_History_Audio_*.json``, ``endsong_*.json``). Plays under 30 s and podcast (and
-    audiobook) entries are skipped and counted; video history files are not read."""
-    files = _json_files(
-        path,
-        ("StreamingHistory*.json", "Streaming_History_Audio_*.json", "endsong*.json"),
-        skip=("StreamingHistory_podcast*.json",),
-    )
-    skipped_podcast_files = [] if path.is_file() else sorted(path.rglob("StreamingHistory_podcast*.json"))
-    for f in skipped_podcast_files:  # whole podcast files: every entry counted as a podcast skip
-        with _open(f) as fh:
-            for line, _rec in json_records(fh):
-                yield Skip(line, PODCAST)
-    yield from _json_items(path, files, lambda n, r: spotify_record(n, r, member, now))
+SPOTIFY_FILES = ("StreamingHistory*.json", "Streaming_History_Audio_*.json", "endsong*.json")
+SPOTIFY_PODCAST_FILES = "StreamingHistory_podcast*.json"
+
+
+def spotify_rows(src: Source, member: str | None, now: dt.datetime) -> Iterator[Item]:
+    """Spotify streaming history: a file, or the export as a folder or as its ZIP
+    (``my_spotify_data.zip``: ``StreamingHistory*.json``, ``Streaming_History_Audio_*.json``,
+    ``endsong_*.json``). Plays under 30 s and podcast (and audiobook) entries are skipped and
+    counted; video history files (``Streaming_History_Video_*.json``) are not read."""
+    if src.kind == "file":
+        files, podcast_files = src.entries, []
+    else:
+        podcast_files = src.matching(SPOTIFY_PODCAST_FILES)
+        files = [e for e in src.matching(*SPOTIFY_FILES) if e not in podcast_files]
+        if not files and not podcast_files:
+            raise Rejected(f"{src.path.name} holds no {' / '.join(SPOTIFY_FILES)} file")
+    for entry in podcast_files:  # whole podcast files: every entry counted as a podcast skip
+        try:
+            with entry.text() as fh:
+                for line, _rec in json_records(fh):
+                    yield Skip(line, PODCAST)
+        except DAMAGED as exc:
+            raise damaged(entry, exc) from None
+    yield from _json_items(src, files, lambda n, r: spotify_record(n, r, member, now))
 
 
 # --- entry point ----------------------------------------------------------------------------------
@@ -525,6 +554,11 @@ def spotify_rows(path: Path, member: str | None, now: dt.datetime) -> Iterator[I
 
 # Formats with one row per listen: an undated row repeated is a play repeated (``import_rows``).
 LISTEN_LOGS = frozenset({"csv", "lastfm", "listenbrainz", "spotify"})
+
+
+NO_USER_NAME = "this export has no user name: pass --member NAME"
+# Formats read from JSON; for them, content in no known format is refused before reading a row.
+JSON_FORMATS = frozenset({"listenbrainz", "spotify"})
 
 
 def import_path(
@@ -536,19 +570,79 @@ def import_path(
     now: dt.datetime,
     member: str | None = None,
     progress: Callable[[int], None] | None = None,
+    max_unpacked: int = MAX_UNPACKED,
 ) -> Summary:
-    """Import ``path`` in format ``fmt`` (one of :data:`FORMATS`) into ``community``; rejected rows go
-    to :func:`~ingest.importers.rejects_path`. Raises :class:`Rejected` for an unusable input."""
+    """Import ``path`` (a file, a folder, or a ZIP read in place: see :func:`~ingest.detect.open_source`)
+    in format ``fmt`` (one of :data:`FORMATS`) into ``community``; rejected rows go to
+    :func:`~ingest.importers.rejects_path`.
+
+    The content is looked at first (:func:`~ingest.detect.detect`): input of another known format
+    raises :class:`~ingest.detect.WrongFormat` naming the right one; for a JSON format, content in
+    no known format raises :class:`~ingest.detect.UnknownFormat` (a CSV or a folder in no known
+    format is left to the reader, whose error says what it misses). Raises :class:`Rejected` for any
+    unusable input (empty, binary, a ZIP unpacking to more than ``max_unpacked`` bytes, no user name
+    for a single-user export without ``member``)."""
     if fmt not in FORMATS:
         raise Rejected(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    if fmt == "lastfm" and not member:
-        raise Rejected("a Last.fm export does not name its listener: pass --member")
+    _member_allowed(fmt, member)
+    with open_source(path, max_unpacked=max_unpacked) as src:
+        try:
+            found: Detected | None = detect(src)
+        except UnknownFormat:
+            if fmt in JSON_FORMATS:
+                raise
+            found = None
+        if found is not None and found.format != fmt:
+            raise WrongFormat(found, fmt)
+        return _import(db, community, fmt, src, found, now=now, member=member, progress=progress)
+
+
+def import_detected(
+    db: Database,
+    community: int,
+    path: Path,
+    *,
+    now: dt.datetime,
+    member: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    max_unpacked: int = MAX_UNPACKED,
+) -> Summary:
+    """Import whatever export ``path`` is (file, folder or ZIP; the format told from its content by
+    :func:`~ingest.detect.detect`) into ``community``: the entry for an upload that names no format.
+    ``member`` gets every play of a single-user export (:data:`SINGLE_USER`); it must be None for a
+    format that names its own users. Raises :class:`Rejected` (:class:`~ingest.detect.UnknownFormat`
+    for text in no known format) when there is nothing to import."""
+    with open_source(path, max_unpacked=max_unpacked) as src:
+        found = detect(src)
+        _member_allowed(found.format, member)
+        return _import(db, community, found.format, src, found, now=now, member=member, progress=progress)
+
+
+def _member_allowed(fmt: str, member: str | None) -> None:
     if member is not None and fmt not in SINGLE_USER:
         raise Rejected(
             f"{fmt} files carry their own user ids; --member is for {', '.join(sorted(SINGLE_USER))}"
         )
+
+
+def _import(
+    db: Database,
+    community: int,
+    fmt: str,
+    src: Source,
+    found: Detected | None,
+    *,
+    now: dt.datetime,
+    member: str | None,
+    progress: Callable[[int], None] | None,
+) -> Summary:
+    user = found.user if found is not None else None
+    if fmt in SINGLE_USER and not member and not user:
+        raise Rejected(NO_USER_NAME)
+    if fmt in ("hetrec", "audioscrobbler") and src.kind != "folder":
+        raise Rejected(f"{fmt} is read from a folder: unpack the archive and import the folder")
     summary = Summary()
-    out = rejects_path(db, path)
+    out = rejects_path(db, src.path)
     with out.open("w", encoding="utf-8") as rej:
         # (the file is removed again below when nothing was rejected or the input is unusable)
 
@@ -561,21 +655,24 @@ def import_path(
         fh: IO[str] | None = None
         try:
             rows: Iterator[Item]
-            if fmt == "csv":
-                fh = _open(path)
-                rows = csv_rows(fh, now)
-            elif fmt == "lastfm":
-                fh = _open(path)
-                assert member is not None
-                rows = lastfm_rows(fh, member, now)
+            if fmt in ("csv", "lastfm"):
+                entry = _table_entry(src, fmt)
+                fh = entry.text()
+                if fmt == "csv":
+                    rows = csv_rows(fh, now)
+                else:
+                    assert member is not None  # a Last.fm export names no user
+                    rows = lastfm_rows(fh, member, now)
+                if src.kind == "zip":
+                    rows = _guarded(entry, rows)
             elif fmt == "hetrec":
-                rows = hetrec_rows(path)
+                rows = hetrec_rows(src.path)
             elif fmt == "audioscrobbler":
-                rows = audioscrobbler_rows(path, store_aliases)
+                rows = audioscrobbler_rows(src.path, store_aliases)
             elif fmt == "listenbrainz":
-                rows = listenbrainz_rows(path, member, now)
+                rows = listenbrainz_rows(src, member, now, user)
             else:
-                rows = spotify_rows(path, member, now)
+                rows = spotify_rows(src, member, now)
             import_rows(
                 db,
                 community,
@@ -598,3 +695,30 @@ def import_path(
     else:
         out.unlink(missing_ok=True)
     return summary
+
+
+_TABLES = {"csv": "CSV of plays with a user column", "lastfm": "Last.fm scrobble CSV"}
+
+
+def _table_entry(src: Source, fmt: str) -> Entry:
+    """The one CSV of a file, folder or ZIP that is in format ``fmt``."""
+    if src.kind == "file":
+        return src.entries[0]
+    found = []
+    for entry in src.entries[:MAX_EXAMINED]:
+        kind = classify(entry, alone=False)
+        if isinstance(kind, Detected) and kind.format == fmt:
+            found.append(entry)
+    if not found:
+        raise Rejected(f"{src.path.name} holds no {_TABLES[fmt]}")
+    if len(found) > 1:
+        names = ", ".join(e.name for e in found)
+        raise Rejected(f"{src.path.name} holds several CSV files ({names}): import them one by one")
+    return found[0]
+
+
+def _guarded(entry: Entry, rows: Iterator[Item]) -> Iterator[Item]:
+    try:
+        yield from rows
+    except DAMAGED as exc:
+        raise damaged(entry, exc) from None

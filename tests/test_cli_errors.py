@@ -259,3 +259,49 @@ def test_py4j_chatter_goes_to_the_log_file_not_the_terminal(
     err = capsys.readouterr().err.splitlines()
     assert err == ["error: job batch failed: the Spark JVM died"]
     assert "Exception while sending command." in (tmp_path / "t.log").read_text(encoding="utf-8")
+
+
+def test_import_exports_as_downloaded_and_the_wrong_importer_is_one_line(tmp_path: Path) -> None:
+    """The ListenBrainz and Spotify ZIPs import as downloaded; a Spotify export naming no user asks for
+    --member once; one format given to another importer is one line naming the right command (exit 2),
+    before any row is read."""
+    from tests.ingest.exports import lastfm_csv, listenbrainz_zip, plays_csv, spotify_json, spotify_zip
+
+    db_file = tmp_path / "x.db"
+    db = f"sqlite:///{db_file}"
+
+    def imp(*args: str) -> subprocess.CompletedProcess[str]:
+        return _cli("import", *args, "--db", db, "--community", "crew", cwd=tmp_path)
+
+    r = imp("listenbrainz", str(listenbrainz_zip(tmp_path)))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "read 15, imported 15, duplicates 0, rejected 0\n", "")
+    spotify = spotify_zip(tmp_path)
+    r = imp("spotify", str(spotify))
+    assert r.returncode == 2 and r.stdout == ""
+    assert _one_error_line(r) == f"error: {spotify}: this export has no user name: pass --member NAME"
+    r = imp("spotify", str(spotify), "--member", "ada")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "read 6, imported 3, duplicates 0, skipped 3 (audiobook: 1, podcast: 1, shorter than 30 s: 1), "
+        "rejected 0\n"
+    )
+    assert _count_plays(db_file) == 18
+    wrong = [
+        ("lastfm", spotify_json(tmp_path / "Streaming_History_Audio_2024_0.json"), "a Spotify extended "
+         "streaming history: use tastemaker import spotify"),
+        ("spotify", tmp_path / "listens.jsonl", "a ListenBrainz listens export: use tastemaker import "
+         "listenbrainz"),
+        ("listenbrainz", lastfm_csv(tmp_path / "scrobbles.csv"), "a Last.fm scrobble export: use "
+         "tastemaker import lastfm --member NAME"),
+        ("lastfm", plays_csv(tmp_path / "plays.csv"), "a CSV of plays with a user column: use tastemaker "
+         "import csv"),
+    ]  # fmt: skip
+    (tmp_path / "listens.jsonl").write_text(
+        '{"listened_at": 1706000000.0, "track_metadata": {"artist_name": "A", "track_name": "B"}}\n',
+        encoding="utf-8",
+    )
+    for fmt, path, looks in wrong:
+        r = imp(fmt, str(path), "--member", "ada")
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr == f"error: {path}: this looks like {looks}\n"
+    assert _count_plays(db_file) == 18

@@ -489,8 +489,10 @@ def test_spotify_single_file_needs_a_member(db: Database, tmp_path: Path) -> Non
         json.dumps([{"endTime": "2021-02-01 09:00", "artistName": "A", "trackName": "B", "msPlayed": 40000}]),
         encoding="utf-8",
     )
-    s = import_path(db, _community(db), "spotify", f, now=NOW)
-    assert s.imported == 0 and "pass --member" in s.first_rejects[0][1]
+    # Basic history never names its user: refused before a row is read, not rejected row by row.
+    with pytest.raises(Rejected, match="^this export has no user name: pass --member NAME$"):
+        import_path(db, _community(db), "spotify", f, now=NOW)
+    assert _count(db, Play.id) == 0 and not list(tmp_path.glob("*.rejects"))
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -516,8 +518,12 @@ def test_cli_formats(tmp_path: Path) -> None:
     assert (summary["imported"], summary["skipped"]) == (1, {"shorter than 30 s": 1})
     again = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     assert "imported 0" in again.stdout and "skipped 1 (shorter than 30 s: 1)" in again.stdout
-    r = subprocess.run([*base, "lastfm", str(f), "--db", url], capture_output=True, text=True, env=env)
-    assert r.returncode == 2 and "--member" in r.stderr
+    scrobbles = tmp_path / "scrobbles.csv"
+    scrobbles.write_text("A,Album,B,31 Jan 2021 14:05\n", encoding="utf-8")
+    cmd = [*base, "lastfm", str(scrobbles), "--db", url]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    assert r.stderr == f"error: {scrobbles}: this export has no user name: pass --member NAME\n"
     aliases = tmp_path / "a.csv"
     aliases.write_text("alias,canonical\nA,Band A\n", encoding="utf-8")
     r = subprocess.run([*base, "aliases", str(aliases), "--db", url], capture_output=True, text=True, env=env)
