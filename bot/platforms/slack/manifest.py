@@ -178,7 +178,7 @@ def _header(url: str | None) -> list[str]:
             "  HTTP mode: export SLACK_SIGNING_SECRET (Basic Information → App Credentials) and run",
             "  `tastemaker run --http-port N` behind the HTTPS proxy that serves this URL.",
         ]
-    lines.append("An app installed with fewer scopes: add them here and reinstall (OAuth & Permissions).")
+    lines.append("An app made from an older manifest: paste this under App Manifest, then reinstall the app.")
     return lines
 
 
