@@ -1,6 +1,7 @@
 """A small loopback fake of Slack's Web API and of slash-command ``response_url`` endpoints.
 
-Serves ``POST /api/<method>`` (``auth.test``, ``chat.postMessage``, anything else answers ``ok``) and
+Serves ``POST /api/<method>`` (``auth.test``, ``chat.postMessage``, the other methods of
+:data:`~bot.platforms.slack.manifest.METHOD_SCOPES` answer ``ok``) and
 ``POST /response/<id>``, records every call, and can answer the next call to a path with an error
 status (e.g. 429 with ``Retry-After``) once.
 
@@ -8,6 +9,14 @@ status (e.g. 429 with ``Retry-After``) once.
 server (``POST /upload/<file id>`` stores the raw bytes in :attr:`FakeSlack.uploads`) and
 ``files.completeUploadExternal`` shares the uploaded files (see :meth:`FakeSlack.shared`).
 ``users.info`` answers ``is_admin`` for the ids in :attr:`FakeSlack.admins`.
+
+Scopes are enforced as Slack does: a bot token holds :attr:`FakeSlack.scopes` (by default the
+manifest's, :data:`bot.platforms.slack.manifest.BOT_SCOPES`), an app-level token (``xapp-…``)
+:attr:`FakeSlack.app_scopes`; a method whose scopes
+(:data:`~bot.platforms.slack.manifest.METHOD_SCOPES`) the token lacks is answered HTTP 200
+``{"ok": false, "error": "missing_scope", "needed": "…", "provided": "…"}``, and a method missing
+from that table ``unknown_method`` (add a method the bot starts calling there, with its scopes).
+Every Web API answer carries Slack's ``X-OAuth-Scopes`` and ``X-Accepted-OAuth-Scopes`` headers.
 
 :func:`encode_command_text` is what Slack does to a slash command's text before sending it, so the
 test harness sends what a member typed the way Slack sends it.
@@ -18,11 +27,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from bot.platforms.slack.manifest import APP_TOKEN_SCOPES, BOT_SCOPES, METHOD_SCOPES
 
 TEAM_ID = "T0FAKE"
 BOT_USER_ID = "UBOT"
@@ -56,7 +67,9 @@ class _Failure:
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, scopes: Iterable[str] | None = None) -> None:
+        self.scopes: set[str] = set(BOT_SCOPES if scopes is None else scopes)  # the bot token's
+        self.app_scopes: set[str] = set(APP_TOKEN_SCOPES)  # an app-level token's (xapp-…)
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
         self.socket_url = ""  # what apps.connections.open answers
@@ -190,6 +203,26 @@ class FakeSlack:
             self._record(Call(path, payload, dict(h.headers), 200))
             self._send(h, 200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
             return
+        granted = sorted(self.app_scopes if bearer.startswith("xapp-") else self.scopes)
+        needed = METHOD_SCOPES.get(method)
+        scope_headers = {
+            "X-OAuth-Scopes": ",".join(granted),
+            "X-Accepted-OAuth-Scopes": ",".join(needed or ()),
+        }
+        missing = [scope for scope in needed or () if scope not in granted]
+        if needed is None:
+            body = {"ok": False, "error": "unknown_method"}
+        elif missing:  # as Slack does: HTTP 200, ok false, what was needed and what the token has
+            body = {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": ",".join(missing),
+                "provided": ",".join(granted),
+            }
+        if not body["ok"]:
+            self._record(Call(path, payload, dict(h.headers), 200, ok=False))
+            self._send(h, 200, json.dumps(body), "application/json", scope_headers)
+            return
         if method == "auth.test":
             body = {
                 "ok": True,
@@ -225,7 +258,7 @@ class FakeSlack:
             else:
                 body = {"ok": True, "channel": payload.get("channel"), "ts": f"{time.time():.6f}"}
         self._record(Call(path, payload, dict(h.headers), 200, ok=bool(body["ok"])))
-        self._send(h, 200, json.dumps(body), "application/json")
+        self._send(h, 200, json.dumps(body), "application/json", scope_headers)
 
     def _record(self, call: Call) -> None:
         with self._cond:
