@@ -4,13 +4,14 @@ added for each.
 A link belongs to one member of one community (:class:`~storage.models.LinkedAccount`). The plays a
 link adds carry dedupe keys that start with :func:`key_prefix` — the source and the link's ``tag`` —
 so a listen synced twice is stored once, and an unlink that deletes the synced plays finds exactly
-those (a key range of the unique index, for one member). Deleting goes through the removal path of
-:mod:`storage.removals`: the play is marked ``removed`` and gets a ``play_removals`` row, so the
-batch subtracts what it already folded, exactly once.
+those (the member's plays under that prefix). They are removed as :func:`storage.removals.remove`
+removes a play, in bulk: each is marked ``removed`` and gets a ``play_removals`` row, so the batch
+subtracts what it already folded, exactly once.
 
-Every write to a link's cursor or state checks and bumps ``version`` in the same statement:
-:func:`store_page` raises :class:`CursorMoved` (the caller's transaction rolls back, plays and all)
-when another sync, an unlink or a relink changed the row since it was read.
+Every write to a link bumps its ``version``; the sync's own writes (:func:`store_page`,
+:func:`set_state`) also check it in the same statement, so :func:`store_page` raises
+:class:`CursorMoved` (the caller's transaction rolls back, plays and all) when another sync, an
+unlink or a relink changed the row since it was read.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ How the cursor moves (:class:`storage.links.Cursor`):
 
 * **Backfill** (the first pass): ListenBrainz pages back in time with ``max_ts`` from the newest
   listen; a full page's next ``max_ts`` is its oldest time + 1, so listens sharing that second are
-  read again rather than cut (the keys make the repeat harmless). It ends at a short page (or the
-  page reaching ``oldest_listen_ts``). Last.fm pages ``page=1…totalPages``; from page 2 on with
+  read again rather than cut (the keys make the repeat harmless). It ends at a page that is not
+  full, unless ``oldest_listen_ts`` says older listens remain. Last.fm pages ``page=1…totalPages``; from page 2 on with
   ``to`` = the pass's newest time + 1, so page numbers stay put while new scrobbles arrive.
   When the pass ends, ``floor`` = its newest listen time.
 * **Incremental**: ListenBrainz reads forward with ``min_ts`` (the server answers the oldest
