@@ -111,8 +111,8 @@ def test_the_code_calls_these_web_api_methods() -> None:
         "auth.test": {"client.py"},
         "chat.postMessage": {"commands.py", "digest.py"},
         "users.info": {"commands.py"},
-        "files.getUploadURLExternal": {"digest.py"},
-        "files.completeUploadExternal": {"digest.py"},
+        "files.getUploadURLExternal": {"commands.py", "digest.py"},
+        "files.completeUploadExternal": {"commands.py", "digest.py"},
     }
 
 
