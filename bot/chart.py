@@ -17,6 +17,7 @@ only within one font, which is why each script's font comes before DejaVu Sans's
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import unicodedata
 
@@ -48,6 +49,11 @@ BASE_FONT = "DejaVu Sans"  # matplotlib's own default, always there
 WIDE_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC")  # fonts-noto-cjk (with Hangul)
 SYMBOL_FONTS = ("Symbola",)  # fonts-symbola (emoji up to Unicode 9)
 LAST_RESORT_FONT = "Last Resort High-Efficiency"  # shipped with matplotlib ≥ 3.10
+# The digest chart: one colour, marker and line style per series, and series side by side within a
+# day (``DODGE`` of a day apart) so that equal counts do not hide each other.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+DODGE = 0.07
 # The member chart: a fixed frame (title, axis) plus one band per bar, in multiples of 50 px so the
 # height in inches is exact and the PNG is exactly this many pixels tall.
 BARS_FRAME_PX = 100
@@ -109,26 +115,35 @@ def _png(fig: Figure) -> bytes:
     return out.getvalue()
 
 
-def chart_png(digest: Digest) -> bytes | None:
-    """The chart for ``digest`` (``WIDTH_PX`` × ``HEIGHT_PX``), or ``None`` when there is nothing
-    to draw (an empty day)."""
+def chart_figure(digest: Digest) -> Figure | None:
+    """``digest``'s series as lines over the week's days, one colour, marker and line style each and
+    side by side within a day (``DODGE``), the first (top) track drawn on top; the legend right of
+    the plot, outside it. ``None`` when there is nothing to draw (an empty day)."""
     if not digest.series:
         return None
     fonts = families()
     fig, ax = _figure(HEIGHT_PX, fonts)
-    days = None
+    count = len(digest.series)
+    days: list[dt.date] = []
     for n, (name, points) in enumerate(digest.series.items()):
         days = [d for d, _ in points]
+        shift = (n - (count - 1) / 2) * DODGE
         ax.plot(
-            range(len(points)),
+            [i + shift for i in range(len(points))],
             [p for _, p in points],
-            marker="o",
+            marker=MARKERS[n % len(MARKERS)],
+            markersize=7,
+            markeredgecolor="white",
+            markeredgewidth=1,
+            linestyle=LINESTYLES[n % len(LINESTYLES)],
             linewidth=2.2,
+            alpha=0.9,
             color=PALETTE[n % len(PALETTE)],
+            zorder=2 + count - n,
             label=_label(name),
         )
-    if days:
-        ax.set_xticks(range(len(days)), [d.strftime("%a %d %b") for d in days])
+    ax.set_xticks(range(len(days)), [d.strftime("%a %d %b") for d in days])
+    ax.set_xlim(-0.5, len(days) - 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
     ax.set_ylabel("plays per day", fontfamily=fonts)
@@ -137,8 +152,21 @@ def chart_png(digest: Digest) -> bytes | None:
         fontfamily=fonts,
     )
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", framealpha=0.85, prop={"family": fonts, "size": "small"})
-    return _png(fig)
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0,
+        frameon=False,
+        prop={"family": fonts, "size": "small"},
+    )
+    return fig
+
+
+def chart_png(digest: Digest) -> bytes | None:
+    """:func:`chart_figure` as a PNG (``WIDTH_PX`` × ``HEIGHT_PX``), or ``None`` when there is
+    nothing to draw (an empty day)."""
+    fig = chart_figure(digest)
+    return None if fig is None else _png(fig)
 
 
 def member_chart_height(entries: int) -> int:
