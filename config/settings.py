@@ -11,10 +11,20 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///var/tastemaker.db"
+
+def data_dir() -> Path:
+    """The per-user data folder (platformdirs: ``~/.local/share/tastemaker`` on Linux, or under
+    ``$XDG_DATA_HOME``); the default database and the demo's live there."""
+    return Path(platformdirs.user_data_dir("tastemaker"))
+
+
+def default_database_url() -> str:
+    """``sqlite:///<data folder>/tastemaker.db``: the same file from any working directory."""
+    return f"sqlite:///{data_dir() / 'tastemaker.db'}"
 
 
 class Settings(BaseSettings):
@@ -22,7 +32,7 @@ class Settings(BaseSettings):
         env_prefix="TASTEMAKER_", frozen=True, extra="ignore", populate_by_name=True
     )
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default_factory=default_database_url)
 
     # Spark
     spark_master: str = "local[*]"
