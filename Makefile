@@ -44,4 +44,4 @@ bench: install $(BENCH_STAMP)
 	@$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from sqlalchemy.engine import make_url
 
 from bot import logs, platforms
 from bot.errors import explain
-from config.settings import Settings, load_settings
-from storage.db import Database, display_url, open_database, redact
+from config.settings import Settings, default_database_url, load_settings
+from storage.db import Database, display_url, open_database, redact, sqlite_path
 
 if TYPE_CHECKING:
     from bot.digest import DigestRuntime
@@ -42,8 +45,14 @@ app.add_typer(community_app, name="community")
 DbOpt = Annotated[
     str | None,
     typer.Option(
-        "--db", help="Database URL (default: $TASTEMAKER_DATABASE_URL or sqlite:///var/tastemaker.db)."
+        "--db",
+        help="Database URL (default: $TASTEMAKER_DATABASE_URL, else tastemaker.db in the per-user "
+        "data folder, ~/.local/share/tastemaker on Linux).",
     ),
+]
+CreateOpt = Annotated[
+    bool,
+    typer.Option("--create", help="Create the SQLite database's folder if it does not exist."),
 ]
 CommunityOpt = Annotated[
     str,
@@ -55,6 +64,10 @@ CommunityOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
 
 
+# Where the default database was before it moved to the per-user data folder.
+LEGACY_DATABASE = Path("var/tastemaker.db")
+
+
 def _settings(db: str | None, **overrides: Any) -> Settings:
     try:
         return load_settings(database_url=db, **overrides)
@@ -62,8 +75,40 @@ def _settings(db: str | None, **overrides: Any) -> Settings:
         raise typer.BadParameter(str(exc)) from exc
 
 
-def _database(settings: Settings) -> Database:
+def _check_folder(url: str, create: bool | None) -> None:
+    """A SQLite file in a folder that does not exist is an error (exit 2) unless ``create`` (the
+    command's ``--create``; ``None``: a command without one). The default database's folder is
+    created. Also refuses to start a new default database while an older tastemaker's
+    ``var/tastemaker.db`` sits in the working directory."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    default = url == default_database_url()
+    if default and not path.exists() and LEGACY_DATABASE.is_file():
+        typer.echo(
+            f"error: the default database is now {path}, and {LEGACY_DATABASE} (the old default) is "
+            f"here: move it there (mv {LEGACY_DATABASE} {path}) or pass --db sqlite:///{LEGACY_DATABASE}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if path.parent.is_dir():
+        return
+    if default or create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    folder = path.parent.absolute()
+    if create is None:
+        typer.echo(f"error: no database at {path}: the folder {folder} does not exist", err=True)
+    else:
+        typer.echo(f"error: the folder {folder} does not exist: create it or pass --create", err=True)
+    raise typer.Exit(2)
+
+
+def _database(settings: Settings, *, create: bool | None = None) -> Database:
+    """Open (and migrate) the database; any failure is one line and exit 2. ``create``: see
+    :func:`_check_folder`."""
     url = settings.database_url
+    _check_folder(url, create)
     try:
         return open_database(settings.database_url)
     except Exception as exc:
@@ -73,6 +118,30 @@ def _database(settings: Settings) -> Database:
             reason += " (for Postgres: .venv/bin/pip install -e '.[postgres]')"
         typer.echo(f"error: cannot open database {display_url(url)}: {reason}", err=True)
         raise typer.Exit(2) from exc
+
+
+def _announce(settings: Settings, out: Any = None) -> None:
+    """The one line a long-running command starts with: which database (password masked) and log
+    file it uses (stderr unless ``out`` is given)."""
+    line = f"tastemaker: database {display_url(settings.database_url)}; log file {logs.log_file()}"
+    if out is None:
+        typer.echo(line, err=True)
+    else:
+        out(line)
+
+
+def _existing_community(database: Database, spec: str) -> tuple[str, str, int]:
+    """``spec`` → ``(platform, external id, community id)`` of a community the database knows;
+    an unknown one is an error (one line, exit 2), never an empty answer."""
+    from storage import catalog
+
+    platform, ext = community_ref(spec)
+    with database.read() as conn:
+        cid = catalog.find_community(conn, platform, ext)
+    if cid is None:
+        typer.echo(f"error: unknown community {spec!r}", err=True)
+        raise typer.Exit(2)
+    return platform, ext, cid
 
 
 def community_ref(spec: str) -> tuple[str, str]:
@@ -89,6 +158,7 @@ def chat(
     community: CommunityOpt = platforms.DEFAULT,
     member: Annotated[str, typer.Option("--member", help="Your member id in that community.")] = "me",
     db: DbOpt = None,
+    create: CreateOpt = False,
 ) -> None:
     """Talk to the bot on the console: /played, /recommend, /trending, /digest, /plays, /remove, /undo,
     /whoknows, /top, /recent, /profile, /neighbours, /similar, /taste, /privacy, /help (one per line)."""
@@ -96,7 +166,7 @@ def chat(
     from bot.service import Service, Who
 
     settings = _settings(db)
-    database = _database(settings)
+    database = _database(settings, create=create)
     platform, ext = community_ref(community)
     try:
         member_id = platforms.get(platform).parse_member(member)
@@ -106,6 +176,7 @@ def chat(
     who = Who(platform, ext, member_id, community_name=name, member_name=member)
     interactive = sys.stdin.isatty()
     if interactive:
+        _announce(settings, typer.echo)
         typer.echo("tastemaker console — type /help, Ctrl-D to leave.")
     if run_chat(Service(database, settings), who, sys.stdin, typer.echo):
         raise typer.Exit(1)
@@ -117,9 +188,10 @@ def import_csv_cmd(
     community: CommunityOpt = "local",
     db: DbOpt = None,
     json_out: JsonOpt = False,
+    create: CreateOpt = False,
 ) -> None:
     """Import plays from a CSV with header user,artist,track,played_at,count (the last three optional)."""
-    _import_format("csv", file, community, None, db, json_out)
+    _import_format("csv", file, community, None, db, json_out, create)
 
 
 MemberOpt = Annotated[
@@ -133,14 +205,14 @@ MemberOpt = Annotated[
 
 
 def _import_format(
-    fmt: str, path: Path, reference: str, member: str | None, db: str | None, json_out: bool
+    fmt: str, path: Path, reference: str, member: str | None, db: str | None, json_out: bool, create: bool
 ) -> None:
     from ingest.formats import import_path
     from ingest.importers import Rejected
     from storage import catalog
 
     settings = _settings(db)
-    database = _database(settings)
+    database = _database(settings, create=create)
     platform, ext = community_ref(reference)
     with database.write() as conn:
         cid = catalog.community_id(conn, platform, ext, ext)
@@ -169,9 +241,10 @@ def import_hetrec_cmd(
     community: CommunityOpt = "local",
     db: DbOpt = None,
     json_out: JsonOpt = False,
+    create: CreateOpt = False,
 ) -> None:
     """Import user_artists.dat (+ artists.dat names): one undated play of `weight` listens per pair."""
-    _import_format("hetrec", folder, community, None, db, json_out)
+    _import_format("hetrec", folder, community, None, db, json_out, create)
 
 
 @import_app.command("audioscrobbler")
@@ -185,9 +258,10 @@ def import_audioscrobbler_cmd(
     community: CommunityOpt = "local",
     db: DbOpt = None,
     json_out: JsonOpt = False,
+    create: CreateOpt = False,
 ) -> None:
     """Import Audioscrobbler play counts; artist_alias ids are applied first and stored as aliases."""
-    _import_format("audioscrobbler", folder, community, None, db, json_out)
+    _import_format("audioscrobbler", folder, community, None, db, json_out, create)
 
 
 @import_app.command("lastfm")
@@ -199,9 +273,10 @@ def import_lastfm_cmd(
     community: CommunityOpt = "local",
     db: DbOpt = None,
     json_out: JsonOpt = False,
+    create: CreateOpt = False,
 ) -> None:
     """Import a Last.fm scrobble CSV (artist, album, track, date; header optional)."""
-    _import_format("lastfm", file, community, member, db, json_out)
+    _import_format("lastfm", file, community, member, db, json_out, create)
 
 
 @import_app.command("listenbrainz")
@@ -216,9 +291,10 @@ def import_listenbrainz_cmd(
     community: CommunityOpt = "local",
     db: DbOpt = None,
     json_out: JsonOpt = False,
+    create: CreateOpt = False,
 ) -> None:
     """Import a ListenBrainz listens export (the ZIP as downloaded, JSON lines or a JSON array)."""
-    _import_format("listenbrainz", path, community, member, db, json_out)
+    _import_format("listenbrainz", path, community, member, db, json_out, create)
 
 
 @import_app.command("spotify")
@@ -231,9 +307,10 @@ def import_spotify_cmd(
     community: CommunityOpt = "local",
     db: DbOpt = None,
     json_out: JsonOpt = False,
+    create: CreateOpt = False,
 ) -> None:
     """Import Spotify streaming history (basic or extended); < 30 s plays and podcasts are skipped."""
-    _import_format("spotify", path, community, member, db, json_out)
+    _import_format("spotify", path, community, member, db, json_out, create)
 
 
 @import_app.command("aliases")
@@ -243,12 +320,13 @@ def import_aliases_cmd(
     ],
     db: DbOpt = None,
     json_out: JsonOpt = False,
+    create: CreateOpt = False,
 ) -> None:
     """Load artist aliases (chains resolved, cycles reported); they apply to later plays everywhere."""
     from ingest.importers import import_alias_file
 
     settings = _settings(db)
-    _report(import_alias_file(_database(settings), file), json_out)
+    _report(import_alias_file(_database(settings, create=create), file), json_out)
 
 
 def _progress(path: Path):
@@ -276,33 +354,35 @@ def community_public(
 ) -> None:
     """Mark a community public: every community may then be shown what was played in it (for an
     imported open data set, say). Communities are private by default."""
-    from storage import catalog, visibility
+    from storage import visibility
 
-    settings = _settings(db)
-    platform, ext = community_ref(community)
-    with _database(settings).write() as conn:
-        cid = catalog.find_community(conn, platform, ext)
-        if cid is None:
-            typer.echo(f"error: unknown community {community!r}", err=True)
-            raise typer.Exit(2)
+    database = _database(_settings(db))
+    _, _, cid = _existing_community(database, community)
+    with database.write() as conn:
         visibility.set_public(conn, cid, not off)
     typer.echo(f"{community} is now {'private' if off else 'public: every community can see its plays'}.")
 
 
 @app.command()
 def demo(
-    db: DbOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (default: demo.db in the per-user data folder)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic community.")] = 7,
+    create: CreateOpt = False,
 ) -> None:
     """Run the whole loop on a fresh SQLite file: synthetic community → Spark batch → bot answers."""
-    from bot.demo import run_demo
+    from bot.demo import demo_url, run_demo
 
-    settings = _settings(db or "sqlite:///var/demo.db")
+    settings = _settings(db or demo_url())
+    _check_folder(settings.database_url, create or db is None)
     run_demo(settings, seed=seed, out=typer.echo)
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     platform: Annotated[
         list[str] | None,
         typer.Option(
@@ -323,6 +403,7 @@ def run(
         typer.Option("--http-host", help="Slack HTTP mode address to listen on (127.0.0.1 behind a proxy)."),
     ] = "0.0.0.0",
     db: DbOpt = None,
+    create: CreateOpt = False,
 ) -> None:
     """Run the bot on every configured chat platform in one process (tokens come from the
     environment), with the one scheduler: the micro-batch every batch_interval_minutes and the daily
@@ -336,9 +417,11 @@ def run(
     except platforms.PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    database = _database(settings)
-    if "--debug" not in sys.argv:
-        logs.configure(console_level=logging.INFO)
+    database = _database(settings, create=create)
+    log = _log_options(ctx)
+    if not log.debug:
+        log.configure(default_level=logging.INFO)
+    _announce(settings, typer.echo)
     status = runner.serve(
         chosen,
         Service(database, settings),
@@ -417,7 +500,9 @@ def jobs(db: DbOpt = None) -> None:
     from bot.scheduler import job_statuses
 
     settings = _settings(db)
-    for s in job_statuses(_database(settings)):
+    database = _database(settings)
+    _announce(settings)
+    for s in job_statuses(database):
         next_run = s.next_run.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if s.next_run else "-"
         last = s.last_status
         if s.last_started is not None:
@@ -441,13 +526,14 @@ def digest_preview(
     from bot.service import Service, Who
 
     settings = _settings(db)
-    platform, ext = community_ref(community)
     try:
         when = dt.date.fromisoformat(day) if day else None
     except ValueError as exc:
         raise typer.BadParameter("day must be YYYY-MM-DD", param_hint="--day") from exc
+    database = _database(settings)
+    platform, ext, _ = _existing_community(database, community)
     who = Who(platform, ext, "", community_name=platforms.format_community(platform, ext))
-    digest = Service(_database(settings), settings).digest(who, when)
+    digest = Service(database, settings).digest(who, when)
     typer.echo(digest_text(digest))
     if out is not None:
         png = chart_png(digest)
@@ -467,7 +553,9 @@ def batch(
     from bot.jobs import run_job
 
     settings = _settings(db)
-    outcome = run_job("retrain" if retrain else "batch", _job_context(settings, _database(settings)))
+    database = _database(settings)
+    _announce(settings)
+    outcome = run_job("retrain" if retrain else "batch", _job_context(settings, database))
     if not outcome.ok:  # the job runner has logged one line (stderr) and the traceback (log file)
         raise typer.Exit(1)
     typer.echo(outcome.detail)
@@ -495,19 +583,17 @@ def sync(
     database = _database(settings)
     cid = mid = None
     if community is not None:
-        platform, ext = community_ref(community)
-        with database.read() as conn:
-            cid = catalog.find_community(conn, platform, ext)
-            if cid is not None and member is not None:
-                try:
-                    member_ext = platforms.get(platform).parse_member(member)
-                except platforms.PlatformError as exc:
-                    raise typer.BadParameter(str(exc), param_hint="--member") from exc
+        platform, _, cid = _existing_community(database, community)
+        if member is not None:
+            try:
+                member_ext = platforms.get(platform).parse_member(member)
+            except platforms.PlatformError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--member") from exc
+            with database.read() as conn:
                 mid = catalog.find_member(conn, cid, member_ext)
-        if cid is None or (member is not None and mid is None):
-            what = f"member {member!r} in {community!r}" if cid is not None else f"community {community!r}"
-            typer.echo(f"error: unknown {what}", err=True)
-            raise typer.Exit(2)
+            if mid is None:
+                typer.echo(f"error: unknown member {member!r} in {community!r}", err=True)
+                raise typer.Exit(2)
     report = run_sync(database, settings, community=cid, member=mid, due_only=False)
     for account in report.accounts:
         typer.echo(account.line())
@@ -516,6 +602,64 @@ def sync(
         typer.echo(f"error: {error}", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+def _postgres(url: str) -> bool:
+    try:
+        return make_url(url).get_backend_name() == "postgresql"
+    except Exception:
+        return False
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The backup file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Copy the SQLite database into FILE, consistent while the bot runs (SQLite's online backup
+    API; never cp a database in WAL mode). For Postgres it names the pg_dump command to run."""
+    from storage import backup as backups
+
+    url = _settings(db).database_url
+    if _postgres(url):
+        _fail(f"tastemaker backup copies SQLite only; for Postgres run {backups.pg_dump_command(url, file)}")
+    try:
+        copied = backups.backup(url, file, force=force)
+    except backups.BackupError as exc:
+        _fail(str(exc), exc)
+    typer.echo(copied.line("backed up", display_url(url)))
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="A file written by tastemaker backup.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the database if it exists (stop the bot first).")
+    ] = False,
+    db: DbOpt = None,
+    create: CreateOpt = False,
+) -> None:
+    """Replace the SQLite database by a backup. FILE must be a tastemaker database of this version or
+    an older one (migrated at once); a database another process has open is never replaced."""
+    from storage import backup as backups
+
+    settings = _settings(db)
+    url = settings.database_url
+    if _postgres(url):
+        _fail(
+            "tastemaker restore replaces SQLite only; for Postgres run "
+            + backups.pg_restore_command(url, file)
+        )
+    _check_folder(url, create)
+    try:
+        copied = backups.restore(file, url, force=force)
+    except backups.BackupError as exc:
+        _fail(str(exc), exc)
+    _database(settings).dispose()  # runs the migrations from the backup's revision
+    line = copied.line("restored", str(file))
+    head = backups.known_revisions()[-1]
+    typer.echo(line if copied.revision == head else f"{line}; migrated to schema revision {head}")
 
 
 @export_app.command("recommendations")
@@ -532,8 +676,9 @@ def export_recommendations(
     if kind not in ("artist", "track"):
         raise typer.BadParameter("kind must be artist or track", param_hint="--kind")
     settings = _settings(db)
-    service = Service(_database(settings), settings)
-    ref = community_ref(community) if community else None
+    database = _database(settings)
+    ref = _existing_community(database, community)[:2] if community else None
+    service = Service(database, settings)
     n = 0
     with out.open("w", encoding="utf-8", newline="") as fh:
         for member, rank, name, score, reason in service.all_recommendations(
@@ -575,14 +720,75 @@ def _tsv(value: str) -> str:
     return value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
+@dataclass(frozen=True)
+class _LogOptions:
+    """The root options' logging choices, for commands that set up logging again (``run``)."""
+
+    debug: bool = False
+    level: int | None = None  # --log-level / TASTEMAKER_LOG_LEVEL, when given
+    json_lines: bool = False  # TASTEMAKER_LOG_FORMAT=json
+
+    def configure(self, default_level: int = logging.WARNING) -> None:
+        logs.configure(
+            debug=self.debug,
+            console_level=default_level if self.level is None else self.level,
+            json_lines=self.json_lines,
+        )
+
+
+def _log_options(ctx: typer.Context) -> _LogOptions:
+    return ctx.obj if isinstance(ctx.obj, _LogOptions) else _LogOptions()
+
+
+def _fail(message: str, cause: BaseException | None = None) -> NoReturn:
+    """``error: <message>`` on stderr, exit status 2 (bad input or setting)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2) from cause
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tastemaker {version('tastemaker')}")
+        except PackageNotFoundError:
+            typer.echo("tastemaker (not installed: run make install)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[
         bool, typer.Option("--debug", help="Log everything to stderr, tracebacks included.")
     ] = False,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="What reaches the terminal: DEBUG, INFO, WARNING or ERROR (default: "
+            "$TASTEMAKER_LOG_LEVEL, else WARNING; INFO for run). TASTEMAKER_LOG_FORMAT=json logs JSON lines.",
+        ),
+    ] = None,
+    _show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
-    if debug:
-        logs.configure(debug=True)
+    level_value = log_level or os.environ.get("TASTEMAKER_LOG_LEVEL")
+    try:
+        level = logs.parse_level(level_value) if level_value else None
+    except ValueError as exc:
+        _fail(f"{'--log-level' if log_level else 'TASTEMAKER_LOG_LEVEL'}: {exc}", exc)
+    try:
+        json_lines = logs.parse_format(os.environ.get("TASTEMAKER_LOG_FORMAT") or "text") == "json"
+    except ValueError as exc:
+        _fail(f"TASTEMAKER_LOG_FORMAT: {exc}", exc)
+    ctx.obj = options = _LogOptions(debug=debug, level=level, json_lines=json_lines)
+    if debug or level is not None or json_lines:
+        options.configure()
 
 
 def main() -> None:

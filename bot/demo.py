@@ -6,30 +6,51 @@ give, rendered through the console adapter (the same path as chat).
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from bot.jobs import JobContext, run_job
 from bot.platforms.console.commands import handle
 from bot.service import Service, Who
-from config.settings import Settings
+from config.settings import Settings, data_dir
 from engine.session import build_session
 from ingest import synthetic
 from ingest.importers import import_rows
 from storage import catalog
 from storage.clock import utcnow
-from storage.db import display_url, is_sqlite, open_database
+from storage.db import display_url, open_database, sqlite_path
 
 COMMUNITY = "demo"
 
 
+def demo_url() -> str:
+    """The demo's own database: ``demo.db`` in the per-user data folder, next to the default one."""
+    return f"sqlite:///{data_dir() / 'demo.db'}"
+
+
+def tastemaker_command() -> str:
+    """``tastemaker`` as the user can type it: the plain name when the one on ``PATH`` is this
+    installation's, else the script beside this Python (``.venv/bin/tastemaker`` after ``make
+    install``, relative to the working directory when under it), else ``python -m bot.cli``."""
+    script = Path(sys.executable).parent / "tastemaker"
+    if not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m bot.cli"
+    on_path = shutil.which("tastemaker")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "tastemaker"
+    if script.is_relative_to(Path.cwd()):
+        return shlex.quote(str(script.relative_to(Path.cwd())))
+    return shlex.quote(str(script))
+
+
 def run_demo(settings: Settings, *, seed: int, out: Callable[[str], None]) -> None:
     url = settings.database_url
-    if is_sqlite(url):
-        path = Path(make_url(url).database or "var/demo.db")
+    path = sqlite_path(url)
+    if path is not None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = open_database(url)
@@ -72,7 +93,8 @@ def run_demo(settings: Settings, *, seed: int, out: Callable[[str], None]) -> No
         out(handle(service, Who("local", COMMUNITY, "digest", community_name="Demo Crew"), "/digest") or "")
     finally:
         session.stop()
-    out(
-        f"\nDatabase: {make_url(url).database if is_sqlite(url) else display_url(url)} (explore it: "
-        f"tastemaker chat --db {display_url(url)} --community {COMMUNITY} --member {members[0]})"
-    )
+    # The URL as printed everywhere, a password masked; a SQLite URL has none, so it works as printed.
+    db_option = shlex.quote(display_url(url))
+    chat = f"{tastemaker_command()} chat --db {db_option} --community {COMMUNITY} --member {members[0]}"
+    out(f"\nDatabase: {path if path is not None else display_url(url)}")
+    out(f"Explore it: {chat}")

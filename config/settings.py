@@ -13,10 +13,22 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
+import platformdirs
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///var/tastemaker.db"
+
+def data_dir() -> Path:
+    """The per-user data folder (platformdirs: ``~/.local/share/tastemaker`` on Linux, or under
+    ``$XDG_DATA_HOME``); the default database and the demo's live there."""
+    return Path(platformdirs.user_data_dir("tastemaker"))
+
+
+def default_database_url() -> str:
+    """``sqlite:///<data folder>/tastemaker.db``: the same file from any working directory."""
+    return f"sqlite:///{data_dir() / 'tastemaker.db'}"
+
+
 # A Slack member id: U… (W… in an Enterprise Grid), capital letters and digits.
 _SLACK_MEMBER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
@@ -54,7 +66,7 @@ class Settings(BaseSettings):
         env_prefix="TASTEMAKER_", frozen=True, extra="ignore", populate_by_name=True
     )
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default_factory=default_database_url)
 
     # Spark
     spark_master: str = "local[*]"

@@ -25,6 +25,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file SQLite opens for ``url`` (relative to the working directory if relative; SQLite
+    expands no ``~``); ``None`` for another database, an in-memory one or a ``file:`` URI."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def display_url(url: str) -> str:
     """``url`` fit to print or log: the password replaced by ``***``."""
     try:
@@ -46,9 +57,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url``; for SQLite, create the parent folder and install the pragmas."""
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
-    u = make_url(url)
-    if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-        Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},

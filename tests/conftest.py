@@ -30,6 +30,16 @@ class Clock:
         self.now += dt.timedelta(**kw)
 
 
+@pytest.fixture(autouse=True)
+def user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Per-user folders (platformdirs: the default database, the demo's, the default log file) in a
+    fresh temporary folder for each test — subprocesses inherit it — never the real home."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    return home
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(dt.datetime(2026, 11, 20, 12, 0, 0))

@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bot import logs
 from bot.errors import explain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _cli(
     *args: str, stdin: str = "", cwd: Path | None = None, env: dict[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m bot.cli`` in ``cwd`` (its log file lands in ``cwd/var``); ``env`` values of None
-    remove a variable."""
+    """``python -m bot.cli`` in ``cwd`` (its log file is the default one, :func:`bot.logs.log_file`
+    under the test's per-user folders); ``env`` values of None remove a variable."""
     full_env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
     for key, value in {"TASTEMAKER_LOG_FILE": None, **(env or {})}.items():
         if value is None:
@@ -84,7 +85,7 @@ def test_read_only_database_is_one_line_and_read_only_commands_still_work(tmp_pa
     r = _cli("export", "recommendations", "--out", str(tmp_path / "e.tsv"), "--db", ro, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     # The traceback is in the log file, not on the terminal.
-    assert "Traceback" in (tmp_path / "var" / "tastemaker.log").read_text(encoding="utf-8")
+    assert "Traceback" in logs.default_log_file().read_text(encoding="utf-8")
 
 
 def test_database_from_a_newer_tastemaker_is_one_line(tmp_path: Path) -> None:
@@ -238,8 +239,6 @@ def test_py4j_chatter_goes_to_the_log_file_not_the_terminal(
     """A dying Spark JVM makes Py4J log "Exception while sending command." itself; the terminal must
     still get only the job runner's one explained line."""
     import logging
-
-    from bot import logs
 
     monkeypatch.setenv("TASTEMAKER_LOG_FILE", str(tmp_path / "t.log"))
     root = logging.getLogger()

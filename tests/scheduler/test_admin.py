@@ -129,7 +129,10 @@ def test_digest_preview_prints_text_and_writes_chart(
     assert "Daily trending for crew — 2026-11-20 (UTC)" in result.output
     assert "Top tracks:" in result.output and "New to the community:" in result.output
     assert png_size(out.read_bytes()) == (1000, 500)
-    empty = CliRunner().invoke(
+    quiet = ["digest", "preview", "--community", "crew", "--day", "2026-10-01"]
+    empty = CliRunner().invoke(app, [*quiet, "--db", settings.database_url])
+    assert empty.exit_code == 0 and "A quiet day" in empty.output
+    unknown = CliRunner().invoke(
         app, ["digest", "preview", "--community", "nobody", "--db", settings.database_url]
     )
-    assert empty.exit_code == 0 and "A quiet day" in empty.output
+    assert unknown.exit_code == 2 and unknown.output == "error: unknown community 'nobody'\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import logs
 from bot.platforms.slack.app import build_app
 from bot.service import Service
 from config.settings import Settings
@@ -47,7 +48,7 @@ def test_unreachable_web_api_at_start_is_one_line(tmp_path: Path, mode: str) -> 
         f"error: slack: cannot reach Slack's Web API at {api}: [Errno 111] Connection refused"
     ], bot.stderr
     assert "listening" not in bot.stdout and "connected" not in bot.stdout
-    log = tmp_path / "var" / "tastemaker.log"  # the run's log file (cwd is tmp_path)
+    log = logs.default_log_file()  # the run's log file (the default one, under the test's per-user folders)
     assert "Traceback" not in (log.read_text(encoding="utf-8") if log.exists() else "")
 
 
@@ -91,5 +92,5 @@ def test_revoked_bot_token_at_start_is_one_line(tmp_path: Path) -> None:
     assert code == 1, (bot.stdout, bot.stderr)
     lines = bot.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: slack:") and "invalid_auth" in lines[0], bot.stderr
-    log = tmp_path / "var" / "tastemaker.log"
+    log = logs.default_log_file()
     assert "Traceback" not in (log.read_text(encoding="utf-8") if log.exists() else "")
