@@ -641,22 +641,20 @@ def link_state(s: LinkStatus, now: dt.datetime, *, esc: Callable[[str], str] = _
     first sync``, ``copying its history: …``, a failure being retried (with what went wrong,
     escaped by ``esc``), or an account gone or hiding its listening."""
     plays = _count(s.plays, "play")
-    synced = f"last synced {ago(s.last_sync, now)}" if s.last_sync is not None else "not synced yet"
+    synced = f"last synced {ago(s.last_sync, now)}" if s.last_sync is not None else ""
+    so_far = f"{plays} synced, {synced}" if synced else "nothing synced yet"
     if s.state == LINK_WAITING:
         return f"linked {ago(s.linked_at, now)}, waiting for its first sync"
     if s.state == LINK_BACKFILLING:
-        return f"copying its history: {plays} so far, {synced}"
+        return f"copying its history: {plays} so far, {synced or 'not synced yet'}"
     if s.state == LINK_RETRYING:
         why = f" ({esc(_clipped(s.detail, DETAIL_LIMIT))})" if s.detail else ""
-        return f"the last sync failed{why} and is tried again later; {plays} synced, {synced}"
+        return f"the last sync failed{why} and is tried again later; {so_far}"
     if s.state == LINK_GONE:
-        return (
-            f"{s.source_name} has no such account (any more), so nothing new arrives; "
-            f"{plays} synced, {synced}"
-        )
+        return f"{s.source_name} has no such account (any more), so nothing new arrives; {so_far}"
     if s.state == LINK_PRIVATE:
-        return f"the account hides its listening, so nothing new arrives; {plays} synced, {synced}"
-    return f"{synced}, {plays}"
+        return f"the account hides its listening, so nothing new arrives; {so_far}"
+    return f"{synced or 'up to date'}, {plays}"
 
 
 def link_line(s: LinkStatus, now: dt.datetime, *, esc: Callable[[str], str] = _same) -> str:
