@@ -186,3 +186,33 @@ def take_chart_word(words: list[str]) -> tuple[bool, list[str]]:
     """Whether ``chart`` (any case) is among ``words`` (``top``'s picture option), and the others."""
     rest = [w for w in words if w.lower() != CHART_WORD]
     return len(rest) < len(words), rest
+
+
+# `unlink … keep|delete`: what happens to the plays the linked account synced (keep by default).
+UNLINK_PLAYS = {"keep": True, "delete": False}
+
+
+def parse_unlink_plays(value: str | None) -> bool:
+    """``keep`` (also the default) → True; ``delete`` → False; anything else is a :class:`UserError`."""
+    word = (value or "keep").strip().lower()
+    if word not in UNLINK_PLAYS:
+        raise UserError(f"“{value}” is not a choice for the synced plays: use keep or delete.")
+    return UNLINK_PLAYS[word]
+
+
+def parse_unlink_args(words: list[str], usage: str) -> tuple[str | None, bool]:
+    """``unlink [source] [keep|delete]`` in any order: the source as typed (``None``: the member's
+    only link; the service reads it) and whether the synced plays stay. ``usage`` ends the refusal
+    of anything more."""
+    keep: bool | None = None
+    rest: list[str] = []
+    for w in words:
+        if w.lower() not in UNLINK_PLAYS:
+            rest.append(w)
+        elif keep is not None and keep != UNLINK_PLAYS[w.lower()]:
+            raise UserError(f"Keep or delete the synced plays, not both. {usage}")
+        else:
+            keep = UNLINK_PLAYS[w.lower()]
+    if len(rest) > 1:
+        raise UserError(f"I don't understand `{' '.join(rest)}` here. {usage}")
+    return (rest[0] if rest else None), (True if keep is None else keep)

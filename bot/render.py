@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from bot.service import (
+    LINK_BACKFILLING,
+    LINK_GONE,
+    LINK_PRIVATE,
+    LINK_RETRYING,
+    LINK_SOURCE_NAMES,
+    LINK_WAITING,
     ChartEntry,
     Digest,
     HelpEntry,
     Knower,
+    Linked,
+    LinkStatus,
     LoggedPlay,
     MemberChart,
     Neighbour,
@@ -30,6 +39,7 @@ from bot.service import (
     Taste,
     TrendEntry,
     Trending,
+    Unlinked,
     WhoKnows,
 )
 
@@ -416,12 +426,16 @@ def private_note(switch: str) -> str:
     )
 
 
-def profile_text(p: Profile, switch: str, *, shared: bool = False) -> str:
+def profile_text(p: Profile, switch: str, *, shared: bool = False, now: dt.datetime | None = None) -> str:
     """A profile; a ``shared`` one (the whole channel reads it) names the member and leaves the
-    private note out."""
+    private note and the member's linked accounts out. The linked accounts (the member's own
+    profile only, :attr:`Profile.links`) are a line each, with their last sync relative to ``now``;
+    without ``now`` they are left out."""
+    links = [link_line(s, now) for s in p.links] if not shared and now is not None else []
     if p.plays == 0:
-        return no_plays(p.member, p.is_you, shared=shared)
+        return "\n".join([no_plays(p.member, p.is_you, shared=shared), *links])
     lines = [profile_title(p, shared=shared)] + [f"{label}: {value}" for label, value in profile_fields(p)]
+    lines += links
     if p.is_you and p.private and not shared:
         lines.append(private_note(switch))
     return "\n".join(lines)
@@ -582,3 +596,169 @@ def help_line(e: HelpEntry, prefix: str, *, code: Callable[[str], str] = _same) 
 
 def help_text(entries: Sequence[HelpEntry], prefix: Callable[[str], str], title: str) -> str:
     return "\n".join([title] + [help_line(e, prefix(e.command)) for e in entries])
+
+
+# --- linked accounts: /link, /unlink, /links, the profile's link lines, notices ------------------
+
+
+@dataclass(frozen=True)
+class LinkCommands:
+    """How a platform writes the link commands, for replies that say what to type next. ``link``
+    and ``unlink`` are format strings with ``{source}`` (``listenbrainz``), ``{service}``
+    (``ListenBrainz``), ``{account}`` (``link``) and ``{plays}`` (``unlink``: keep or delete);
+    ``links`` is the status command as written."""
+
+    link: str
+    unlink: str
+    links: str
+
+    def link_command(self, source: str, account: str) -> str:
+        """``account`` as it goes into the command (escaped by the caller as the platform needs)."""
+        return self.link.format(source=source, service=LINK_SOURCE_NAMES[source], account=account)
+
+    def unlink_command(self, source: str, plays: str) -> str:
+        return self.unlink.format(source=source, service=LINK_SOURCE_NAMES[source], plays=plays)
+
+
+CONSOLE_LINK_COMMANDS = LinkCommands("/link {source} {account}", "/unlink {source} {plays}", "/links")
+LINKS_TITLE = "Your linked accounts here"
+ACCOUNT_PLACEHOLDER = "<user name>"
+DETAIL_LIMIT = 200  # characters of a failed sync's detail shown to the member
+NOTICE_LABEL = "Notice"
+
+
+def _count(n: int, word: str) -> str:
+    """``1 play`` / ``1,234 plays``."""
+    return f"1 {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def link_state(s: LinkStatus, now: dt.datetime, *, esc: Callable[[str], str] = _same) -> str:
+    """How a linked account's sync stands: ``last synced 5 min ago, 1,234 plays``, ``waiting for its
+    first sync``, ``copying its history: …``, a failure being retried (with what went wrong,
+    escaped by ``esc``), or an account gone or hiding its listening."""
+    plays = _count(s.plays, "play")
+    synced = f"last synced {ago(s.last_sync, now)}" if s.last_sync is not None else ""
+    so_far = f"{plays} synced, {synced}" if synced else "nothing synced yet"
+    if s.state == LINK_WAITING:
+        return f"linked {ago(s.linked_at, now)}, waiting for its first sync"
+    if s.state == LINK_BACKFILLING:
+        return f"copying its history: {plays} so far, {synced or 'not synced yet'}"
+    if s.state == LINK_RETRYING:
+        why = f" ({esc(_clipped(s.detail, DETAIL_LIMIT))})" if s.detail else ""
+        return f"the last sync failed{why} and is tried again later; {so_far}"
+    if s.state == LINK_GONE:
+        return f"{s.source_name} has no such account (any more), so nothing new arrives; {so_far}"
+    if s.state == LINK_PRIVATE:
+        return f"the account hides its listening, so nothing new arrives; {so_far}"
+    return f"{synced or 'up to date'}, {plays}"
+
+
+def link_line(s: LinkStatus, now: dt.datetime, *, esc: Callable[[str], str] = _same) -> str:
+    """``ListenBrainz: rob — last synced 5 min ago, 1,234 plays``: a line of /links and of the
+    member's own profile."""
+    return f"{s.source_name}: {esc(s.account)} — {link_state(s, now, esc=esc)}"
+
+
+def no_links(commands: LinkCommands, *, code: Callable[[str], str] = _same) -> str:
+    """/links without a linked account: what to type to link one."""
+    placeholder = code(ACCOUNT_PLACEHOLDER)
+    return (
+        "You have no ListenBrainz or Last.fm account linked here. Link one and its plays arrive by "
+        f"themselves: {commands.link_command('listenbrainz', placeholder)} or "
+        f"{commands.link_command('lastfm', placeholder)}."
+    )
+
+
+def links_footer(statuses: Sequence[LinkStatus], commands: LinkCommands) -> str:
+    """Under the list: how to stop one (``statuses``: the list, not empty)."""
+    source = statuses[0].source
+    return (
+        "Their plays count here like the ones you log. "
+        f"{commands.unlink_command(source, 'keep')} stops syncing it and keeps its plays; "
+        f"{commands.unlink_command(source, 'delete')} removes them too."
+    )
+
+
+def notice_line(notice: str, *, esc: Callable[[str], str] = _same) -> str:
+    """A pending notice about a linked account (:meth:`Service.pending_notices`), shown once."""
+    return f"{NOTICE_LABEL}: {esc(notice)}"
+
+
+def links_text(
+    statuses: Sequence[LinkStatus],
+    now: dt.datetime,
+    commands: LinkCommands = CONSOLE_LINK_COMMANDS,
+    notices: Sequence[str] = (),
+    *,
+    footer: str | None = None,
+) -> str:
+    """/links as plain text: a line per linked account and the ``footer`` (by default
+    :func:`links_footer`), or how to link one; then the notices."""
+    if not statuses:
+        lines = [no_links(commands)]
+    else:
+        below = links_footer(statuses, commands) if footer is None else footer
+        lines = [f"{LINKS_TITLE}:", *(link_line(s, now) for s in statuses), below]
+    return "\n".join(lines + [notice_line(n) for n in notices])
+
+
+def linked_text(
+    r: Linked, now: dt.datetime, commands: LinkCommands, *, esc: Callable[[str], str] = _same
+) -> str:
+    """What /link did: a new link (its history arrives over the next syncs), a link again after an
+    unlink that kept the plays (the sync goes on where it stopped), or the account linked already."""
+    s = r.link
+    account = esc(s.account)
+    if r.already:
+        return (
+            f"Your {s.source_name} account {account} is already linked here: {link_state(s, now, esc=esc)}."
+        )
+    if r.resumed:
+        return (
+            f"Linked your {s.source_name} account {account} again. Its sync goes on where it stopped: "
+            f"the {_count(s.plays, 'play')} it synced before are kept, not added twice."
+        )
+    return (
+        f"Linked your {s.source_name} account {account}. Its listening history is copied into your "
+        "plays here over the next syncs, then its new listens as they come; they count like the plays "
+        f"you log. {commands.links} shows how far it is."
+    )
+
+
+UNLINK_FOLDED_NOTE = "/trending has counted some of them already and drops them at the next batch update."
+
+
+def unlinked_text(
+    u: Unlinked,
+    commands: LinkCommands,
+    *,
+    esc: Callable[[str], str] = _same,
+    code: Callable[[str], str] = _same,
+) -> str:
+    """What /unlink did with the synced plays, and how to get the other outcome: kept → link again
+    and unlink with delete; deleted → linking again brings the whole history back. ``code`` writes
+    the account name inside a command."""
+    head = f"Unlinked your {u.source_name} account {esc(u.account)}: no new listens arrive from it."
+    relink = commands.link_command(u.source, code(u.account))
+    if u.kept:
+        return (
+            f"{head} The plays it synced stay in your history, like imported plays. To remove them as "
+            f"well, link it again and unlink it with delete: {relink}, then "
+            f"{commands.unlink_command(u.source, 'delete')}."
+        )
+    if u.removed == 0:
+        return f"{head} It had not synced any plays, so none were removed."
+    removed = "The one play it synced is" if u.removed == 1 else f"The {u.removed:,} plays it synced are"
+    line = f"{head} {removed} removed from your history."
+    if u.folded:
+        line += " " + (FOLDED_NOTE if u.removed == 1 else UNLINK_FOLDED_NOTE)
+    return f"{line} Linking it again ({relink}) brings its whole history back."
+
+
+def with_notices(text: str, notices: Sequence[str]) -> str:
+    """A private plain-text reply with the member's pending notices under it."""
+    return "\n".join([text] + [notice_line(n) for n in notices])

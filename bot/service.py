@@ -284,6 +284,19 @@ HELP = (
     ),
     HelpEntry("privacy", "private|public", "leave others' answers about members, or come back", "private"),
     HelpEntry(
+        "link",
+        "listenbrainz|lastfm <user name>",
+        "link your ListenBrainz or Last.fm account here: its plays arrive by themselves",
+        "listenbrainz rob",
+    ),
+    HelpEntry(
+        "unlink",
+        "[listenbrainz|lastfm] [keep|delete]",
+        "stop syncing a linked account; its synced plays stay (keep, the default) or go (delete)",
+        "lastfm delete",
+    ),
+    HelpEntry("links", "", "your linked accounts: last sync, plays synced, problems", ""),
+    HelpEntry(
         "digest",
         "",
         "the daily trending post (each platform words its own set-up; adapters replace this entry)",

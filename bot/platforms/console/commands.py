@@ -2,7 +2,10 @@
 Used by ``tastemaker chat`` and by the demo.
 
 The member commands (``/whoknows``, ``/top``, ``/recent``, ``/profile``, ``/taste``) take a member as
-their member id (what ``--member`` gives); ``/help`` is generated from :meth:`Service.help`. With the
+their member id (what ``--member`` gives); ``/help`` is generated from :meth:`Service.help`.
+``/link listenbrainz|lastfm <user>``, ``/unlink [source] [keep|delete]`` and ``/links`` manage the
+member's linked accounts; the member's own ``/profile`` lists them too, and these four replies end
+with the notices the member has not seen yet (an account gone or private, each shown once). With the
 word ``chart`` (``/top tracks 7d chart``), ``/top`` also writes its chart as a PNG to a new file in the
 temp folder and says where.
 
@@ -20,7 +23,14 @@ from collections.abc import Callable, Iterable
 
 from bot import render
 from bot.errors import explain
-from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args, take_chart_word
+from bot.parsing import (
+    UserError,
+    parse_recommend_args,
+    parse_top_args,
+    parse_trending_args,
+    parse_unlink_args,
+    take_chart_word,
+)
 from bot.service import RESOLVE_AS_TYPED, RESOLVE_EXISTING, HelpEntry, MemberChart, NameQuestion, Service, Who
 
 log = logging.getLogger(__name__)
@@ -37,6 +47,10 @@ HELP_REPLACE = {
     "digest": (HelpEntry("digest", "", "yesterday's daily trending post", ""),),
     "taste": (HelpEntry("taste", "<member id>", "compare your taste with another member's", "ann"),),
 }
+
+
+LINK_USAGE = "Try `/link listenbrainz <user name>` or `/link lastfm <user name>`."
+UNLINK_USAGE = "Try `/unlink`, `/unlink listenbrainz` or `/unlink lastfm delete`."
 
 
 def help_text(entries: tuple[HelpEntry, ...] | None = None) -> str:
@@ -125,7 +139,23 @@ def handle(
             return render.recent_text(service.recent(who, _member(_words(rest))), service.clock())
         if command == "profile":
             profile = service.profile(who, _member(_words(rest)))
-            return render.profile_text(profile, _privacy_switch(True))
+            text = render.profile_text(profile, _privacy_switch(True), now=service.clock())
+            return render.with_notices(text, service.pending_notices(who)) if profile.is_you else text
+        if command == "link":
+            source, _, account = rest.strip().partition(" ")
+            if not source:
+                raise UserError(f"Which account? {LINK_USAGE}")
+            linked = service.link(who, source, account)
+            text = render.linked_text(linked, service.clock(), render.CONSOLE_LINK_COMMANDS)
+            return render.with_notices(text, service.pending_notices(who))
+        if command == "unlink":
+            which, keep = parse_unlink_args(_words(rest), UNLINK_USAGE)
+            unlinked = service.unlink(who, which, keep_plays=keep)
+            text = render.unlinked_text(unlinked, render.CONSOLE_LINK_COMMANDS)
+            return render.with_notices(text, service.pending_notices(who))
+        if command == "links":
+            notices = service.pending_notices(who)
+            return render.links_text(service.links(who), service.clock(), notices=notices)
         if command == "neighbours":
             return render.neighbours_text(service.neighbours(who))
         if command == "similar":

@@ -1,7 +1,7 @@
 """The app command tree: ``/played`` (with autocomplete), ``/recommend``, ``/trending``, ``/plays``,
 ``/undo``, the member commands ``/whoknows``, ``/top``, ``/recent``, ``/profile`` and ``/privacy``,
-the taste commands ``/neighbours``, ``/similar`` and ``/taste``, ``/help`` and
-``/tastemaker digest here|off|status``.
+the taste commands ``/neighbours``, ``/similar`` and ``/taste``, the linked accounts' ``/link``,
+``/unlink`` and ``/links``, ``/help`` and ``/tastemaker digest here|off|status``.
 
 Handlers only parse and render: every call goes to :class:`~bot.service.Service`, run off the event
 loop (``asyncio.to_thread``) so that a busy database never stalls the gateway. Each command defers at
@@ -16,6 +16,11 @@ buttons; a press comes back through the client's ``on_interaction`` to :meth:`Ha
 service); ``/privacy`` and ``/help`` answer only the member, as every refusal does. ``/neighbours``,
 ``/similar`` and ``/taste`` (a required ``member`` user option) answer in the channel the same way.
 ``/top`` with ``chart:True`` attaches the chart as a PNG (``bot.chart``), shown as the embed's image.
+
+``/link``, ``/unlink`` and ``/links`` answer only the member (ephemeral), each with the member's
+pending notices about their linked accounts (an account gone or private, each shown once); the
+asker's own ``/profile`` leaves their linked accounts out and sends them (and those notices) in an
+ephemeral followup.
 
 ``/plays`` and ``/undo`` answer only the member (ephemeral). ``/plays`` carries a "Remove n" button
 per play; a press comes back the same way to :meth:`Handlers.remove`, which asks the service to
@@ -45,6 +50,7 @@ from bot.parsing import (
     parse_count,
     parse_kind,
     parse_period,
+    parse_unlink_plays,
     parse_window,
     play_input,
     reject_bidi,
@@ -56,6 +62,8 @@ from bot.platforms.discord.embeds import (
     error_text,
     escaped_error_text,
     help_embed,
+    linked_embed,
+    links_embed,
     neighbours_embed,
     played_embed,
     plays_embed,
@@ -67,6 +75,7 @@ from bot.platforms.discord.embeds import (
     similar_embed,
     taste_embed,
     trending_embed,
+    unlinked_embed,
     whoknows_embed,
 )
 from bot.platforms.discord.ids import NAME
@@ -91,6 +100,15 @@ WINDOW_CHOICES = [app_commands.Choice(name=w, value=w) for w in ("24h", "7d", "3
 KIND_CHOICES = [app_commands.Choice(name=k, value=k) for k in ("artists", "tracks")]
 PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in TOP_PERIODS]
 PRIVACY_CHOICES = [app_commands.Choice(name=p, value=p) for p in ("private", "public")]
+LINK_SOURCE_CHOICES = [
+    app_commands.Choice(name="ListenBrainz", value="listenbrainz"),
+    app_commands.Choice(name="Last.fm", value="lastfm"),
+]
+UNLINK_PLAYS_CHOICES = [
+    app_commands.Choice(name="keep: the plays it synced stay in your history", value="keep"),
+    app_commands.Choice(name="delete: remove the plays it synced", value="delete"),
+]
+MAX_ACCOUNT_LENGTH = 200  # /link's user option: a user name or a profile URL
 
 
 def check_option(value: str | None, what: str, limit: int = MAX_OPTION_LENGTH) -> None:
@@ -409,10 +427,23 @@ class Handlers:
     async def profile(
         self, interaction: discord.Interaction[Any], member: discord.abc.Snowflake | None
     ) -> None:
+        """``/profile``, in the channel. The asker's own linked accounts and pending notices are
+        left out of it and follow in an ephemeral message (when there are any)."""
+        mine: list[discord.Embed] = []
+
         def work(who: Who) -> discord.Embed:
-            return profile_embed(self.service.profile(who, member_id(member)))
+            profile = self.service.profile(who, member_id(member))
+            if profile.is_you:
+                notices = self.service.pending_notices(who)
+                if profile.links or notices:
+                    mine.append(links_embed(profile.links, self.service.clock(), notices, profile=True))
+            return profile_embed(profile)
 
         await self._answer(interaction, lambda: who_of(interaction), work, escape_errors=True)
+        for embed in mine:
+            await interaction.followup.send(
+                embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
 
     # --- taste: /neighbours, /similar, /taste (public) -------------------------------------------
 
@@ -448,6 +479,37 @@ class Handlers:
 
         def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
             return privacy_embed(self.service.privacy(who, setting)), None
+
+        await self._private(interaction, work)
+
+    # --- linked accounts: /link, /unlink, /links (ephemeral) -------------------------------------
+
+    async def link(self, interaction: discord.Interaction[Any], source: str, user: str) -> None:
+        """``/link source:… user:…``: answered only to the member, with their pending notices."""
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            check_option(user, "user name", MAX_ACCOUNT_LENGTH)
+            linked = self.service.link(who, source, user)
+            return linked_embed(linked, self.service.clock(), self.service.pending_notices(who)), None
+
+        await self._private(interaction, work)
+
+    async def unlink(self, interaction: discord.Interaction[Any], source: str | None, plays: str) -> None:
+        """``/unlink [source:…] [plays:keep|delete]``: keep (the default) or delete the synced plays."""
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            keep = parse_unlink_plays(plays)
+            unlinked = self.service.unlink(who, source or None, keep_plays=keep)
+            return unlinked_embed(unlinked, self.service.pending_notices(who)), None
+
+        await self._private(interaction, work)
+
+    async def links(self, interaction: discord.Interaction[Any]) -> None:
+        """``/links``: the member's linked accounts and how their sync stands."""
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            notices = self.service.pending_notices(who)
+            return links_embed(self.service.links(who), self.service.clock(), notices), None
 
         await self._private(interaction, work)
 
@@ -619,6 +681,40 @@ def build_commands(
     async def privacy(interaction: discord.Interaction, setting: str) -> None:
         await handlers.privacy(interaction, setting)
 
+    @app_commands.command(
+        name="link", description="Link your ListenBrainz or Last.fm account: its plays arrive by themselves."
+    )
+    @app_commands.describe(
+        source="ListenBrainz or Last.fm", user="Your user name there, or your profile's URL"
+    )
+    @app_commands.choices(source=LINK_SOURCE_CHOICES)
+    @app_commands.guild_only()
+    async def link(
+        interaction: discord.Interaction, source: str, user: app_commands.Range[str, 1, MAX_ACCOUNT_LENGTH]
+    ) -> None:
+        await handlers.link(interaction, source, user)
+
+    @app_commands.command(
+        name="unlink", description="Stop syncing a linked account; keep or delete its plays."
+    )
+    @app_commands.describe(
+        source="Which account (needed only when you linked both)",
+        plays="What happens to the plays it synced (keep by default)",
+    )
+    @app_commands.choices(source=LINK_SOURCE_CHOICES, plays=UNLINK_PLAYS_CHOICES)
+    @app_commands.guild_only()
+    async def unlink(
+        interaction: discord.Interaction, source: str | None = None, plays: str = "keep"
+    ) -> None:
+        await handlers.unlink(interaction, source, plays)
+
+    @app_commands.command(
+        name="links", description="Your linked accounts: last sync, plays synced, problems."
+    )
+    @app_commands.guild_only()
+    async def links(interaction: discord.Interaction) -> None:
+        await handlers.links(interaction)
+
     @app_commands.command(name="help", description="Every tastemaker command, with an example.")
     @app_commands.guild_only()
     async def help_(interaction: discord.Interaction) -> None:
@@ -664,6 +760,9 @@ def build_commands(
         similar,
         taste,
         privacy,
+        link,
+        unlink,
+        links,
         help_,
         tastemaker,
     ]

@@ -17,6 +17,8 @@ from bot.service import (
     Digest,
     HelpEntry,
     Knower,
+    Linked,
+    LinkStatus,
     LoggedPlay,
     MemberChart,
     Neighbours,
@@ -28,6 +30,7 @@ from bot.service import (
     Similar,
     Taste,
     Trending,
+    Unlinked,
     WhoKnows,
 )
 
@@ -346,6 +349,61 @@ def taste_embed(t: Taste) -> discord.Embed:
             name=clip(who, EMBED_FIELD_NAME_LIMIT), value=clip(what, EMBED_FIELD_LIMIT), inline=False
         )
     return embed
+
+
+# --- linked accounts: /link, /unlink, /links (only to the member) ----------------------------------
+
+ACCOUNT_LIMIT = 200  # escaped characters of an account name (the service allows 64)
+NOTICES_SHOWN = 5  # notice fields per answer (a member has at most one per linked account)
+PROFILE_LINKS_NOTE = "Only you see this: your profile in the channel leaves your linked accounts out."
+
+
+def _account(text: str) -> str:
+    return fit(text, ACCOUNT_LIMIT)
+
+
+def _in_code(text: str) -> str:
+    """An account name inside a command written as code (markdown is shown as typed there)."""
+    return clip(discord.utils.escape_mentions(text), ACCOUNT_LIMIT)
+
+
+def _with_notices(embed: discord.Embed, notices: Sequence[str]) -> discord.Embed:
+    """The member's pending notices (each shown once) as fields under the answer."""
+    for notice in notices[:NOTICES_SHOWN]:
+        embed.add_field(name=render.NOTICE_LABEL, value=clip(esc(notice), EMBED_FIELD_LIMIT), inline=False)
+    return embed
+
+
+def linked_embed(r: Linked, now: dt.datetime, notices: Sequence[str] = ()) -> discord.Embed:
+    """What /link did, and the member's pending notices under it."""
+    text = render.linked_text(r, now, discord_help.LINK_COMMANDS, esc=_account)
+    title = "Already linked" if r.already else "Account linked"
+    return _with_notices(discord.Embed(title=title, description=text, colour=COLOUR), notices)
+
+
+def unlinked_embed(u: Unlinked, notices: Sequence[str] = ()) -> discord.Embed:
+    """What /unlink did with the synced plays, and how to get the other outcome."""
+    text = render.unlinked_text(u, discord_help.LINK_COMMANDS, esc=_account, code=_in_code)
+    return _with_notices(discord.Embed(title="Account unlinked", description=text, colour=COLOUR), notices)
+
+
+def links_embed(
+    statuses: Sequence[LinkStatus], now: dt.datetime, notices: Sequence[str] = (), *, profile: bool = False
+) -> discord.Embed:
+    """/links: a line per linked account with how its sync stands (or how to link one), then the
+    pending notices. With ``profile``, the private part of the member's own /profile (the public
+    profile leaves the accounts out), saying so in the footer."""
+    commands = discord_help.LINK_COMMANDS
+    if not statuses:
+        embed = discord.Embed(title=render.LINKS_TITLE, description=render.no_links(commands), colour=COLOUR)
+        return _with_notices(embed, notices)
+    lines = [render.link_line(s, now, esc=_account) for s in statuses]
+    if not profile:
+        lines.append(render.links_footer(statuses, commands))
+    embed = discord.Embed(title=render.LINKS_TITLE, description=_lines_within(lines), colour=COLOUR)
+    if profile:
+        embed.set_footer(text=PROFILE_LINKS_NOTE)
+    return _with_notices(embed, notices)
 
 
 def error_text(exc: UserError) -> str:

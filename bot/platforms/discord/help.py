@@ -10,8 +10,9 @@ from bot.service import HelpEntry, Service
 
 TITLE = "tastemaker — log what you listen to, see what your server is into."
 PREFIX = "/"
-# Discord's own shape of a few commands: /played and /top take options (/top's chart is a boolean),
-# /taste a required user option, the digest is a command group.
+# Discord's own shape of a few commands: /played, /top, /link and /unlink take options (/top's chart is
+# a boolean; /link's and /unlink's source and plays are choices), /taste a required user option, the
+# digest is a command group.
 REPLACE = {
     "played": (
         HelpEntry(
@@ -32,6 +33,22 @@ REPLACE = {
             "kind:tracks period:30d chart:True",
         ),
     ),
+    "link": (
+        HelpEntry(
+            "link",
+            "source:ListenBrainz|Last.fm user:<user name>",
+            "link your ListenBrainz or Last.fm account here: its plays arrive by themselves",
+            "source:ListenBrainz user:rob",
+        ),
+    ),
+    "unlink": (
+        HelpEntry(
+            "unlink",
+            "[source:…] [plays:keep|delete]",
+            "stop syncing a linked account; its synced plays stay (keep, the default) or go (delete)",
+            "source:Last.fm plays:delete",
+        ),
+    ),
     "digest": (
         HelpEntry(
             "tastemaker digest",
@@ -42,6 +59,9 @@ REPLACE = {
     ),
 }
 PRIVACY_SWITCH = {True: "`/privacy setting:public`", False: "`/privacy setting:private`"}
+LINK_COMMANDS = render.LinkCommands(
+    "`/link source:{service} user:{account}`", "`/unlink source:{service} plays:{plays}`", "`/links`"
+)
 
 
 def entries(service_help: Sequence[HelpEntry] | None = None) -> list[HelpEntry]:

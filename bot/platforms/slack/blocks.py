@@ -13,6 +13,8 @@ from bot import render
 from bot.platforms.slack.questions import ACTION_AS_TYPED, ACTION_EXISTING
 from bot.service import (
     HelpEntry,
+    Linked,
+    LinkStatus,
     LoggedPlay,
     MemberChart,
     Neighbours,
@@ -26,6 +28,7 @@ from bot.service import (
     Similar,
     Taste,
     Trending,
+    Unlinked,
     WhoKnows,
 )
 
@@ -383,3 +386,50 @@ def taste_message(t: Taste) -> dict[str, Any]:
     tries = [f"*{who}:* {what}" for who, what in render.taste_tries(t, esc=_name, shared=True)]
     blocks += _sections(tries)
     return message(render.taste_text(t, shared=True), blocks)
+
+
+# --- linked accounts: link, unlink, links (answered only to the member) ----------------------------
+
+LINK_COMMANDS = render.LinkCommands(
+    "`/tastemaker link {source} {account}`",
+    "`/tastemaker unlink {source} {plays}`",
+    "`/tastemaker links`",
+)
+PROFILE_LINKS_NOTE = "Only you see this: your profile in the channel leaves your linked accounts out."
+
+
+def _notices(notices: Sequence[str]) -> list[dict[str, Any]]:
+    return [mrkdwn(f":warning: {_escaped(render.notice_line(n), SECTION_LIMIT - 20)}") for n in notices]
+
+
+def linked_message(r: Linked, now: dt.datetime, notices: Sequence[str] = ()) -> dict[str, Any]:
+    """What ``/tastemaker link`` did, and the member's pending notices under it."""
+    shown = render.linked_text(r, now, LINK_COMMANDS, esc=_name)
+    text = render.linked_text(r, now, LINK_COMMANDS)
+    return message(render.with_notices(text, notices), [mrkdwn(f":link: {shown}"), *_notices(notices)])
+
+
+def unlinked_message(u: Unlinked, notices: Sequence[str] = ()) -> dict[str, Any]:
+    """What ``/tastemaker unlink`` did with the synced plays, and how to get the other outcome."""
+    shown = render.unlinked_text(u, LINK_COMMANDS, esc=_name, code=_name)
+    text = render.unlinked_text(u, LINK_COMMANDS)
+    return message(render.with_notices(text, notices), [mrkdwn(f":scissors: {shown}"), *_notices(notices)])
+
+
+def links_message(
+    statuses: Sequence[LinkStatus], now: dt.datetime, notices: Sequence[str] = (), *, profile: bool = False
+) -> dict[str, Any]:
+    """``/tastemaker links``: a line per linked account with how its sync stands (or how to link
+    one), then the pending notices. With ``profile``, the private part of the member's own
+    ``/tastemaker profile`` (the shared profile leaves the accounts out), saying so."""
+    footer = PROFILE_LINKS_NOTE if profile else None
+    text = render.links_text(statuses, now, LINK_COMMANDS, notices, footer=footer)
+    if not statuses:
+        blocks = [mrkdwn(render.no_links(LINK_COMMANDS, code=escape)), *_notices(notices)]
+        return message(text, blocks)
+    footer = footer or render.links_footer(statuses, LINK_COMMANDS)
+    blocks = [mrkdwn(f":link: *{render.LINKS_TITLE}*")]
+    blocks += _sections(render.link_line(s, now, esc=_name) for s in statuses)
+    blocks.append(_context(footer))
+    blocks += _notices(notices)
+    return message(text, blocks)

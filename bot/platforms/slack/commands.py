@@ -1,13 +1,15 @@
 """What each Slack command does once acknowledged: parse → one service call → render → answer.
 
 These run in Bolt's lazy listeners (after the ack), so they may take their time: ``/played``,
-``/recommend`` and ``/tastemaker plays|undo|digest|privacy`` answer ephemerally through the
-command's ``response_url``; ``/trending`` and ``/tastemaker whoknows|top|recent|profile`` and
+``/recommend`` and ``/tastemaker plays|undo|digest|privacy|link|unlink|links`` answer ephemerally
+through the command's ``response_url``; ``/trending`` and ``/tastemaker whoknows|top|recent|profile`` and
 ``/tastemaker neighbours|similar|taste`` are shared with the channel (``chat.postMessage``, or the
 ``response_url`` in a channel the bot is not in), and their refusals go to the member alone. A member
 argument is a mention (``<@U…|name>``: the manifest has ``should_escape: true`` on ``/tastemaker``).
 ``/tastemaker top … chart`` shares the chart's picture (``files_upload_v2``) with the chart as its
-comment. A press on a ``/tastemaker plays`` "Remove" button is answered ephemerally through the
+comment. The asker's own ``/tastemaker profile`` is shared without their linked accounts, which
+(with the pending notices about them) follow ephemerally; ``link``, ``unlink`` and ``links`` end
+with those notices too. A press on a ``/tastemaker plays`` "Remove" button is answered ephemerally through the
 press's own ``response_url``, the listing left as is.
 
 The command text is read once, decoded from Slack's encoding (:func:`command_text`), before any
@@ -31,13 +33,22 @@ from slack_sdk.errors import SlackApiError
 from bot import render
 from bot.chart import member_chart_png
 from bot.digest import parse_digest_command, run_digest_command
-from bot.parsing import UserError, parse_recommend_args, parse_top_args, parse_trending_args, take_chart_word
+from bot.parsing import (
+    UserError,
+    parse_recommend_args,
+    parse_top_args,
+    parse_trending_args,
+    parse_unlink_args,
+    take_chart_word,
+)
 from bot.platforms.slack.blocks import (
     chart_comment,
     chart_message,
     error_message,
     escape,
     help_message,
+    linked_message,
+    links_message,
     message,
     mrkdwn,
     neighbours_message,
@@ -53,6 +64,7 @@ from bot.platforms.slack.blocks import (
     taste_message,
     text_message,
     trending_message,
+    unlinked_message,
     whoknows_message,
 )
 from bot.platforms.slack.client import respond_via
@@ -72,7 +84,11 @@ _STALE_BUTTON = "this button no longer works — list your plays again with /tas
 # /tastemaker subcommands shared with the channel, like /trending
 SHARED_SUBCOMMANDS = ("whoknows", "top", "recent", "profile", "neighbours", "neighbors", "similar", "taste")
 # /tastemaker subcommands answered after the ack (the others are answered in it: help)
-LAZY_SUBCOMMANDS = ("digest", "plays", "undo", "privacy", *SHARED_SUBCOMMANDS)
+LAZY_SUBCOMMANDS = ("digest", "plays", "undo", "privacy", "link", "unlink", "links", *SHARED_SUBCOMMANDS)
+LINK_USAGE = "Try `/tastemaker link listenbrainz <user name>` or `/tastemaker link lastfm <user name>`."
+UNLINK_USAGE = (
+    "Try `/tastemaker unlink`, `/tastemaker unlink listenbrainz` or `/tastemaker unlink lastfm delete`."
+)
 MENTION_HINT = "mention the member (type @ and pick them from the list)"
 ANSWERS_KEPT = 10_000  # questions whose first answer this process remembers (the newest)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -411,13 +427,29 @@ class Commands:
         self._share(body, client, work, "/tastemaker recent")
 
     def profile(self, body: dict[str, Any], client: WebClient) -> None:
-        def work(who: Who) -> dict[str, Any]:
+        """``/tastemaker profile [@member]``, shared like the others. The member's own linked
+        accounts and pending notices are left out of the shared profile and answered to them alone
+        right after it (when there are any)."""
+
+        def work(who: Who) -> tuple[dict[str, Any], dict[str, Any] | None]:
             usage = "Try `/tastemaker profile` or `/tastemaker profile @member`."
             member, args = member_args(body, usage)
             _no_more(args, usage)
-            return profile_message(self.service.profile(who, member))
+            profile = self.service.profile(who, member)
+            mine = None
+            if profile.is_you:
+                notices = self.service.pending_notices(who)
+                if profile.links or notices:
+                    mine = links_message(profile.links, self.service.clock(), notices, profile=True)
+            return profile_message(profile), mine
 
-        self._share(body, client, work, "/tastemaker profile")
+        answer = self._work(body, work, "/tastemaker profile")
+        if answer is None:
+            return
+        payload, mine = answer
+        self._post_shared(body, client, payload)
+        if mine is not None:
+            _ephemeral(body, mine)
 
     # --- taste: /tastemaker neighbours|similar|taste (in the channel) ----------------------------
 
@@ -508,6 +540,40 @@ class Commands:
             body.get("response_url"), {"response_type": "ephemeral", "replace_original": False, **payload}
         )
 
+    # --- linked accounts: /tastemaker link|unlink|links (answered only to the member) -----------
+
+    def link(self, body: dict[str, Any]) -> None:
+        """``/tastemaker link listenbrainz|lastfm <user name or profile URL>``: a URL arrives as a
+        ``<https://…|…>`` link and is decoded to its text, which the service reads."""
+
+        def work(who: Who, _text: str) -> dict[str, Any]:
+            source, _, account = subcommand_text(body).strip().partition(" ")
+            if not source:
+                raise UserError(f"Which account? {LINK_USAGE}")
+            linked = self.service.link(who, source, account)
+            return linked_message(linked, self.service.clock(), self.service.pending_notices(who))
+
+        self._answer(body, work)
+
+    def unlink(self, body: dict[str, Any]) -> None:
+        """``/tastemaker unlink [listenbrainz|lastfm] [keep|delete]`` (keep by default)."""
+
+        def work(who: Who, _text: str) -> dict[str, Any]:
+            source, keep = parse_unlink_args(words(subcommand_text(body)), UNLINK_USAGE)
+            unlinked = self.service.unlink(who, source, keep_plays=keep)
+            return unlinked_message(unlinked, self.service.pending_notices(who))
+
+        self._answer(body, work)
+
+    def links(self, body: dict[str, Any]) -> None:
+        """``/tastemaker links``: the member's linked accounts and how their sync stands."""
+
+        def work(who: Who, _text: str) -> dict[str, Any]:
+            notices = self.service.pending_notices(who)
+            return links_message(self.service.links(who), self.service.clock(), notices)
+
+        self._answer(body, work)
+
     @staticmethod
     def subcommand(body: dict[str, Any]) -> str:
         args = words(command_text(body))
@@ -534,6 +600,12 @@ class Commands:
             self.digest(body, client)
         elif sub == "privacy":
             self.privacy(body)
+        elif sub == "link":
+            self.link(body)
+        elif sub == "unlink":
+            self.unlink(body)
+        elif sub == "links":
+            self.links(body)
         elif sub == "whoknows":
             self.whoknows(body, client)
         elif sub == "top":

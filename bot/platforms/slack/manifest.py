@@ -59,6 +59,7 @@ LONG_DESCRIPTION = (
     "picks with /recommend, and see what the workspace plays most (and what is rising) with /trending. "
     "/tastemaker whoknows, top, recent and profile show who listens to what; neighbours, similar and "
     "taste show whose taste is close and what is alike; privacy opts out of them. "
+    "link brings a member's ListenBrainz or Last.fm listening in by itself. "
     "A daily digest summarises yesterday's listening."
 )
 
@@ -76,9 +77,10 @@ COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     (
         "/tastemaker",
         "Who knows, top, recent, profile, neighbours, similar, taste, privacy, your plays, undo, "
-        "the digest, help",
+        "linked ListenBrainz/Last.fm accounts, the digest, help",
         "whoknows Artist | top [tracks] [7d] [@member] [chart] | recent | profile | neighbours | "
-        "similar Artist | taste @member | privacy private|public | plays | undo | digest | help",
+        "similar Artist | taste @member | privacy private|public | plays | undo | "
+        "link listenbrainz|lastfm user | unlink [keep|delete] | links | digest | help",
         True,
     ),
 )

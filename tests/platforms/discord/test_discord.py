@@ -63,6 +63,9 @@ COMMANDS = [
     "similar",
     "taste",
     "privacy",
+    "link",
+    "unlink",
+    "links",
     "help",
     "tastemaker",
 ]

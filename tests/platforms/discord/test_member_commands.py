@@ -289,7 +289,7 @@ def test_help_is_ephemeral_and_generated_from_the_service(service: Service, sett
     assert shown["title"] == "tastemaker — log what you listen to, see what your server is into."
     text = shown["description"]
     for entry in service.help():
-        if entry.command in ("played", "taste", "top", "digest"):
+        if entry.command in ("played", "taste", "top", "link", "unlink", "digest"):
             continue  # Discord's own shape of these
         assert f"`/{entry.command}" in text, entry.command
         if entry.example:
@@ -301,3 +301,11 @@ def test_help_is_ephemeral_and_generated_from_the_service(service: Service, sett
     ) in text
     assert "`/tastemaker digest here|off|status` — the daily digest in this channel (Manage Server)" in text
     assert "`/whoknows <artist | artist - title>` — who here plays it most (e.g. `/whoknows Björk`)" in text
+    assert (
+        "`/link source:ListenBrainz|Last.fm user:<user name>` — link your ListenBrainz or Last.fm account "
+        "here: its plays arrive by themselves (e.g. `/link source:ListenBrainz user:rob`)"
+    ) in text
+    assert (
+        "`/unlink [source:…] [plays:keep|delete]` — stop syncing a linked account; its synced plays stay "
+        "(keep, the default) or go (delete) (e.g. `/unlink source:Last.fm plays:delete`)"
+    ) in text
