@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
 
+    # Imports from a chat upload (Discord /import, a file sent to the Slack bot in a direct message)
+    upload_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # checked before downloading
+    upload_max_unpacked: int = Field(default=1 << 30, ge=1)  # what an uploaded ZIP may unpack to
+    upload_progress_seconds: float = Field(default=1.5, ge=0)  # at most one progress edit this often
+
     @field_validator("database_url")
     @classmethod
     def _url_not_empty(cls, v: str) -> str:
