@@ -11,7 +11,7 @@ from bot.service import HelpEntry, Service
 TITLE = "tastemaker — log what you listen to, see what your server is into."
 PREFIX = "/"
 # Discord's own shape of a few commands: /played and /top take options (/top's chart is a boolean),
-# /taste a required user option, the digest is a command group.
+# /taste a required user option, /import an attachment option, the digest is a command group.
 REPLACE = {
     "played": (
         HelpEntry(
@@ -30,6 +30,14 @@ REPLACE = {
             "[kind:artists|tracks] [period:7d|30d|year|all] [member:@…] [chart:True]",
             "a member's own chart (chart: as a picture too)",
             "kind:tracks period:30d chart:True",
+        ),
+    ),
+    "import": (
+        HelpEntry(
+            "import",
+            "file:<attachment>",
+            "add your own history from a Spotify, ListenBrainz or Last.fm export (only you see it)",
+            "",
         ),
     ),
     "digest": (
