@@ -369,6 +369,38 @@ def discord_sync(
         raise typer.Exit(1) from exc
 
 
+slack_app = typer.Typer(no_args_is_help=True, help="Slack administration.")
+app.add_typer(slack_app, name="slack")
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="The bot's public HTTPS address: an HTTP-mode manifest whose request URLs are "
+            "<url>/slack/events. Without it: the Socket Mode manifest.",
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the manifest as JSON (Slack takes YAML or JSON).")
+    ] = False,
+) -> None:
+    """Print the Slack app manifest (the scopes the code needs, every command) to paste at
+    https://api.slack.com/apps → Create New App → From a manifest.
+
+    Example: tastemaker slack manifest --url https://bot.example.org > manifest.yml"""
+    from bot.platforms.slack.manifest import ManifestError, manifest, to_json, to_yaml
+
+    try:
+        doc = manifest(url)
+    except ManifestError as exc:
+        typer.echo(f"error: --url: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(to_json(doc) if json_out else to_yaml(doc, url), nl=False)
+
+
 def _job_context(settings: Settings, database: Database, digest: DigestRuntime | None = None) -> JobContext:
     """A job context whose Spark session starts on first use and lives for this process."""
     from functools import cache

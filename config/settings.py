@@ -6,15 +6,47 @@ behind the caller's back. Platform tokens come only from the environment under t
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tastemaker.db"
+# A Slack member id: U… (W… in an Enterprise Grid), capital letters and digits.
+_SLACK_MEMBER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def parse_admin_ids(value: Any) -> tuple[str, ...]:
+    """``slack_admin_ids`` from a comma-separated string (``U123,U456``, spaces and empty items
+    ignored), a JSON list string (``["U123","U456"]``) or a list; every id must be a Slack member
+    id (``U…``/``W…``), else ``ValueError`` naming it."""
+    items: Any = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"{text!r} is not a JSON list; write the ids comma-separated: U0123ABCD,U0456EFGH"
+                ) from exc
+        else:
+            items = text.split(",")
+    if not isinstance(items, list | tuple):
+        raise ValueError("give the admin ids comma-separated, e.g. U0123ABCD,U0456EFGH")
+    ids = tuple(str(item).strip() for item in items if str(item).strip())
+    for member in ids:
+        if not _SLACK_MEMBER_ID.fullmatch(member):
+            raise ValueError(
+                f"{member!r} is not a Slack member id (U… or W…, capital letters and digits, e.g. U0123ABCD; "
+                "in Slack: a member's profile → ⋮ → Copy member ID)"
+            )
+    return ids
 
 
 class Settings(BaseSettings):
@@ -64,7 +96,8 @@ class Settings(BaseSettings):
     )
     slack_app_token: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
     slack_api_url: str | None = None
-    slack_admin_ids: tuple[str, ...] = ()
+    # Members who may set up the digest besides workspace admins/owners: U123,U456 (or a JSON list).
+    slack_admin_ids: Annotated[tuple[str, ...], NoDecode] = ()
     discord_token: str | None = Field(default=None, validation_alias=AliasChoices("DISCORD_TOKEN"))
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
@@ -73,6 +106,11 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # checked before downloading
     upload_max_unpacked: int = Field(default=1 << 30, ge=1)  # what an uploaded ZIP may unpack to
     upload_progress_seconds: float = Field(default=1.5, ge=0)  # at most one progress edit this often
+
+    @field_validator("slack_admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, v: Any) -> tuple[str, ...]:
+        return parse_admin_ids(v)
 
     @field_validator("database_url")
     @classmethod

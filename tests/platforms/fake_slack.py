@@ -1,9 +1,9 @@
 """A small loopback fake of Slack's Web API and of slash-command ``response_url`` endpoints.
 
-Serves ``POST /api/<method>`` (``auth.test``, ``chat.postMessage``, anything else answers ``ok``;
-``GET`` too, for the methods the SDK calls that way: ``files.info``) and ``POST /response/<id>``,
-records every call, and can answer the next call to a path with an error status (e.g. 429 with
-``Retry-After``) once.
+Serves ``POST /api/<method>`` (``auth.test``, ``chat.postMessage``, the other methods of
+:data:`~bot.platforms.slack.manifest.METHOD_SCOPES` answer ``ok``; ``GET`` too, for the methods the
+SDK calls that way: ``files.info``) and ``POST /response/<id>``, records every call, and can answer
+the next call to a path with an error status (e.g. 429 with ``Retry-After``) once.
 
 ``files_upload_v2`` works end to end: ``files.getUploadURLExternal`` hands out an upload URL on this
 server (``POST /upload/<file id>`` stores the raw bytes in :attr:`FakeSlack.uploads`) and
@@ -12,9 +12,17 @@ server (``POST /upload/<file id>`` stores the raw bytes in :attr:`FakeSlack.uplo
 
 Files members share (:meth:`FakeSlack.add_file`) are answered by ``files.info`` and served, as
 Slack serves private files, at their ``url_private_download`` (``GET /files-pri/…``) only with a
-bot token (``Authorization: Bearer xoxb-…``, not revoked); without one the answer is a 403 HTML
-page, for a file nobody added a 404. :func:`file_share_event` is the ``message.im`` event Slack
-sends when a member shares a file with the bot.
+bot token (``Authorization: Bearer xoxb-…``, not revoked) holding ``files:read``; without one the
+answer is a 403 HTML page, for a file nobody added a 404. :func:`file_share_event` is the
+``message.im`` event Slack sends when a member shares a file with the bot.
+
+Scopes are enforced as Slack does: a bot token holds :attr:`FakeSlack.scopes` (by default the
+manifest's, :data:`bot.platforms.slack.manifest.BOT_SCOPES`), an app-level token (``xapp-…``)
+:attr:`FakeSlack.app_scopes`; a method whose scopes
+(:data:`~bot.platforms.slack.manifest.METHOD_SCOPES`) the token lacks is answered HTTP 200
+``{"ok": false, "error": "missing_scope", "needed": "…", "provided": "…"}``, and a method missing
+from that table ``unknown_method`` (add a method the bot starts calling there, with its scopes).
+Every Web API answer carries Slack's ``X-OAuth-Scopes`` and ``X-Accepted-OAuth-Scopes`` headers.
 
 :func:`encode_command_text` is what Slack does to a slash command's text before sending it, so the
 test harness sends what a member typed the way Slack sends it.
@@ -25,11 +33,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from bot.platforms.slack.manifest import APP_TOKEN_SCOPES, BOT_SCOPES, METHOD_SCOPES
 
 TEAM_ID = "T0FAKE"
 BOT_USER_ID = "UBOT"
@@ -112,7 +122,9 @@ class _Failure:
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, scopes: Iterable[str] | None = None) -> None:
+        self.scopes: set[str] = set(BOT_SCOPES if scopes is None else scopes)  # the bot token's
+        self.app_scopes: set[str] = set(APP_TOKEN_SCOPES)  # an app-level token's (xapp-…)
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
         self.socket_url = ""  # what apps.connections.open answers
@@ -271,7 +283,9 @@ class FakeSlack:
             data = self.file_bytes.get(file_id)
         if data is None:
             status, body, ctype = 404, b"not found", "text/plain"
-        elif not bearer.startswith("xoxb-") or bearer in self.revoked_tokens:
+        elif (
+            not bearer.startswith("xoxb-") or bearer in self.revoked_tokens or "files:read" not in self.scopes
+        ):
             status, body, ctype = 403, b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html"
         else:
             status, body, ctype = 200, data, "application/octet-stream"
@@ -325,6 +339,26 @@ class FakeSlack:
             self._record(Call(path, payload, dict(h.headers), 200))
             self._send(h, 200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
             return
+        granted = sorted(self.app_scopes if bearer.startswith("xapp-") else self.scopes)
+        needed = METHOD_SCOPES.get(method)
+        scope_headers = {
+            "X-OAuth-Scopes": ",".join(granted),
+            "X-Accepted-OAuth-Scopes": ",".join(needed or ()),
+        }
+        missing = [scope for scope in needed or () if scope not in granted]
+        if needed is None:
+            body = {"ok": False, "error": "unknown_method"}
+        elif missing:  # as Slack does: HTTP 200, ok false, what was needed and what the token has
+            body = {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": ",".join(missing),
+                "provided": ",".join(granted),
+            }
+        if not body["ok"]:
+            self._record(Call(path, payload, dict(h.headers), 200, ok=False, answer=body))
+            self._send(h, 200, json.dumps(body), "application/json", scope_headers)
+            return
         if method == "auth.test":
             body = {
                 "ok": True,
@@ -366,7 +400,7 @@ class FakeSlack:
             else:
                 body = {"ok": True, "channel": payload.get("channel"), "ts": f"{time.time():.6f}"}
         self._record(Call(path, payload, dict(h.headers), 200, ok=bool(body["ok"]), answer=body))
-        self._send(h, 200, json.dumps(body), "application/json")
+        self._send(h, 200, json.dumps(body), "application/json", scope_headers)
 
     def _record(self, call: Call) -> None:
         with self._cond:

@@ -6,6 +6,7 @@ and ``whoknows|top|recent|profile|privacy``, and the message buttons (``/played`
 ``app`` (the Bolt app: tiny listeners, ack first) · ``commands`` (parse → service call → render →
 answer) · ``blocks`` (Block Kit rendering and escaping, help) · ``encoding`` (command text as
 typed, mentions) · ``client`` (Web API and response_url clients, retries) · ``server`` (HTTP mode
-server and Socket Mode) · ``digest`` (the digest sender). Only this folder imports ``slack_bolt`` /
+server and Socket Mode) · ``digest`` (the digest sender) · ``manifest`` (the app manifest and the
+scopes each Web API method needs). Only this folder imports ``slack_bolt`` /
 ``slack_sdk``.
 """

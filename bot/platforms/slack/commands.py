@@ -194,7 +194,8 @@ def _share_picture(body: dict[str, Any], client: WebClient, chart: MemberChart, 
 
 
 def is_admin(client: WebClient, settings: Settings, user_id: str) -> bool:
-    """Workspace admins and owners (``users.info``), or a member of ``settings.slack_admin_ids``."""
+    """Workspace admins and owners (``users.info``), or a member of ``settings.slack_admin_ids``.
+    An app installed without the scope ``users.info`` needs is a ``UserError`` naming it."""
     if not user_id:
         return False
     if user_id in settings.slack_admin_ids:
@@ -202,7 +203,15 @@ def is_admin(client: WebClient, settings: Settings, user_id: str) -> bool:
     try:
         user = client.users_info(user=user_id).get("user") or {}
     except SlackApiError as exc:
-        log.warning("users.info failed: %s", exc.response.get("error") if exc.response is not None else exc)
+        error = exc.response.get("error") if exc.response is not None else None
+        log.warning("users.info failed: %s", error or exc)
+        if error == "missing_scope":
+            needed = exc.response.get("needed") or "users:read"
+            raise UserError(
+                f"I can't tell who is a workspace admin: this Slack app lacks the `{needed}` scope. "
+                "Add it (config/slack-manifest.yml) and reinstall the app, "
+                "or list admin ids in TASTEMAKER_SLACK_ADMIN_IDS."
+            ) from exc
         return False
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
