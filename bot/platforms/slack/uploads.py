@@ -47,6 +47,13 @@ FILE_SHARE: dict[str, str | Sequence[str | Pattern[str] | None] | None] = {
     "subtype": "file_share",
 }
 _SORRY = "something went wrong on my side while importing. Please try again later."
+# Why files.info refused (its error), in words.
+_FILE_HINTS = {
+    "missing_scope": "the app lacks the files:read permission; a workspace admin can reinstall it "
+    "from the current manifest",
+    "file_not_found": "it is gone; please send it again",
+    "file_deleted": "it was deleted; please send it again",
+}
 HOW_TO = (
     "Send me your listening history in this direct message, as a file: a Spotify extended "
     "streaming history (its JSON files or the ZIP), a ListenBrainz export (the ZIP or a JSONL file) "
@@ -106,9 +113,10 @@ class Uploads:
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             log.warning("files.info failed: %s", error)
+            hint = _FILE_HINTS.get(str(error), "please try again later")
             client.chat_postMessage(
                 channel=channel,
-                **error_message(f"I could not open that file (Slack said: {error or 'no answer'})."),
+                **error_message(f"I could not open that file ({error or 'no answer'}): {hint}."),
             )
             return
         name = str(info.get("name") or info.get("title") or file_id)

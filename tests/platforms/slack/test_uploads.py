@@ -363,9 +363,34 @@ def test_a_file_slack_cannot_find_is_one_line(bot: SlackClient, fake: FakeSlack,
     (post,) = fake.wait_for(lambda c: c.method == "chat.postMessage")
     assert post.payload == {
         "channel": "D0ADA",
-        **refusal("I could not open that file (Slack said: file_not_found)."),
+        **refusal("I could not open that file (file_not_found): it is gone; please send it again."),
         "team_id": TEAM_ID,
     }
+
+
+def test_without_files_read_the_member_is_told_why(
+    bot: SlackClient, fake: FakeSlack, service: Service
+) -> None:
+    fake.scopes.discard("files:read")  # an app installed from an older manifest
+    file = fake.add_file("scrobbles.csv", LASTFM_ROWS.encode())
+    send_event(bot, file_share_event(file))
+    (post,) = fake.wait_for(lambda c: c.method == "chat.postMessage")
+    assert post.payload == {
+        "channel": "D0ADA",
+        **refusal(
+            "I could not open that file (missing_scope): the app lacks the files:read permission; a "
+            "workspace admin can reinstall it from the current manifest."
+        ),
+        "team_id": TEAM_ID,
+    }
+    (info,) = fake.calls_to("files.info")
+    assert info.answer == {
+        "ok": False,
+        "error": "missing_scope",
+        "needed": "files:read",
+        "provided": "chat:write,commands,files:write,im:history,users:read",
+    }
+    assert fake.downloads == [] and artists_in(service) == {}
 
 
 # --- how to ---------------------------------------------------------------------------------------
