@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ async def upload(
     user: str = ADA,
     edits: int = 2,
     size: int | None = None,
+    timeout: float = 5.0,
 ) -> list[str]:
     """``/import`` with ``data`` attached: asserts the ephemeral defer and that every other request
     edits the original response with mentions off; the contents of the edits, in order."""
@@ -105,7 +107,8 @@ async def upload(
     payload = command_interaction(
         "import", {}, guild_id=guild, user_id=user, attachments={"file": attachment}
     )
-    reqs = await send(fake, payload, answers=1 + edits)
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    await fake.wait_for(lambda: len(fake.for_interaction(payload)) >= 1 + edits, timeout)
     await asyncio.sleep(0.1)
     reqs = fake.for_interaction(payload)
     token = payload["token"]
@@ -352,3 +355,31 @@ def test_file_names_cannot_mention_anyone(uploads: Recording, settings: Settings
             )
 
     run(scenario())
+
+
+def test_a_large_upload_reports_progress_per_batch(uploads: Recording, settings: Settings) -> None:
+    """60,000 scrobbles: two batches of the importer (the second process writes them), one progress
+    edit after each."""
+    eager = with_settings(uploads, upload_progress_seconds=0)
+    start = 1_600_000_000
+    data = "".join(
+        f"Artist {i % 500},Album,Track {i % 3000},{start + 60 * i}\n" for i in range(60_000)
+    ).encode()
+
+    async def scenario() -> None:
+        async with running_bot(eager, settings) as fake:
+            began = time.perf_counter()
+            edits = await upload(fake, "big.csv", data, edits=4, timeout=120)
+            print(f"60,000-row upload: {len(data) / 2**20:.1f} MiB in {time.perf_counter() - began:.1f} s")
+            assert edits == [
+                "Importing big.csv…",
+                "Importing big.csv… 50,000 plays read",
+                "Importing big.csv… 60,000 plays read",
+                "Import finished: big.csv, a Last.fm scrobble export.\n"
+                "Imported: 60,000 new plays\n"
+                "Duplicates: 0 (already in your history)\n"
+                "Skipped: 0",
+            ]
+
+    run(scenario())
+    assert plays_of(eager, GUILD_A, ADA) == 60_000
