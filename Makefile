@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 
 install: system-deps $(STAMP)
 
-# What pip cannot install: a Java 17+ runtime for Spark and a native BLAS for ALS.
+# What pip cannot install: a Java 17+ runtime for Spark, a native BLAS for ALS and the fonts charts
+# draw every script with (Noto, Noto CJK, Symbola).
 # Idempotent and quiet when everything is already there.
 system-deps:
 	@./.ci/system-deps

@@ -473,6 +473,51 @@ def batch(
     typer.echo(outcome.detail)
 
 
+@app.command()
+def sync(
+    community: Annotated[
+        str | None, typer.Option("--community", help=f"Only this community ({platforms.references()}).")
+    ] = None,
+    member: Annotated[
+        str | None, typer.Option("--member", help="Only this member (their id in --community).")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Copy new listens of linked ListenBrainz / Last.fm accounts now (what the scheduled `sync` job
+    does, without waiting for an account's back-off). Prints one line per account and a total; a
+    long history takes a few runs (sync_pages_per_account pages per account per run)."""
+    from ingest.sync.runner import sync as run_sync
+    from storage import catalog
+
+    if member is not None and community is None:
+        raise typer.BadParameter("--member needs --community", param_hint="--member")
+    settings = _settings(db)
+    database = _database(settings)
+    cid = mid = None
+    if community is not None:
+        platform, ext = community_ref(community)
+        with database.read() as conn:
+            cid = catalog.find_community(conn, platform, ext)
+            if cid is not None and member is not None:
+                try:
+                    member_ext = platforms.get(platform).parse_member(member)
+                except platforms.PlatformError as exc:
+                    raise typer.BadParameter(str(exc), param_hint="--member") from exc
+                mid = catalog.find_member(conn, cid, member_ext)
+        if cid is None or (member is not None and mid is None):
+            what = f"member {member!r} in {community!r}" if cid is not None else f"community {community!r}"
+            typer.echo(f"error: unknown {what}", err=True)
+            raise typer.Exit(2)
+    report = run_sync(database, settings, community=cid, member=mid, due_only=False)
+    for account in report.accounts:
+        typer.echo(account.line())
+    typer.echo(report.total())
+    for error in report.errors:
+        typer.echo(f"error: {error}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
 @export_app.command("recommendations")
 def export_recommendations(
     out: Annotated[Path, typer.Option("--out", help="TSV file to write.")],

@@ -18,6 +18,7 @@ from bot import digest
 from bot.errors import explain
 from engine import batch as engine_batch
 from engine.batch import EngineContext
+from ingest.sync import runner as sync_runner
 from storage import jobs as job_store
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,22 @@ def _digest_idle(ctx: JobContext) -> bool:
     return not digest.due_actions(ctx, ctx.digest)
 
 
+class SyncFailed(RuntimeError):
+    """A sync run that hit an operator error (no or a refused LASTFM_API_KEY): recorded as failed,
+    after every other account was synced."""
+
+
+def _sync(ctx: JobContext) -> sync_runner.SyncReport:
+    report = sync_runner.sync(ctx.db, ctx.settings, clock=ctx.clock)
+    if report.errors:
+        raise SyncFailed(report.summary())
+    return report
+
+
+def _sync_idle(ctx: JobContext) -> bool:
+    return not sync_runner.due_accounts(ctx.db, ctx.clock())
+
+
 REGISTRY: Mapping[str, Job] = MappingProxyType(
     {
         job.name: job
@@ -65,6 +82,7 @@ REGISTRY: Mapping[str, Job] = MappingProxyType(
                 "retrain", _retrain, "micro-batch, then retrain every model now (tastemaker batch --retrain)"
             ),
             Job("digest", _digest, "post the daily digests that are due", idle=_digest_idle),
+            Job("sync", _sync, "copy new listens of linked ListenBrainz / Last.fm accounts", idle=_sync_idle),
         )
     }
 )

@@ -7,8 +7,10 @@ was due while the bot was down is still known after a restart:
 * ``batch`` — the micro-batch, every ``settings.batch_interval_minutes``.
 * ``digest`` — a one-minute tick that posts the daily digests that are due (``bot.digest``: the
   ledger, not the scheduler, decides what is due, so a slot is never posted twice).
+* ``sync`` — every ``settings.sync_interval_minutes``, copies new listens of linked ListenBrainz /
+  Last.fm accounts (``ingest.sync``); a tick with no account due records no run.
 
-Both have ``max_instances=1`` and ``coalesce=True`` (a backlog of missed runs runs once) and no
+All have ``max_instances=1`` and ``coalesce=True`` (a backlog of missed runs runs once) and no
 misfire limit (a late run still runs; the digest grace is applied by the ledger planner). On top of
 ``max_instances`` a per-job lock in :class:`Runtime` refuses a second concurrent run in-process.
 
@@ -47,7 +49,7 @@ log = logging.getLogger(__name__)
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 DIGEST_TICK = dt.timedelta(minutes=1)
-SCHEDULED = ("batch", "digest")  # registry jobs that `tastemaker run` schedules
+SCHEDULED = ("batch", "digest", "sync")  # registry jobs that `tastemaker run` schedules
 
 
 class Runtime:
@@ -122,6 +124,11 @@ def job_specs(settings: Settings, *, batch_interval: dt.timedelta | None = None)
             "micro-batch: fold new plays into trends, retrain when due",
         ),
         JobSpec("digest", DIGEST_TICK, "post the daily digests that are due"),
+        JobSpec(
+            "sync",
+            dt.timedelta(minutes=settings.sync_interval_minutes),
+            "copy new listens of linked ListenBrainz / Last.fm accounts",
+        ),
     ]
     for spec in specs:
         if spec.id not in jobs.REGISTRY:  # pragma: no cover - a programming error

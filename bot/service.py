@@ -16,6 +16,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 from sqlalchemy import Connection
@@ -27,7 +28,7 @@ from engine.recommender import AlsRecommender
 from ingest.detect import UnknownFormat, detect, open_source
 from ingest.formats import SINGLE_USER, import_detected
 from ingest.importers import Rejected
-from storage import catalog, digests, recs, removals, stats, taste, trends, visibility
+from storage import catalog, digests, links, recs, removals, stats, taste, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import UNDATED
@@ -206,6 +207,56 @@ class RecentPlays:
     is_you: bool
 
 
+LINK_WAITING = "waiting"  # linked, not synced yet
+LINK_BACKFILLING = "backfilling"  # the history is still arriving, run by run
+LINK_OK = "ok"
+LINK_RETRYING = "retrying"  # the last sync failed; it is retried with a growing wait
+LINK_GONE = "gone"  # the service has no such account (any more)
+LINK_PRIVATE = "private"  # the account hides its listens
+LINK_SOURCE_NAMES = {"listenbrainz": "ListenBrainz", "lastfm": "Last.fm"}
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """A member's linked ListenBrainz or Last.fm account (per community), for /link, /unlink and
+    the /profile line."""
+
+    source: str  # "listenbrainz" or "lastfm"
+    account: str
+    linked_at: dt.datetime
+    last_sync: dt.datetime | None  # when the sync last stored a page; None before the first
+    state: str  # LINK_WAITING, LINK_BACKFILLING, LINK_OK, LINK_RETRYING, LINK_GONE, LINK_PRIVATE
+    plays: int  # plays the sync added through this link
+    detail: str = ""  # what went wrong, while retrying
+
+    @property
+    def source_name(self) -> str:
+        return LINK_SOURCE_NAMES.get(self.source, self.source)
+
+
+@dataclass(frozen=True)
+class Linked:
+    link: LinkStatus
+    already: bool = False  # this account was linked already: nothing changed
+    # Linked before and unlinked keeping its plays: the sync goes on from where it stopped (the
+    # plays kept are not added again).
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    source: str
+    account: str
+    kept: bool  # the synced plays stay (as plays of the member, like imported ones)
+    removed: int = 0  # synced plays removed (0 when kept)
+    # /trending had already counted some of the removed plays: they drop out at the next batch.
+    folded: bool = False
+
+    @property
+    def source_name(self) -> str:
+        return LINK_SOURCE_NAMES.get(self.source, self.source)
+
+
 @dataclass(frozen=True)
 class Profile:
     member: str
@@ -222,6 +273,8 @@ class Profile:
     # the match as 0-100; None before a retrain, or when the model does not know the member.
     closest: str | None = None
     closest_percent: float | None = None
+    # The member's linked accounts with their last sync: only on their own profile.
+    links: tuple[LinkStatus, ...] = ()
 
 
 TOP_PERIODS = {"7d": 7, "30d": 30, "year": 365, "all": None}
@@ -395,6 +448,60 @@ def _shown(pick: tuple[int, float, int | None], visible: np.ndarray) -> bool:
 
 def _logged(p: removals.LoggedPlay) -> LoggedPlay:
     return LoggedPlay(p.id, p.what, p.played_at, p.count, p.source)
+
+
+# Synced plays an unlink removes per write transaction.
+UNLINK_CHUNK = 10_000
+_SOURCES = {"listenbrainz": "listenbrainz", "lb": "listenbrainz", "lastfm": "lastfm", "last.fm": "lastfm"}
+_LASTFM_USER = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,14}$")
+_PROFILE_URL = re.compile(
+    r"^(?:https?://)?(?:www\.)?(?:listenbrainz\.org|last\.fm|lastfm\.[a-z.]+)/user/([^/?#]+)/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
+
+
+def parse_link_source(text: str | None) -> str:
+    """``listenbrainz`` or ``lastfm`` (``lb`` and ``last.fm`` too); anything else is a :class:`UserError`."""
+    src = _SOURCES.get((text or "").strip().lower())
+    if src is None:
+        raise UserError(f"“{text or ''}” is not a service I can link: use listenbrainz or lastfm.")
+    return src
+
+
+def parse_account(source: str, text: str | None) -> str:
+    """The account name to link: as typed, or taken from a profile URL
+    (``https://www.last.fm/user/<name>``, ``https://listenbrainz.org/user/<name>/``)."""
+    name = (text or "").strip().lstrip("@")
+    m = _PROFILE_URL.match(name)
+    if m:
+        name = unquote(m.group(1)).strip()
+    service = LINK_SOURCE_NAMES[source]
+    if not name:
+        raise UserError(f"Which {service} account? Give its user name: /link {source} <user name>.")
+    if source == "lastfm" and not _LASTFM_USER.match(name):
+        raise UserError(
+            f"“{name}” is not a Last.fm user name (2-15 letters, digits, - or _, starting with a letter)."
+        )
+    if len(name) > 64 or not name.isprintable() or "/" in name:
+        raise UserError(f"“{name[:64]}” is not a {service} user name.")
+    return name
+
+
+def _link_status(link: links.Link) -> LinkStatus:
+    if link.status == links.GONE:
+        state = LINK_GONE
+    elif link.status == links.PRIVATE:
+        state = LINK_PRIVATE
+    elif link.status == links.ERROR:
+        state = LINK_RETRYING
+    elif not link.cursor.backfilled:
+        state = LINK_WAITING if link.last_sync_at is None else LINK_BACKFILLING
+    else:
+        state = LINK_OK
+    detail = link.last_error if state == LINK_RETRYING else ""
+    return LinkStatus(
+        link.source, link.account, link.linked_at, link.last_sync_at, state, link.synced, detail
+    )
 
 
 def growth_score(plays: int, prev: int) -> float:
@@ -721,6 +828,7 @@ class Service:
             top_name = catalog.item_names(conn, "artist", [top[0][0]]).get(top[0][0]) if top else None
             community = catalog.find_community(conn, who.platform, who.community_id)
             closest = self._closest(conn, community, info.id) if community is not None else None
+            linked = tuple(_link_status(x) for x in links.for_member(conn, info.id)) if is_you else ()
         return Profile(
             info.display_name,
             is_you,
@@ -734,6 +842,7 @@ class Service:
             info.private,
             closest=closest[0] if closest else None,
             closest_percent=_percent(closest[1]) if closest else None,
+            links=linked,
         )
 
     @staticmethod
@@ -761,6 +870,96 @@ class Service:
             member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
             stats.set_private(conn, member, value == "private")
         return value == "private"
+
+    # --- linked accounts: /link, /unlink, the profile line, notices ------------------------------
+
+    def link(self, who: Who, source: str, account: str) -> Linked:
+        """Link the member's ListenBrainz or Last.fm account (``source``) in this community: the
+        ``sync`` job then copies its whole history, and from then on its new listens, into the
+        member's plays here. ``account`` is the user name (a profile URL works too). One account per
+        source per member; an account another member here has linked is refused."""
+        src = parse_link_source(source)
+        name = parse_account(src, account)
+        if src == "lastfm" and not self.settings.lastfm_api_key:
+            raise UserError(
+                "Last.fm accounts cannot be linked on this bot yet: its operator has to set LASTFM_API_KEY."
+            )
+        with self.db.write() as conn:
+            community = catalog.community_id(
+                conn, who.platform, who.community_id, who.community_name or who.community_id
+            )
+            member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
+            current = next((x for x in links.for_member(conn, member) if x.source == src), None)
+            if current is not None and current.account_key == links.account_key(name):
+                return Linked(_link_status(current), already=True)
+            if current is not None:
+                raise UserError(
+                    f"You have already linked the {LINK_SOURCE_NAMES[src]} account “{current.account}” "
+                    f"here. Unlink it first (/unlink {src}), keeping or deleting its plays."
+                )
+            holder = links.holder(conn, community, src, name)
+            if holder is not None:
+                raise UserError(
+                    f"Another member here has linked the {LINK_SOURCE_NAMES[src]} account “{name}”."
+                )
+            link, before = links.activate(conn, community, member, src, name, self.clock())
+        # Linked before, its plays kept at the unlink: the cursor goes on from there.
+        return Linked(_link_status(link), resumed=before and link.cursor != links.Cursor())
+
+    def unlink(self, who: Who, source: str | None = None, *, keep_plays: bool = True) -> Unlinked:
+        """Stop syncing the member's linked account (``source`` may be left out when only one is
+        linked). ``keep_plays``: the plays synced so far stay (like imported plays); otherwise they
+        are removed the way /undo removes a play — everything the member is shown leaves them out
+        at once, /trending once the next batch has subtracted what it had counted."""
+        src = parse_link_source(source) if source else None
+        with self.db.read() as conn:
+            member = self._find_member(conn, who)
+            active = links.for_member(conn, member) if member is not None else []
+        chosen = [x for x in active if src is None or x.source == src]
+        if not chosen:
+            what = f"{LINK_SOURCE_NAMES[src]} account" if src else "ListenBrainz or Last.fm account"
+            raise UserError(f"You have no {what} linked here.")
+        if len(chosen) > 1:
+            raise UserError(
+                "You have linked both ListenBrainz and Last.fm here: say which, e.g. /unlink lastfm."
+            )
+        link = chosen[0]
+        if keep_plays:
+            with self.db.write() as conn:
+                links.deactivate(conn, link.id)
+            return Unlinked(link.source, link.account, kept=True)
+        # In parts, each its own short transaction. The link stays active until the last part, which
+        # also gives it a new tag: a crash in between leaves it linked, and /unlink again finishes.
+        removed, folded, now = 0, False, self.clock()
+        while True:
+            with self.db.write() as conn:
+                ids = links.remove_synced(conn, link, now, UNLINK_CHUNK)
+                folded_upto, _ = trends.watermark(conn, trends.TRENDS_WATERMARK)
+                removed += len(ids)
+                folded = folded or any(i <= folded_upto for i in ids)
+                if len(ids) < UNLINK_CHUNK:
+                    links.forget_synced(conn, link.id)
+                    links.deactivate(conn, link.id)
+                    break
+        return Unlinked(link.source, link.account, kept=False, removed=removed, folded=folded)
+
+    def links(self, who: Who) -> list[LinkStatus]:
+        """The member's linked accounts in this community, with how their sync stands."""
+        with self.db.read() as conn:
+            member = self._find_member(conn, who)
+            return [_link_status(x) for x in links.for_member(conn, member)] if member is not None else []
+
+    def pending_notices(self, who: Who) -> list[str]:
+        """What the member has not been told yet about their linked accounts (one vanished or went
+        private): each notice is returned once and then cleared. Adapters show these with the
+        member's next answer."""
+        with self.db.read() as conn:
+            member = self._find_member(conn, who)
+            waiting = member is not None and any(x.notice for x in links.for_member(conn, member))
+        if not waiting or member is None:
+            return []
+        with self.db.write() as conn:
+            return links.take_notices(conn, member)
 
     @staticmethod
     def help() -> tuple[HelpEntry, ...]:

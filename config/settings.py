@@ -107,6 +107,23 @@ class Settings(BaseSettings):
     upload_max_unpacked: int = Field(default=1 << 30, ge=1)  # what an uploaded ZIP may unpack to
     upload_progress_seconds: float = Field(default=1.5, ge=0)  # at most one progress edit this often
 
+    # Linked listening accounts (ingest.sync): the services' base URLs (tests point them at loopback
+    # fakes), the operator's Last.fm API key (only from the environment), and the sync job's pace.
+    listenbrainz_api_url: str = "https://api.listenbrainz.org"
+    lastfm_api_url: str = "https://ws.audioscrobbler.com/2.0/"
+    lastfm_api_key: str | None = Field(default=None, validation_alias=AliasChoices("LASTFM_API_KEY"))
+    sync_interval_minutes: int = Field(default=15, ge=1)
+    # Pages one run fetches per account at most (ListenBrainz: up to 1000 listens a page, Last.fm
+    # 200): a long history arrives over several runs instead of holding up every other account.
+    sync_pages_per_account: int = Field(default=10, ge=1)
+    listenbrainz_page_size: int = Field(default=1000, ge=1, le=1000)
+    lastfm_page_size: int = Field(default=200, ge=1, le=200)
+    sync_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A failing account waits sync_backoff_minutes, doubling per failure up to sync_backoff_max_hours
+    # (an account that vanished or went private is retried at the longest wait).
+    sync_backoff_minutes: float = Field(default=15.0, gt=0)
+    sync_backoff_max_hours: float = Field(default=24.0, gt=0)
+
     @field_validator("slack_admin_ids", mode="before")
     @classmethod
     def _admin_ids(cls, v: Any) -> tuple[str, ...]:

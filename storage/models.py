@@ -305,3 +305,55 @@ class DigestLedger(Base):
     message_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="claimed")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- linked accounts (ListenBrainz, Last.fm) --------------------------------------------------
+
+
+class LinkedAccount(Base):
+    """A member's ListenBrainz or Last.fm account, whose listens the ``sync`` job copies into their
+    community as plays (``ingest.sync``). One row per member, source and account: unlinking keeps
+    the row (``active`` false) with its cursor, so linking the same account again continues where
+    it stopped; deleting the synced plays gives the row a new ``tag`` and a fresh cursor.
+
+    Every synced play's dedupe key starts with ``<source>~<tag>:`` (``storage.links.key_prefix``):
+    that is how a sync recognises listens it already stored, and how an unlink finds the plays to
+    remove. The cursor (``floor``, ``pass_*``, ``backfilled``) is committed in the transaction that
+    stores a page's plays, and ``version`` grows with every write, so two syncs of one account can
+    never both move it."""
+
+    __tablename__ = "linked_accounts"
+    __table_args__ = (
+        UniqueConstraint("member_id", "source", "account_key"),
+        Index("ix_linked_accounts_community_source_account", "community_id", "source", "account_key"),
+        CheckConstraint("source IN ('listenbrainz', 'lastfm')", name="ck_linked_accounts_source"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(20))
+    account: Mapped[str] = mapped_column(String(100))  # as the member typed it
+    account_key: Mapped[str] = mapped_column(String(100))  # lower case: both services ignore case
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    linked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    tag: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The cursor, in listen times (Unix seconds). ``floor``: every listen up to it is stored (None:
+    # none yet). A pass walks from the newest listen (``pass_top``) back to ``floor``: ListenBrainz
+    # by ``pass_before`` (the next page's max_ts), Last.fm by ``pass_page`` (0: no pass running).
+    floor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pass_top: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pass_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pass_page: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    synced: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # plays added
+    last_sync_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # "ok"; "error" (retried with exponential back-off); "gone" (no such account) or "private"
+    # (the account hides its listens): retried at the longest back-off, the member told once.
+    status: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Something to tell the member once (the account vanished or went private): taken, and
+    # cleared, by ``storage.links.take_notices``.
+    notice: Mapped[str | None] = mapped_column(Text, nullable=True)

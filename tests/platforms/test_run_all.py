@@ -106,7 +106,7 @@ def test_one_process_serves_slack_and_discord_with_one_scheduler(
             assert plays(db, Who("discord", GUILD_A, "")) == {"Björk – Jóga": 1}
 
             # One scheduler: each job stored once, the batch ran once at start-up and is next due
-            # one interval later; the digest tick had nothing to do (no job_runs row).
+            # one interval later; the digest and sync ticks had nothing to do (no job_runs row).
             time.sleep(1.0)
             with db.read() as conn:
                 stored = conn.execute(
@@ -115,7 +115,7 @@ def test_one_process_serves_slack_and_discord_with_one_scheduler(
                 runs = jobs.recent(conn)
         finally:
             db.dispose()
-        assert [row.id for row in stored] == ["batch", "digest"]
+        assert [row.id for row in stored] == ["batch", "digest", "sync"]
         assert [(r.job, r.status) for r in runs] == [("batch", "ok")]
         assert runs[0].id == first_batch.id  # type: ignore[attr-defined]
         started = runs[0].started_at.replace(tzinfo=dt.UTC).timestamp()

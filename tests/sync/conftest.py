@@ -1,0 +1,98 @@
+"""Fixtures for the sync tests: the loopback ListenBrainz and Last.fm fakes, settings pointing at
+them, and helpers to link accounts and read back what was stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.service import Service, Who
+from config.settings import Settings
+from ingest.sync import runner
+from storage.db import Database
+from storage.models import Artist, Community, Member, Play, Track
+from tests.conftest import Clock
+from tests.fakes.lastfm import FakeLastfm
+from tests.fakes.listenbrainz import FakeListenBrainz
+
+LASTFM_KEY = "test-key"
+T0 = 1_780_000_000  # 2026-05-28, before the tests' clock (2026-11-20)
+
+
+@pytest.fixture
+def lb() -> Iterator[FakeListenBrainz]:
+    fake = FakeListenBrainz().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def lfm() -> Iterator[FakeLastfm]:
+    fake = FakeLastfm(LASTFM_KEY).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def sync_settings(settings: Settings, lb: FakeListenBrainz, lfm: FakeLastfm) -> Settings:
+    return settings.model_copy(
+        update={
+            "listenbrainz_api_url": lb.api_url,
+            "lastfm_api_url": lfm.api_url,
+            "lastfm_api_key": LASTFM_KEY,
+            "sync_timeout_seconds": 5.0,
+        }
+    )
+
+
+@pytest.fixture
+def linker(db: Database, sync_settings: Settings, clock: Clock) -> Service:
+    return Service(db, sync_settings, clock=clock)
+
+
+class Sleeps:
+    """An injectable ``sleep`` that records the waits and does not wait, with the matching
+    ``monotonic`` clock (it moves by the waits only)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.now = 1000.0
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def run_sync(db: Database, settings: Settings, clock: Clock, **kw) -> runner.SyncReport:  # type: ignore[no-untyped-def]
+    sleeps = kw.pop("sleeps", None) or Sleeps()
+    return runner.sync(db, settings, clock=clock, sleep=sleeps, monotonic=sleeps.monotonic, **kw)
+
+
+def who(community: str, member: str) -> Who:
+    return Who("local", community, member, community_name=community, member_name=member)
+
+
+def stored(db: Database, community: str | None = None, member: str | None = None) -> list[tuple]:
+    """``(community, member, played_at as Unix seconds, artist, track)`` of the plays not removed,
+    sorted."""
+    stmt = (
+        select(Community.external_id, Member.external_id, Play.played_at, Artist.name, Track.title)
+        .join(Community, Community.id == Play.community_id)
+        .join(Member, Member.id == Play.member_id)
+        .join(Artist, Artist.id == Play.artist_id)
+        .outerjoin(Track, Track.id == Play.track_id)
+        .where(Play.removed.is_(False))
+    )
+    if community is not None:
+        stmt = stmt.where(Community.external_id == community)
+    if member is not None:
+        stmt = stmt.where(Member.external_id == member)
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    return sorted((c, m, int(at.replace(tzinfo=dt.UTC).timestamp()), a, t) for c, m, at, a, t in rows)
