@@ -40,6 +40,7 @@ from bot.service import (
     TrendEntry,
     Trending,
     Unlinked,
+    UploadSummary,
     WhoKnows,
 )
 
@@ -762,3 +763,45 @@ def unlinked_text(
 def with_notices(text: str, notices: Sequence[str]) -> str:
     """A private plain-text reply with the member's pending notices under it."""
     return "\n".join([text] + [notice_line(n) for n in notices])
+
+
+# --- an upload: size, progress and summary --------------------------------------------------------
+
+
+def file_size(n: int) -> str:
+    """``100 MB``, ``2.5 MB``, ``512 KB``, ``12 bytes`` (binary units, as chat apps show sizes)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return plural(n, "byte")
+
+
+def upload_too_large_text(name: str, size: int, cap: int, *, esc: Callable[[str], str] = _same) -> str:
+    return (
+        f"{esc(name)} is {file_size(size)}; I import uploads of up to {file_size(cap)}. "
+        "Send your history in smaller parts (the JSON files of a Spotify ZIP one at a time, say)."
+    )
+
+
+def upload_progress_text(name: str, plays: int | None = None, *, esc: Callable[[str], str] = _same) -> str:
+    """``Importing my_spotify_data.zip…``, then ``… 40,000 plays read``."""
+    text = f"Importing {esc(name)}…"
+    return text if plays is None else f"{text} {plays:,} {'play' if plays == 1 else 'plays'} read"
+
+
+def upload_summary_text(name: str, s: UploadSummary, *, esc: Callable[[str], str] = _same) -> str:
+    """What an upload added to the member's history: imported, duplicates, skipped by reason and,
+    if any, the rows that could not be read (the first few with their line)."""
+    skipped = sum(s.skipped.values())
+    detail = ", ".join(f"{reason} {n:,}" for reason, n in sorted(s.skipped.items()))
+    lines = [
+        f"Import finished: {esc(name)}, {s.what}.",
+        f"Imported: {s.imported:,} new {'play' if s.imported == 1 else 'plays'}",
+        f"Duplicates: {s.duplicates:,} (already in your history)",
+        f"Skipped: {skipped:,}" + (f" ({detail})" if detail else ""),
+    ]
+    if s.rejected:
+        shown = "; ".join(f"line {line}: {esc(reason)}" for line, reason in s.first_rejects)
+        more = f"; {s.rejected - len(s.first_rejects):,} more" if s.rejected > len(s.first_rejects) else ""
+        lines.append(f"Not readable: {s.rejected:,} ({shown}{more})")
+    return "\n".join(lines)

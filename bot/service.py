@@ -15,6 +15,7 @@ import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote
 
 import numpy as np
@@ -24,6 +25,9 @@ from threadpoolctl import ThreadpoolController
 from bot.parsing import PlayInput, UserError, parse_played, play_input
 from config.settings import Settings
 from engine.recommender import AlsRecommender
+from ingest.detect import UnknownFormat, detect, open_source
+from ingest.formats import SINGLE_USER, import_detected
+from ingest.importers import Rejected
 from storage import catalog, digests, links, recs, removals, stats, taste, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
@@ -121,6 +125,28 @@ class Removal:
     play: LoggedPlay
     plays_left: int  # the member's remaining plays of that track (or artist)
     folded: bool  # whether /trending counted it already (the next batch takes it out)
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    """What :meth:`Service.import_upload` did with one uploaded export."""
+
+    format: str  # "spotify", "listenbrainz" or "lastfm"
+    what: str  # "a Spotify extended streaming history"
+    read: int  # records read, whatever became of them
+    imported: int  # new plays
+    duplicates: int  # plays already in the member's history (the same file uploaded again)
+    skipped: dict[str, int]  # deliberately not imported, by reason ("podcast": 1, "shorter than 30 s": 2)
+    rejected: int  # records that could not be read as a play
+    first_rejects: list[tuple[int, str]]  # (line, reason) of the first few
+
+
+UPLOAD_REJECTS_SHOWN = 3
+NOT_AN_EXPORT = (
+    "That file is not a listening history I can read. Send a Spotify extended streaming history "
+    "(its JSON files or the ZIP), a ListenBrainz export (the ZIP or a JSONL file) or a Last.fm "
+    "scrobble CSV."
+)
 
 
 MY_PLAYS_LIMIT = 10
@@ -281,6 +307,13 @@ HELP = (
     HelpEntry("taste", "<member>", "compare your taste with another member's", "@ann"),
     HelpEntry(
         "similar", "<artist | artist - title>", "what this community plays that is like it", "Radiohead"
+    ),
+    HelpEntry(
+        "import",
+        "",
+        "your own listening history from an export file (each platform words how; adapters replace "
+        "this entry)",
+        "",
     ),
     HelpEntry("privacy", "private|public", "leave others' answers about members, or come back", "private"),
     HelpEntry(
@@ -607,6 +640,73 @@ class Service:
             else None
         )
         return PlayResult(a_name, t_name, total, duplicate=not inserted, corrected_from=corrected)
+
+    # --- an upload: the member's own history from an export file ------------------------------
+
+    def import_upload(
+        self, who: Who, path: Path, progress: Callable[[int], None] | None = None
+    ) -> UploadSummary:
+        """Import the export at ``path`` (a file or a ZIP uploaded in chat) as the member's own
+        history in their community: the format is told from the content
+        (:func:`ingest.detect.detect`), and every play goes to ``who`` whatever user name the file
+        carries (ListenBrainz's ``user.json``, Spotify's ``username``). Community and member are
+        created as :meth:`played` does. Plays already stored count as duplicates, so uploading a
+        file again imports nothing new.
+
+        ``progress`` gets the number of plays read so far, after each batch written. A file in no
+        format a member can upload, or one that names other members' plays (a CSV with a ``user``
+        column), raises :class:`UserError` with one line saying why; nothing is imported then.
+        The rejected-rows file the importer writes is removed: the summary carries the first few."""
+        cap = self.settings.upload_max_unpacked
+        try:
+            with open_source(path, max_unpacked=cap) as src:
+                found = detect(src)
+        except UnknownFormat:
+            raise UserError(NOT_AN_EXPORT) from None
+        except Rejected as exc:
+            raise UserError(f"That file cannot be imported: {str(exc).rstrip('.')}.") from None
+        if found.format not in SINGLE_USER:
+            raise UserError(
+                f"That file is {found.what}: it holds other members' plays, so it cannot be imported "
+                "as your history. Send your own Spotify, ListenBrainz or Last.fm export."
+            )
+        with self.db.write() as conn:
+            community = catalog.community_id(
+                conn, who.platform, who.community_id, who.community_name or who.community_id
+            )
+            catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
+        read = 0
+
+        def batch_written(rows: int) -> None:
+            nonlocal read
+            read += rows
+            if progress is not None:
+                progress(read)
+
+        try:
+            summary = import_detected(
+                self.db,
+                community,
+                path,
+                now=self.clock(),
+                member=who.member_id,
+                progress=batch_written,
+                max_unpacked=cap,
+            )
+        except Rejected as exc:
+            raise UserError(f"That file cannot be imported: {str(exc).rstrip('.')}.") from None
+        if summary.rejects_file:
+            Path(summary.rejects_file).unlink(missing_ok=True)
+        return UploadSummary(
+            format=found.format,
+            what=found.what,
+            read=summary.read,
+            imported=summary.imported,
+            duplicates=summary.duplicates,
+            skipped=dict(summary.skipped),
+            rejected=summary.rejected,
+            first_rejects=summary.first_rejects[:UPLOAD_REJECTS_SHOWN],
+        )
 
     # --- /undo and /plays ----------------------------------------------------------------------
 
@@ -1462,6 +1562,7 @@ __all__ = [
     "Service",
     "TrendEntry",
     "Trending",
+    "UploadSummary",
     "UserError",
     "Who",
 ]

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
 
+    # Imports from a chat upload (Discord /import, a file sent to the Slack bot in a direct message)
+    upload_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # checked before downloading
+    upload_max_unpacked: int = Field(default=1 << 30, ge=1)  # what an uploaded ZIP may unpack to
+    upload_progress_seconds: float = Field(default=1.5, ge=0)  # at most one progress edit this often
+
     # Linked listening accounts (ingest.sync): the services' base URLs (tests point them at loopback
     # fakes), the operator's Last.fm API key (only from the environment), and the sync job's pace.
     listenbrainz_api_url: str = "https://api.listenbrainz.org"

@@ -10,6 +10,10 @@ creating another, like Discord). Every
 request is recorded. A path can be made to answer one ``429`` (with the ``Via`` header and a
 ``retry_after`` body) before it succeeds; with ``refuse_token`` the login answers 401.
 
+Files members attach to a command (:meth:`FakeDiscord.attachment`) are served from the fake's own
+CDN, ``GET /attachments/<id>/<file name>`` (404 once removed from ``files``; fetched paths kept in
+``downloads``).
+
 Gateway (``/gateway``): HELLO (op 10) → IDENTIFY (op 2) → READY and one GUILD_CREATE per guild;
 heartbeats (op 1) get HEARTBEAT_ACK (op 11). :meth:`FakeDiscord.dispatch` sends any dispatch event,
 e.g. INTERACTION_CREATE payloads built with :func:`command_interaction`, :func:`autocomplete_interaction`
@@ -184,10 +188,13 @@ def command_interaction(
     interaction_id: str | None = None,
     nick: str | None = None,
     users: dict[str, tuple[str, str]] | None = None,
+    attachments: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An INTERACTION_CREATE payload for a slash command (type 2) as Discord sends it. ``users``:
     user options (type 6), option name → (user id, name); Discord sends the id as the value and
-    the user (and their guild member) under ``data.resolved``."""
+    the user (and their guild member) under ``data.resolved``. ``attachments``: attachment options
+    (type 11), option name → attachment object (:meth:`FakeDiscord.attachment`), resolved the same
+    way."""
     data: dict[str, Any] = {
         "id": snowflake(),
         "name": name,
@@ -203,6 +210,9 @@ def command_interaction(
                 for uid, _ in users.values()
             },
         }
+    if attachments:
+        data["options"] += [{"name": k, "type": 11, "value": a["id"]} for k, a in attachments.items()]
+        data.setdefault("resolved", {})["attachments"] = {a["id"]: a for a in attachments.values()}
     return _interaction(2, guild_id, user_id, user_name, data, interaction_id=interaction_id, nick=nick)
 
 
@@ -296,6 +306,8 @@ class FakeDiscord:
         self.fail_channel_posts: int | None = None  # answer channel posts with this status
         self.refuse_token = False  # answer the login (GET /users/@me) with 401, like a reset token
         self.messages: dict[str, dict[str, Any]] = {}  # webhook followups by id, as answered
+        self.files: dict[str, bytes] = {}  # attachment id → the bytes its CDN URL serves
+        self.downloads: list[str] = []  # CDN paths fetched, in order
         self._by_nonce: dict[tuple[str, str], dict[str, Any]] = {}
         self.retry_after = 0.2
         self.port = 0
@@ -309,6 +321,7 @@ class FakeDiscord:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{id}/{name}", self._cdn)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -329,6 +342,39 @@ class FakeDiscord:
     @property
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # --- attachments ------------------------------------------------------------------------
+
+    def attachment(
+        self, filename: str, data: bytes, *, size: int | None = None, content_type: str | None = None
+    ) -> dict[str, Any]:
+        """An attachment object as a command's ``data.resolved`` carries it, its ``url`` on this
+        fake's CDN. ``size``: the size Discord declares, when a test wants it to differ from the
+        bytes served."""
+        aid = snowflake()
+        self.files[aid] = data
+        url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
+        payload: dict[str, Any] = {
+            "id": aid,
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": url + "?ex=6740a1b2&is=673f5032&hm=0f1e2d3c",
+            "proxy_url": url,
+            "ephemeral": True,
+        }
+        if content_type is not None:
+            payload["content_type"] = content_type
+        return payload
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        self.downloads.append(request.path)
+        data = self.files.get(request.match_info["id"])
+        try:
+            if data is None:
+                return web.Response(status=404, text="404: Not Found")
+            return web.Response(body=data, content_type="application/octet-stream")
+        finally:
+            await self._notify()
 
     # --- waiting ----------------------------------------------------------------------------
 

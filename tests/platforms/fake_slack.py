@@ -1,14 +1,20 @@
 """A small loopback fake of Slack's Web API and of slash-command ``response_url`` endpoints.
 
 Serves ``POST /api/<method>`` (``auth.test``, ``chat.postMessage``, the other methods of
-:data:`~bot.platforms.slack.manifest.METHOD_SCOPES` answer ``ok``) and
-``POST /response/<id>``, records every call, and can answer the next call to a path with an error
-status (e.g. 429 with ``Retry-After``) once.
+:data:`~bot.platforms.slack.manifest.METHOD_SCOPES` answer ``ok``; ``GET`` too, for the methods the
+SDK calls that way: ``files.info``) and ``POST /response/<id>``, records every call, and can answer
+the next call to a path with an error status (e.g. 429 with ``Retry-After``) once.
 
 ``files_upload_v2`` works end to end: ``files.getUploadURLExternal`` hands out an upload URL on this
 server (``POST /upload/<file id>`` stores the raw bytes in :attr:`FakeSlack.uploads`) and
 ``files.completeUploadExternal`` shares the uploaded files (see :meth:`FakeSlack.shared`).
 ``users.info`` answers ``is_admin`` for the ids in :attr:`FakeSlack.admins`.
+
+Files members share (:meth:`FakeSlack.add_file`) are answered by ``files.info`` and served, as
+Slack serves private files, at their ``url_private_download`` (``GET /files-pri/…``) only with a
+bot token (``Authorization: Bearer xoxb-…``, not revoked) holding ``files:read``; without one the
+answer is a 403 HTML page, for a file nobody added a 404. :func:`file_share_event` is the
+``message.im`` event Slack sends when a member shares a file with the bot.
 
 Scopes are enforced as Slack does: a bot token holds :attr:`FakeSlack.scopes` (by default the
 manifest's, :data:`bot.platforms.slack.manifest.BOT_SCOPES`), an app-level token (``xapp-…``)
@@ -46,6 +52,54 @@ def encode_command_text(typed: str) -> str:
     return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def file_share_event(
+    file: dict[str, Any],
+    *,
+    user: str = "U0ADA",
+    channel: str = "D0ADA",
+    channel_type: str = "im",
+    team: str = TEAM_ID,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """The Events API envelope of a ``message`` event with ``subtype: file_share``: ``user`` shared
+    ``file`` (a file object of :meth:`FakeSlack.add_file`) in ``channel`` (a direct message with the
+    bot unless ``channel_type`` says otherwise). Like Slack's, the event carries no ``team``."""
+    ts = f"{time.time():.6f}"
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team,
+        "api_app_id": "A0APP",
+        "event": {
+            "type": "message",
+            "text": "",
+            "files": [file],
+            "upload": True,
+            "user": user,
+            "display_as_bot": False,
+            "ts": ts,
+            "client_msg_id": f"msg-{time.monotonic_ns()}",
+            "channel": channel,
+            "subtype": "file_share",
+            "event_ts": ts,
+            "channel_type": channel_type,
+        },
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{time.monotonic_ns()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": "4-fake",
+    }
+
+
 @dataclass
 class Call:
     path: str
@@ -53,6 +107,7 @@ class Call:
     headers: dict[str, str]
     status: int  # what the fake answered
     ok: bool = True  # False for a Web API answer with ``"ok": false``
+    answer: dict[str, Any] | None = None  # the Web API answer's body
 
     @property
     def method(self) -> str:
@@ -76,6 +131,9 @@ class FakeSlack:
         self.revoked_tokens: set[str] = set()  # bearer tokens the Web API refuses (invalid_auth)
         self.uploads: dict[str, bytes] = {}  # file id → bytes uploaded to its upload URL
         self.admins: set[str] = set()  # users.info says is_admin for these
+        self.files: dict[str, dict[str, Any]] = {}  # file id → file object (files.info)
+        self.file_bytes: dict[str, bytes] = {}  # file id → what its url_private_download serves
+        self.downloads: list[tuple[str, int, str]] = []  # (path, status, Authorization) per download
         self._failures: dict[str, list[_Failure]] = {}
         self._cond = threading.Condition()
         self._ids = 0
@@ -87,6 +145,12 @@ class FakeSlack:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 fake._handle(self)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                if self.path.startswith("/api/"):
+                    fake._handle(self)
+                else:
+                    fake._download(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -118,6 +182,53 @@ class FakeSlack:
             return f"{self.base}/response/{self._ids}"
 
     # --- scripting and inspection -----------------------------------------------------------
+
+    def add_file(
+        self, name: str, data: bytes, *, user: str = "U0ADA", size: int | None = None
+    ) -> dict[str, Any]:
+        """A file ``user`` uploaded: its file object as ``files.info`` answers it (``size`` as
+        Slack declares it, by default the bytes' length)."""
+        with self._cond:
+            self._ids += 1
+            file_id = f"F{self._ids:08d}"
+        url = f"{self.base}/files-pri/{TEAM_ID}-{file_id}/{name}"
+        obj = {
+            "id": file_id,
+            "created": int(time.time()),
+            "timestamp": int(time.time()),
+            "name": name,
+            "title": name,
+            "mimetype": "application/octet-stream",
+            "filetype": "binary",
+            "pretty_type": "Binary",
+            "user": user,
+            "user_team": TEAM_ID,
+            "editable": False,
+            "size": len(data) if size is None else size,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": False,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": url,
+            "url_private_download": f"{self.base}/files-pri/{TEAM_ID}-{file_id}/download/{name}",
+            "permalink": f"https://fake.slack.test/files/{user}/{file_id}/{name}",
+            "channels": [],
+            "groups": [],
+            "ims": [],
+            "comments_count": 0,
+        }
+        with self._cond:
+            self.files[file_id] = obj
+            self.file_bytes[file_id] = data
+        return obj
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Every call of one Web API method (``chat.update`` …), in order."""
+        with self._cond:
+            return [c for c in self.calls if c.method == method]
 
     def fail_next(self, path: str, status: int = 429, retry_after: int | None = 0, body: str = "") -> None:
         """Answer the next request to ``path`` (``/api/chat.postMessage``, ``/response/…``) with
@@ -162,6 +273,31 @@ class FakeSlack:
 
     # --- serving ----------------------------------------------------------------------------
 
+    def _download(self, h: BaseHTTPRequestHandler) -> None:
+        """``GET /files-pri/<team>-<file id>/[download/]<name>``: a private file, for a bot token."""
+        path = h.path.partition("?")[0]
+        parts = path.strip("/").split("/")
+        file_id = parts[1].rpartition("-")[2] if len(parts) >= 3 and parts[0] == "files-pri" else ""
+        bearer = (h.headers.get("Authorization") or "").removeprefix("Bearer ")
+        with self._cond:
+            data = self.file_bytes.get(file_id)
+        if data is None:
+            status, body, ctype = 404, b"not found", "text/plain"
+        elif (
+            not bearer.startswith("xoxb-") or bearer in self.revoked_tokens or "files:read" not in self.scopes
+        ):
+            status, body, ctype = 403, b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html"
+        else:
+            status, body, ctype = 200, data, "application/octet-stream"
+        with self._cond:
+            self.downloads.append((path, status, h.headers.get("Authorization") or ""))
+            self._cond.notify_all()
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         data = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         if h.path.startswith("/upload/"):  # a files_upload_v2 upload URL: raw bytes
@@ -171,7 +307,7 @@ class FakeSlack:
             self._record(Call(h.path, {"length": len(data)}, dict(h.headers), 200))
             self._send(h, 200, f"OK - {len(data)}", "text/plain")
             return
-        raw = data.decode("utf-8")
+        raw = data.decode("utf-8") or h.path.partition("?")[2]  # GET methods (files.info): the query
         ctype = h.headers.get("Content-Type") or ""
         payload: dict[str, Any]
         if "json" in ctype and raw:
@@ -220,7 +356,7 @@ class FakeSlack:
                 "provided": ",".join(granted),
             }
         if not body["ok"]:
-            self._record(Call(path, payload, dict(h.headers), 200, ok=False))
+            self._record(Call(path, payload, dict(h.headers), 200, ok=False, answer=body))
             self._send(h, 200, json.dumps(body), "application/json", scope_headers)
             return
         if method == "auth.test":
@@ -252,12 +388,18 @@ class FakeSlack:
         elif method == "users.info":
             user = str(payload.get("user") or "")
             body = {"ok": True, "user": {"id": user, "is_admin": user in self.admins, "is_owner": False}}
+        elif method == "files.info":
+            with self._cond:
+                found = self.files.get(str(payload.get("file") or ""))
+            body = {"ok": True, "file": found} if found else {"ok": False, "error": "file_not_found"}
+        elif method == "chat.update":
+            body = {"ok": True, "channel": payload.get("channel"), "ts": payload.get("ts"), "text": ""}
         elif method == "chat.postMessage":
             if payload.get("channel") in self.not_in_channel:
                 body = {"ok": False, "error": "not_in_channel"}
             else:
                 body = {"ok": True, "channel": payload.get("channel"), "ts": f"{time.time():.6f}"}
-        self._record(Call(path, payload, dict(h.headers), 200, ok=bool(body["ok"])))
+        self._record(Call(path, payload, dict(h.headers), 200, ok=bool(body["ok"]), answer=body))
         self._send(h, 200, json.dumps(body), "application/json", scope_headers)
 
     def _record(self, call: Call) -> None:

@@ -45,6 +45,7 @@ HELP_REPLACE = {
         HelpEntry("remove", "<n>", "take back play number n of your last /plays list", "1"),
     ),
     "digest": (HelpEntry("digest", "", "yesterday's daily trending post", ""),),
+    "import": (),  # the command line imports files: tastemaker import …
     "taste": (HelpEntry("taste", "<member id>", "compare your taste with another member's", "ann"),),
 }
 

@@ -21,6 +21,9 @@ service); ``/privacy`` and ``/help`` answer only the member, as every refusal do
 pending notices about their linked accounts (an account gone or private, each shown once); the
 asker's own ``/profile`` leaves their linked accounts out and sends them (and those notices) in an
 ephemeral followup.
+``/import file:<attachment>`` imports the member's own listening history from an export they attach,
+showing its progress and then its summary in one private message (see
+:mod:`bot.platforms.discord.uploads`).
 
 ``/plays`` and ``/undo`` answer only the member (ephemeral). ``/plays`` carries a "Remove n" button
 per play; a press comes back the same way to :meth:`Handlers.remove`, which asks the service to
@@ -89,6 +92,7 @@ from bot.platforms.discord.questions import (
     question_text,
     question_view,
 )
+from bot.platforms.discord.uploads import import_attachment, too_large
 from bot.service import NameQuestion, Question, Service, Who
 
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers
@@ -513,6 +517,21 @@ class Handlers:
 
         await self._private(interaction, work)
 
+    async def upload(self, interaction: discord.Interaction[Any], attachment: discord.Attachment) -> None:
+        """``/import file:<attachment>``: refused at once (ephemerally, nothing downloaded) outside a
+        server or over the size cap; otherwise imported privately (:mod:`~bot.platforms.discord.uploads`)."""
+        try:
+            who = who_of(interaction)
+            refusal = too_large(attachment, self.service)
+            if refusal is not None:
+                raise refusal
+        except UserError as exc:
+            await interaction.response.send_message(
+                escaped_error_text(exc), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await import_attachment(self.service, interaction, who, attachment)
+
     async def help(self, interaction: discord.Interaction[Any]) -> None:
         """``/help``: every command with its example, only to the member (no database)."""
         await interaction.response.send_message(
@@ -715,6 +734,14 @@ def build_commands(
     async def links(interaction: discord.Interaction) -> None:
         await handlers.links(interaction)
 
+    @app_commands.command(name="import", description="Import your own listening history from an export file.")
+    @app_commands.describe(
+        file="Your Spotify (JSON or ZIP), ListenBrainz (ZIP or JSONL) or Last.fm (CSV) export"
+    )
+    @app_commands.guild_only()
+    async def import_(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        await handlers.upload(interaction, file)
+
     @app_commands.command(name="help", description="Every tastemaker command, with an example.")
     @app_commands.guild_only()
     async def help_(interaction: discord.Interaction) -> None:
@@ -763,6 +790,7 @@ def build_commands(
         link,
         unlink,
         links,
+        import_,
         help_,
         tastemaker,
     ]

@@ -11,8 +11,8 @@ from bot.service import HelpEntry, Service
 TITLE = "tastemaker — log what you listen to, see what your server is into."
 PREFIX = "/"
 # Discord's own shape of a few commands: /played, /top, /link and /unlink take options (/top's chart is
-# a boolean; /link's and /unlink's source and plays are choices), /taste a required user option, the
-# digest is a command group.
+# a boolean; /link's and /unlink's source and plays are choices), /taste a required user option,
+# /import an attachment option, the digest is a command group.
 REPLACE = {
     "played": (
         HelpEntry(
@@ -47,6 +47,14 @@ REPLACE = {
             "[source:…] [plays:keep|delete]",
             "stop syncing a linked account; its synced plays stay (keep, the default) or go (delete)",
             "source:Last.fm plays:delete",
+        ),
+    ),
+    "import": (
+        HelpEntry(
+            "import",
+            "file:<attachment>",
+            "add your own history from a Spotify, ListenBrainz or Last.fm export (only you see it)",
+            "",
         ),
     ),
     "digest": (

@@ -1,6 +1,7 @@
 """The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, plays, undo,
-digest, whoknows, top, recent, profile, neighbours, similar, taste, privacy), the buttons of
-``/played``'s "did you mean …?" question and the "Remove" buttons of ``/tastemaker plays``.
+digest, whoknows, top, recent, profile, neighbours, similar, taste, privacy, import), the buttons of
+``/played``'s "did you mean …?" question, the "Remove" buttons of ``/tastemaker plays``, and files
+sent to the bot in a direct message (imported as the member's history: :mod:`bot.platforms.slack.uploads`).
 
 Listeners are tiny: every command is acknowledged at once (an empty 200, or the help text for
 ``/tastemaker``); the work that touches the database runs afterwards in a lazy listener
@@ -26,6 +27,7 @@ from bot.platforms.slack.client import check_token, use_api_url
 from bot.platforms.slack.commands import Commands
 from bot.platforms.slack.questions import ACTION_PATTERN
 from bot.platforms.slack.replay import SeenRequests, request_key
+from bot.platforms.slack.uploads import FILE_SHARE, Uploads
 from bot.service import Service
 from config.settings import Settings
 
@@ -115,4 +117,15 @@ def build_app(
 
     # The "Remove" buttons of /tastemaker plays: acknowledged at once, answered lazily.
     app.action(REMOVE_ACTION)(ack=ack_now, lazy=[remove_play])
+
+    uploads = Uploads(service, settings)
+
+    def shared_file(body: dict[str, Any], client: WebClient) -> None:
+        uploads.shared(body, client)
+
+    # A file shared in a direct message with the bot: acknowledged at once, imported lazily. Every
+    # other message event (text, the bot's own messages and their updates) is acknowledged and left
+    # alone: an event nobody handles would be answered 404, and Slack would retry it.
+    app.event(FILE_SHARE)(ack=ack_now, lazy=[shared_file])
+    app.event("message")(ack_now)
     return app

@@ -45,6 +45,15 @@ HELP_TITLE = "tastemaker — log what you listen to, see what your workspace is 
 # Slash commands of their own; every other command is a /tastemaker subcommand.
 TOP_LEVEL = ("played", "recommend", "trending")
 HELP_REPLACE = {
+    "import": (
+        HelpEntry(
+            "import",
+            "",
+            "how to add your own history: send me a Spotify, ListenBrainz or Last.fm export in a "
+            "direct message",
+            "",
+        ),
+    ),
     "digest": (
         HelpEntry(
             "digest",

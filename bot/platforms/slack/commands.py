@@ -71,6 +71,7 @@ from bot.platforms.slack.client import respond_via
 from bot.platforms.slack.encoding import decode, split_mentions
 from bot.platforms.slack.ids import NAME, community_key
 from bot.platforms.slack.questions import RESOLVE_BY_ACTION, TTL_SECONDS, Asked, decode_value, encode_value
+from bot.platforms.slack.uploads import HOW_TO as UPLOAD_HOW_TO
 from bot.service import MemberChart, NameQuestion, PlayResult, Service, Who
 from config.settings import Settings
 
@@ -580,12 +581,15 @@ class Commands:
         return args[0].lower() if args else "help"
 
     def tastemaker_ack(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        """What ``/tastemaker`` acknowledges with: the help text (from :meth:`Service.help`), or
-        ``None`` (an empty ack) for the subcommands :meth:`tastemaker` answers afterwards (they read
-        the database; ``digest`` checks the member is an admin)."""
+        """What ``/tastemaker`` acknowledges with: the help text (from :meth:`Service.help`), how to
+        import a history (``import``: a file sent to the bot in a direct message), or ``None`` (an
+        empty ack) for the subcommands :meth:`tastemaker` answers afterwards (they read the
+        database; ``digest`` checks the member is an admin)."""
         sub = Commands.subcommand(body)
         if sub in LAZY_SUBCOMMANDS:
             return None
+        if sub == "import":  # files come in a direct message: see bot.platforms.slack.uploads
+            return {"response_type": "ephemeral", **text_message(UPLOAD_HOW_TO)}
         prefix = "" if sub in ("help", "start", "?") else f"Unknown subcommand `{sub}`."
         return {"response_type": "ephemeral", **help_message(self.service.help(), prefix)}
 

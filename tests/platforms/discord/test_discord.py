@@ -66,6 +66,7 @@ COMMANDS = [
     "link",
     "unlink",
     "links",
+    "import",
     "help",
     "tastemaker",
 ]
@@ -444,6 +445,8 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             assert (member["name"], member["type"], member["required"]) == ("member", 6, True)
             (setting,) = by_name["privacy"]["options"]
             assert [c["value"] for c in setting["choices"]] == ["private", "public"] and setting["required"]
+            (file,) = by_name["import"]["options"]
+            assert (file["name"], file["type"], file["required"]) == ("file", 11, True)  # an attachment
             for name in (
                 "whoknows",
                 "top",
@@ -453,6 +456,7 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
                 "similar",
                 "taste",
                 "privacy",
+                "import",
                 "help",
             ):
                 assert by_name[name]["default_member_permissions"] is None

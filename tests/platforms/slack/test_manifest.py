@@ -109,15 +109,24 @@ def test_the_code_calls_these_web_api_methods() -> None:
     found = called_methods(bot_files())
     assert found == {
         "auth.test": {"client.py"},
-        "chat.postMessage": {"commands.py", "digest.py"},
+        "chat.postMessage": {"commands.py", "digest.py", "uploads.py"},
+        "chat.update": {"uploads.py"},
+        "files.info": {"uploads.py"},
         "users.info": {"commands.py"},
-        "files.getUploadURLExternal": {"commands.py", "digest.py"},
+        "files.getUploadURLExternal": {"commands.py", "digest.py"},  # /tastemaker top … chart, the digest
         "files.completeUploadExternal": {"commands.py", "digest.py"},
     }
 
 
 def test_every_method_the_code_calls_has_its_scopes_granted_by_the_manifest() -> None:
-    assert manifest_scopes() == ["commands", "chat:write", "files:write", "users:read"]
+    assert manifest_scopes() == [
+        "commands",
+        "chat:write",
+        "files:write",
+        "users:read",
+        "files:read",
+        "im:history",
+    ]
     assert manifest_scopes() == list(BOT_SCOPES)
     assert problems(called_methods(bot_files()), METHOD_SCOPES, manifest_scopes()) == []
     # Bolt's own call (auth.test, no scope) and Socket Mode's (app-level token) are in the table too
@@ -162,13 +171,18 @@ def test_events_path_is_the_servers() -> None:
     assert EVENTS_PATH == server.EVENTS_PATH == "/slack/events"
 
 
-def test_the_app_subscribes_to_no_events() -> None:
-    """So the manifest has no event_subscriptions: the app only has commands and button actions."""
+def test_the_app_subscribes_to_direct_messages_only() -> None:
+    """The one bot event, ``message.im`` (a file sent to the bot), with the scope it needs; the app
+    listens to message events and nothing else."""
     source = (ROOT / "bot" / "platforms" / "slack" / "app.py").read_text(encoding="utf-8")
-    assert ".event(" not in source and ".message(" not in source
-    assert "event_subscriptions" not in manifest() and "event_subscriptions" not in manifest(
-        "https://h.example"
-    )
+    assert source.count(".event(") == 2 and ".message(" not in source  # file_share, then any other message
+    assert manifest()["settings"]["event_subscriptions"] == {"bot_events": ["message.im"]}
+    assert manifest("https://h.example")["settings"]["event_subscriptions"] == {
+        "request_url": "https://h.example/slack/events",
+        "bot_events": ["message.im"],
+    }
+    assert "im:history" in BOT_SCOPES  # what message.im needs
+    assert manifest()["features"]["app_home"]["messages_tab_enabled"] is True
 
 
 def _run(*args: str) -> Any:
@@ -183,6 +197,7 @@ def with_urls(doc: dict[str, Any], url: str) -> dict[str, Any]:
         for c in out["features"]["slash_commands"]
     ]
     out["settings"]["interactivity"]["request_url"] = url
+    out["settings"]["event_subscriptions"] = {"request_url": url, **out["settings"]["event_subscriptions"]}
     out["settings"]["socket_mode_enabled"] = False
     return out
 
@@ -200,7 +215,14 @@ def test_manifest_command_prints_the_socket_mode_manifest() -> None:
         and "request_url" not in doc["settings"]["interactivity"]
     )
     assert all("url" not in c for c in doc["features"]["slash_commands"])
-    assert doc["oauth_config"]["scopes"]["bot"] == ["commands", "chat:write", "files:write", "users:read"]
+    assert doc["oauth_config"]["scopes"]["bot"] == [
+        "commands",
+        "chat:write",
+        "files:write",
+        "users:read",
+        "files:read",
+        "im:history",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -220,12 +242,16 @@ def test_manifest_command_sets_every_request_url(given: str, request_url: str) -
     assert doc == with_urls(manifest(), request_url)
     assert [c["url"] for c in doc["features"]["slash_commands"]] == [request_url] * 4
     assert doc["settings"]["interactivity"] == {"is_enabled": True, "request_url": request_url}
+    assert doc["settings"]["event_subscriptions"] == {
+        "request_url": request_url,
+        "bot_events": ["message.im"],
+    }
 
     yaml = _run("--url", given)
     assert yaml.exit_code == 0
     lines = yaml.stdout.splitlines()
     assert lines.count(f"      url: {request_url}") == 4  # one per slash command
-    assert f"    request_url: {request_url}" in lines
+    assert lines.count(f"    request_url: {request_url}") == 2  # event subscriptions, interactivity
     assert "  socket_mode_enabled: false  # Slack calls the request URLs above" in lines
     assert yaml.stdout == to_yaml(with_urls(manifest(), request_url), given)
 

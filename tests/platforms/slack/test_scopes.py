@@ -69,7 +69,11 @@ def test_the_fake_refuses_a_method_outside_the_granted_scopes(
     fake: FakeSlack, slack_settings: Settings
 ) -> None:
     client = web_client(slack_settings)
-    assert fake.scopes == {"commands", "chat:write", "files:write", "users:read"} == set(BOT_SCOPES)
+    assert (
+        fake.scopes
+        == {"commands", "chat:write", "files:write", "users:read", "files:read", "im:history"}
+        == set(BOT_SCOPES)
+    )
     assert client.users_info(user="U0ADA")["ok"] is True
 
     fake.scopes.discard("users:read")
@@ -80,9 +84,12 @@ def test_the_fake_refuses_a_method_outside_the_granted_scopes(
         "ok": False,
         "error": "missing_scope",
         "needed": "users:read",
-        "provided": "chat:write,commands,files:write",
+        "provided": "chat:write,commands,files:read,files:write,im:history",
     }
-    assert err.value.response.headers["X-OAuth-Scopes"] == "chat:write,commands,files:write"
+    assert (
+        err.value.response.headers["X-OAuth-Scopes"]
+        == "chat:write,commands,files:read,files:write,im:history"
+    )
     assert err.value.response.headers["X-Accepted-OAuth-Scopes"] == "users:read"
 
     with pytest.raises(SlackApiError) as err:  # a method the table does not know
