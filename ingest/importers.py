@@ -29,6 +29,8 @@ from storage.names import InvalidName, artist_name, fast_checked_name, match_key
 from storage.sql import upsert_insert
 
 BATCH_ROWS = 50_000
+# import_rows reports progress every this many rows read (a power of two: the check is one mask).
+PROGRESS_ROWS = 4096
 FUTURE_SLACK = dt.timedelta(days=1)
 
 
@@ -273,7 +275,10 @@ def import_rows(
 
     Artists are matched by :func:`~storage.names.artist_name` key and the alias table only (never
     fuzzily). This process reads and checks rows and builds each play's dedupe key; an import of
-    more than one batch is written by a :class:`~ingest.bulk.WriterProcess` meanwhile."""
+    more than one batch is written by a :class:`~ingest.bulk.WriterProcess` meanwhile.
+
+    ``progress`` is called with the number of rows read since its last call: every
+    :data:`PROGRESS_ROWS` rows and once at the end (a progress bar throttles its own redraws)."""
     summary = summary or Summary()
     names = _Names()
     sqlite = db.sqlite
@@ -291,8 +296,6 @@ def import_rows(
         summary.merged_by_alias += w.merged_by_alias
         summary.merged_by_key += w.merged_by_key
         summary.merged_by_name += w.merged_by_name
-        if progress:
-            progress(w.rows)
 
     writer: WriterProcess | None = None
 
@@ -305,11 +308,15 @@ def import_rows(
     batch = Batch()
     pending, new_users, new_artists, new_tracks = batch.rows, batch.users, batch.artists, batch.tracks
     undated_seen: dict[bytes, int] = {}
-    read = summary.read
+    read = reported = summary.read
+    mask = PROGRESS_ROWS - 1 if progress else -1  # -1: never, as read & -1 is never 0
     try:
         with _gc_paused():
             for item in rows:
                 read += 1
+                if not read & mask:
+                    progress(read - reported)  # type: ignore[misc]  # mask is -1 without progress
+                    reported = read
                 if type(item) is not Row:
                     if isinstance(item, Skip):
                         summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
@@ -391,6 +398,8 @@ def import_rows(
         if writer is not None:
             writer.close()
     summary.read = read
+    if progress and read > reported:
+        progress(read - reported)
     return summary
 
 
