@@ -29,7 +29,7 @@ from storage.names import InvalidName, artist_name, fast_checked_name, match_key
 from storage.sql import upsert_insert
 
 BATCH_ROWS = 50_000
-# import_rows reports progress every this many rows read (a power of two: the check is one mask).
+# import_rows reports progress each time this many more rows are pending for the writer.
 PROGRESS_ROWS = 4096
 FUTURE_SLACK = dt.timedelta(days=1)
 
@@ -277,8 +277,9 @@ def import_rows(
     fuzzily). This process reads and checks rows and builds each play's dedupe key; an import of
     more than one batch is written by a :class:`~ingest.bulk.WriterProcess` meanwhile.
 
-    ``progress`` is called with the number of rows read since its last call: every
-    :data:`PROGRESS_ROWS` rows and once at the end (a progress bar throttles its own redraws)."""
+    ``progress`` is called with the number of rows read since its last call: each time
+    :data:`PROGRESS_ROWS` more rows are pending (the batch-size check, so no cost per row) and once
+    at the end; a progress bar throttles its own redraws."""
     summary = summary or Summary()
     names = _Names()
     sqlite = db.sqlite
@@ -309,14 +310,12 @@ def import_rows(
     pending, new_users, new_artists, new_tracks = batch.rows, batch.users, batch.artists, batch.tracks
     undated_seen: dict[bytes, int] = {}
     read = reported = summary.read
-    mask = PROGRESS_ROWS - 1 if progress else -1  # -1: never, as read & -1 is never 0
+    step = PROGRESS_ROWS if progress else batch_rows
+    check_at = min(batch_rows, step)  # the next pending length at which to look
     try:
         with _gc_paused():
             for item in rows:
                 read += 1
-                if not read & mask:
-                    progress(read - reported)  # type: ignore[misc]  # mask is -1 without progress
-                    reported = read
                 if type(item) is not Row:
                     if isinstance(item, Skip):
                         summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
@@ -375,18 +374,23 @@ def import_rows(
                         digest = sha1(f"{ident}{sep}#{nth}".encode())
                 key = f"{spref}{cluster}:{digest.hexdigest()}"
                 pending.append((user, a_key, t_key, at, count, key, item.merged))
-                if len(pending) >= batch_rows:
-                    pending.sort(key=_BY_KEY)  # key order: the unique index is filled page by page
-                    if writer is None:
-                        writer = WriterProcess(db.url, community, source, written)
-                    writer.submit(batch)
-                    batch = Batch()
-                    pending, new_users, new_artists, new_tracks = (
-                        batch.rows,
-                        batch.users,
-                        batch.artists,
-                        batch.tracks,
-                    )
+                if len(pending) >= check_at:
+                    if progress is not None:
+                        progress(read - reported)
+                        reported = read
+                    if len(pending) >= batch_rows:
+                        pending.sort(key=_BY_KEY)  # key order: the unique index is filled page by page
+                        if writer is None:
+                            writer = WriterProcess(db.url, community, source, written)
+                        writer.submit(batch)
+                        batch = Batch()
+                        pending, new_users, new_artists, new_tracks = (
+                            batch.rows,
+                            batch.users,
+                            batch.artists,
+                            batch.tracks,
+                        )
+                    check_at = min(batch_rows, len(pending) + step)
             pending.sort(key=_BY_KEY)
             if writer is None:  # the whole import fit in one batch: write it here
                 written(write_batch(db, Resolver(community), batch, source))
@@ -398,7 +402,7 @@ def import_rows(
         if writer is not None:
             writer.close()
     summary.read = read
-    if progress and read > reported:
+    if progress is not None and read > reported:
         progress(read - reported)
     return summary
 
