@@ -448,10 +448,10 @@ def _progress(fmt: str, path: Path) -> Iterator[Callable[[int], None]]:
 
 
 def _rows_in(fmt: str, path: Path) -> int | None:
-    """The rows an import of ``path`` will read, counted as lines (about 0.2 s per GB read): the
-    plain CSV of csv / lastfm (less csv's header), a ListenBrainz ``.jsonl`` file, HetRec's
-    user_artists.dat (less its header), Audioscrobbler's user_artist_data*.txt; else None (ZIPs,
-    JSON, folders of several files), and the bar shows count and rate only."""
+    """The rows an import of ``path`` will read, counted as lines in one pass over the bytes before
+    the import starts: the plain CSV of csv / lastfm (less csv's header), a ListenBrainz ``.jsonl``
+    file, HetRec's user_artists.dat (less its header), Audioscrobbler's user_artist_data*.txt; else
+    None (ZIPs, JSON, folders of several files), and the bar shows count and rate only."""
     found: Path | None = None
     skip = 0
     if path.is_file() and not zipfile.is_zipfile(path):
