@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot import logs
 from bot.platforms import PlatformError, Process
 from bot.platforms.slack.app import build_app
 from bot.platforms.slack.blocks import escape
@@ -393,7 +394,7 @@ def test_cli_run_http_mode_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
     assert code == 0, (bot.stdout, bot.stderr)
     assert bot.stdout.endswith("tastemaker: stopped"), bot.stdout
     assert "Traceback" not in bot.stderr and "will be unused" not in bot.stderr, bot.stderr
-    log = tmp_path / "var" / "tastemaker.log"
+    log = logs.default_log_file()  # the bot inherits this test's per-user folders (tests/conftest.py)
     assert log.exists() and "Traceback" not in log.read_text(encoding="utf-8")
 
 
