@@ -12,6 +12,8 @@ import pytest
 from bot.service import Service, Who
 from config.settings import Settings
 from storage.db import Database, open_database
+from tests.fakes.lastfm import FakeLastfm
+from tests.fakes.listenbrainz import FakeListenBrainz
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HETREC_DIR = SHARED / "data" / "lastfm-2k"
@@ -90,3 +92,43 @@ def hetrec_available() -> bool:
 
 
 requires_hetrec = pytest.mark.skipif(not hetrec_available(), reason="../shared/data/lastfm-2k is not present")
+
+
+# --- linked accounts: the loopback ListenBrainz and Last.fm (tests/sync, the /link commands) ---
+
+LASTFM_KEY = "test-key"
+
+
+@pytest.fixture
+def lb() -> Iterator[FakeListenBrainz]:
+    """A loopback ListenBrainz (tests/fakes/listenbrainz.py)."""
+    fake = FakeListenBrainz().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def lfm() -> Iterator[FakeLastfm]:
+    """A loopback Last.fm API that accepts the key LASTFM_KEY (tests/fakes/lastfm.py)."""
+    fake = FakeLastfm(LASTFM_KEY).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def sync_settings(settings: Settings, lb: FakeListenBrainz, lfm: FakeLastfm) -> Settings:
+    """Settings pointing the sync at the two loopback fakes."""
+    return settings.model_copy(
+        update={
+            "listenbrainz_api_url": lb.api_url,
+            "lastfm_api_url": lfm.api_url,
+            "lastfm_api_key": LASTFM_KEY,
+            "sync_timeout_seconds": 5.0,
+        }
+    )
+
+
+@pytest.fixture
+def linker(db: Database, sync_settings: Settings, clock: Clock) -> Service:
+    """A service whose links sync against the loopback fakes."""
+    return Service(db, sync_settings, clock=clock)

@@ -4,10 +4,8 @@ fetches nothing), and one ``tastemaker chat`` session. Exact replies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, insert, select
 
 from bot.platforms.console.commands import handle, help_text
@@ -20,7 +18,7 @@ from tests.chat import run_chat
 from tests.conftest import Clock
 from tests.fakes.lastfm import FakeLastfm, Scrobble
 from tests.fakes.listenbrainz import FakeListen, FakeListenBrainz
-from tests.sync.conftest import LASTFM_KEY, T0, run_sync
+from tests.sync.conftest import T0, run_sync
 
 ANN = Who("local", "c1", "ann", community_name="Crew", member_name="Ann")
 BOB = Who("local", "c1", "bob", member_name="Bob")
@@ -43,37 +41,6 @@ GONE_NOTICE = (
 
 def _listens(n: int) -> list[FakeListen]:
     return [FakeListen(T0 + 60 * k, f"Artist {k % 5}", f"Song {k}") for k in range(n)]
-
-
-@pytest.fixture
-def lb() -> Iterator[FakeListenBrainz]:
-    fake = FakeListenBrainz().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def lfm() -> Iterator[FakeLastfm]:
-    fake = FakeLastfm(LASTFM_KEY).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def sync_settings(settings: Settings, lb: FakeListenBrainz, lfm: FakeLastfm) -> Settings:
-    return settings.model_copy(
-        update={
-            "listenbrainz_api_url": lb.api_url,
-            "lastfm_api_url": lfm.api_url,
-            "lastfm_api_key": LASTFM_KEY,
-            "sync_timeout_seconds": 5.0,
-        }
-    )
-
-
-@pytest.fixture
-def linker(db: Database, sync_settings: Settings, clock: Clock) -> Service:
-    return Service(db, sync_settings, clock=clock)
 
 
 def say(service: Service, who: Who, line: str) -> str:

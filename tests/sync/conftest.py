@@ -1,56 +1,21 @@
-"""Fixtures for the sync tests: the loopback ListenBrainz and Last.fm fakes, settings pointing at
-them, and helpers to link accounts and read back what was stored."""
+"""Fixtures for the sync tests (the loopback fakes and settings pointing at them are in
+tests/conftest.py, shared with the /link command tests) and helpers to link accounts and read back
+what was stored."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
-from bot.service import Service, Who
+from bot.service import Who
 from config.settings import Settings
 from ingest.sync import runner
 from storage.db import Database
 from storage.models import Artist, Community, Member, Play, Track
 from tests.conftest import Clock
-from tests.fakes.lastfm import FakeLastfm
-from tests.fakes.listenbrainz import FakeListenBrainz
 
-LASTFM_KEY = "test-key"
 T0 = 1_780_000_000  # 2026-05-28, before the tests' clock (2026-11-20)
-
-
-@pytest.fixture
-def lb() -> Iterator[FakeListenBrainz]:
-    fake = FakeListenBrainz().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def lfm() -> Iterator[FakeLastfm]:
-    fake = FakeLastfm(LASTFM_KEY).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def sync_settings(settings: Settings, lb: FakeListenBrainz, lfm: FakeLastfm) -> Settings:
-    return settings.model_copy(
-        update={
-            "listenbrainz_api_url": lb.api_url,
-            "lastfm_api_url": lfm.api_url,
-            "lastfm_api_key": LASTFM_KEY,
-            "sync_timeout_seconds": 5.0,
-        }
-    )
-
-
-@pytest.fixture
-def linker(db: Database, sync_settings: Settings, clock: Clock) -> Service:
-    return Service(db, sync_settings, clock=clock)
 
 
 class Sleeps:

@@ -9,10 +9,10 @@ from bot.cli import app
 from bot.service import Service
 from config.settings import Settings
 from storage.db import Database
-from tests.conftest import Clock
+from tests.conftest import LASTFM_KEY, Clock
 from tests.fakes.lastfm import FakeLastfm, Scrobble
 from tests.fakes.listenbrainz import FakeListen, FakeListenBrainz
-from tests.sync.conftest import LASTFM_KEY, T0, who
+from tests.sync.conftest import T0, who
 
 
 def _env(lb: FakeListenBrainz, lfm: FakeLastfm, key: str | None = LASTFM_KEY) -> dict[str, str | None]:

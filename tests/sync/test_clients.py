@@ -16,10 +16,11 @@ from ingest.sync.clients import (
     RateLimited,
     TryLater,
 )
+from tests.conftest import LASTFM_KEY
 from tests.fakes.base import Answer
 from tests.fakes.lastfm import FakeLastfm, Scrobble
 from tests.fakes.listenbrainz import FakeListen, FakeListenBrainz
-from tests.sync.conftest import LASTFM_KEY, T0, Sleeps
+from tests.sync.conftest import T0, Sleeps
 
 
 def _lb(fake: FakeListenBrainz, sleeps: Sleeps, **kw) -> ListenBrainzClient:  # type: ignore[no-untyped-def]

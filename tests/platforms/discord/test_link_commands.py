@@ -6,10 +6,7 @@ and Last.fm fakes (linking itself fetches nothing)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from bot.platforms.discord.sync import sync_commands_async
 from bot.service import Service, Who
@@ -29,7 +26,7 @@ from tests.platforms.discord.harness import (
     send,
 )
 from tests.platforms.fake_discord import APP_ID, FakeDiscord, command_interaction
-from tests.sync.conftest import LASTFM_KEY, T0, run_sync
+from tests.sync.conftest import T0, run_sync
 
 COLOR = 0x8B5CF6
 TITLE = "Your linked accounts here"
@@ -66,37 +63,6 @@ def notice(text: str) -> dict[str, Any]:
 
 def _listens(n: int) -> list[FakeListen]:
     return [FakeListen(T0 + 60 * k, f"Artist {k % 5}", f"Song {k}") for k in range(n)]
-
-
-@pytest.fixture
-def lb() -> Iterator[FakeListenBrainz]:
-    fake = FakeListenBrainz().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def lfm() -> Iterator[FakeLastfm]:
-    fake = FakeLastfm(LASTFM_KEY).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def sync_settings(settings: Settings, lb: FakeListenBrainz, lfm: FakeLastfm) -> Settings:
-    return settings.model_copy(
-        update={
-            "listenbrainz_api_url": lb.api_url,
-            "lastfm_api_url": lfm.api_url,
-            "lastfm_api_key": LASTFM_KEY,
-            "sync_timeout_seconds": 5.0,
-        }
-    )
-
-
-@pytest.fixture
-def linker(db: Database, sync_settings: Settings, clock: Clock) -> Service:
-    return Service(db, sync_settings, clock=clock)
 
 
 async def private(

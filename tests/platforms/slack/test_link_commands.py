@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from tests.fakes.lastfm import FakeLastfm, Scrobble
 from tests.fakes.listenbrainz import FakeListen, FakeListenBrainz
 from tests.platforms.fake_slack import FakeSlack
 from tests.platforms.slack.harness import ACK_BUDGET, SlackClient, at, slack_who
-from tests.sync.conftest import LASTFM_KEY, T0, run_sync
+from tests.sync.conftest import T0, run_sync
 
 ADA = slack_who()
 BETA = {"team_id": "T0BBB", "team_domain": "beta"}
@@ -65,32 +64,6 @@ def sorry(text: str) -> dict[str, Any]:
 
 def _listens(n: int) -> list[FakeListen]:
     return [FakeListen(T0 + 60 * k, f"Artist {k % 5}", f"Song {k}") for k in range(n)]
-
-
-@pytest.fixture
-def lb() -> Iterator[FakeListenBrainz]:
-    fake = FakeListenBrainz().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def lfm() -> Iterator[FakeLastfm]:
-    fake = FakeLastfm(LASTFM_KEY).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def sync_settings(settings: Settings, lb: FakeListenBrainz, lfm: FakeLastfm) -> Settings:
-    return settings.model_copy(
-        update={
-            "listenbrainz_api_url": lb.api_url,
-            "lastfm_api_url": lfm.api_url,
-            "lastfm_api_key": LASTFM_KEY,
-            "sync_timeout_seconds": 5.0,
-        }
-    )
 
 
 @pytest.fixture
