@@ -7,6 +7,7 @@ dataclasses they return. Nothing here knows about a chat platform; bad input rai
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -29,12 +30,14 @@ from ingest.detect import UnknownFormat, detect, open_source
 from ingest.formats import SINGLE_USER, import_detected
 from ingest.importers import Rejected
 from storage import catalog, digests, links, recs, removals, stats, taste, trends, visibility
+from storage import feedback as pick_feedback
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import UNDATED
 from storage.names import normalise
 
 TRENDING_LIMIT = 10
+_NO_ITEMS = np.empty(0, dtype=np.int64)
 # Pseudo-count that smooths the growth score, so 1 → 3 plays does not outrank 40 → 80.
 GROWTH_PRIOR = 10.0
 
@@ -293,7 +296,12 @@ HELP = (
     HelpEntry("undo", "", "remove your last logged play", ""),
     HelpEntry("plays", "", "your last logged plays, each with a remove button", ""),
     HelpEntry("trending", "[24h|7d|30d|all] [artists|tracks]", "what this community plays most", "7d tracks"),
-    HelpEntry("recommend", "[artists|tracks] [n]", "picks for you, each with its reason", "artists 5"),
+    HelpEntry(
+        "recommend",
+        "[artists|tracks] [n] | reset-hidden",
+        "picks for you, each with its reason and 👍 / 👎 (👎 hides it; reset-hidden brings them back)",
+        "artists 5",
+    ),
     HelpEntry("whoknows", "<artist | artist - title>", "who here plays it most", "Björk"),
     HelpEntry(
         "top",
@@ -345,6 +353,7 @@ class Pick:
     name: str
     score: float
     reason: str | None  # "because you played X" item, or None
+    item_id: int | None = None  # the artist or track id: what a 👍 / 👎 button carries
 
 
 @dataclass(frozen=True)
@@ -353,6 +362,38 @@ class Recommendations:
     source: str  # "model" (stored picks), "fold-in" (fresh), "trending" (no usable history), "none"
     picks: list[Pick]
     note: str = ""
+    hidden: int = 0  # items of this kind the member hid with 👎 (left out of the picks)
+
+
+FEEDBACK_UP = pick_feedback.UP
+FEEDBACK_DOWN = pick_feedback.DOWN
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    """What a 👍 / 👎 on a pick did (:meth:`Service.feedback`)."""
+
+    kind: str
+    name: str  # the item as shown
+    verdict: str  # FEEDBACK_UP or FEEDBACK_DOWN
+    before: str | None  # the verdict stored before (the same one: nothing changed)
+    hidden: int  # the member's hidden items of this kind now
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.verdict
+
+
+@dataclass(frozen=True)
+class HiddenReset:
+    """What resetting a member's hidden picks brought back, per kind."""
+
+    artists: int
+    tracks: int
+
+    @property
+    def total(self) -> int:
+        return self.artists + self.tracks
 
 
 @dataclass(frozen=True)
@@ -1102,6 +1143,35 @@ class Service:
             for p in result.picks:
                 yield member_ext, p.rank, p.name, p.score, p.reason
 
+    # --- 👍 / 👎 on a pick, and bringing hidden picks back -----------------------------------------
+
+    def feedback(self, who: Who, kind: str, item: int, verdict: str) -> FeedbackResult:
+        """Store the member's 👍 (:data:`FEEDBACK_UP`) or 👎 (:data:`FEEDBACK_DOWN`) on a pick, as
+        the member who pressed, in their community. The item must be one this community can see (a
+        stale or crafted button naming anything else is refused, and nothing is stored or named).
+        A 👎 hides the item from the member's picks from then on; the latest verdict on an item
+        replaces the one before (a 👍 on a hidden item brings it back)."""
+        if kind not in ("artist", "track") or verdict not in (FEEDBACK_UP, FEEDBACK_DOWN):
+            raise UserError(STALE_PICK)
+        with self.db.write() as conn:
+            community = catalog.find_community(conn, who.platform, who.community_id)
+            visible = self._visible.get(conn, community, kind) if community is not None else _NO_ITEMS
+            if community is None or not bool(visibility.contains(visible, np.array([item])).all()):
+                raise UserError(STALE_PICK)
+            # Trending picks are shown to members without plays too: their first press makes them known.
+            member = catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
+            before = pick_feedback.record(conn, member, kind, item, verdict, self.clock())
+            hidden = pick_feedback.hidden_counts(conn, member)[kind]
+            name = catalog.item_names(conn, kind, [item]).get(item, "?")
+        return FeedbackResult(kind, name, verdict, before, hidden)
+
+    def reset_hidden(self, who: Who) -> HiddenReset:
+        """Bring back every artist and track the member hid with 👎 (their 👍 stay)."""
+        with self.db.write() as conn:
+            member = self._find_member(conn, who)
+            counts = pick_feedback.reset_hidden(conn, member) if member is not None else {}
+        return HiddenReset(counts.get("artist", 0), counts.get("track", 0))
+
     def _recommend(
         self,
         conn: Connection,
@@ -1111,32 +1181,58 @@ class Service:
         kind: str,
         n: int,
     ) -> Recommendations:
+        """The member's picks, never one they hid with 👎 (stored, fold-in and trending alike), and
+        how many they hid."""
+        hidden = pick_feedback.hidden(conn, member, kind) if member is not None else _NO_ITEMS
+        result = self._unhidden_picks(conn, who, community, member, kind, n, hidden)
+        return dataclasses.replace(result, hidden=len(hidden)) if len(hidden) else result
+
+    def _unhidden_picks(
+        self,
+        conn: Connection,
+        who: Who,
+        community: int | None,
+        member: int | None,
+        kind: str,
+        n: int,
+        hidden: np.ndarray,
+    ) -> Recommendations:
+        hidden_set = {int(i) for i in hidden}
         ref = recs.active_generation_ref(conn, kind)
         if ref is None or community is None or member is None:
             played = {i for i, _ in catalog.member_items(conn, member, kind)} if member is not None else set()
-            return self._trending_picks(conn, who, community, kind, n, played, ref is None)
+            return self._trending_picks(conn, who, community, kind, n, played | hidden_set, ref is None)
         # Every pick, reason and name below comes from what this community can see.
         visible = self._visible.get(conn, community, kind)
         if catalog.member_last_play_id(conn, member) <= ref.last_play_id and not removals.removed_since(
             conn, member, ref.last_removal_id
         ):
-            # Nothing played or removed since the retrain: the stored picks are current.
-            stored = recs.stored_picks(conn, ref.id, member, n)
-            if stored and all(_shown(p, visible) for p in stored):
-                return self._picks(conn, kind, "model", stored)
-        history = catalog.member_items(conn, member, kind)
+            # Nothing played or removed since the retrain: the stored picks are current, less any
+            # the member hid since (read enough to fill ``n`` without them, else fold in).
+            stored = recs.stored_picks(conn, ref.id, member, n + len(hidden_set))
+            kept = [p for p in stored if p[0] not in hidden_set][:n]
+            if (
+                kept
+                and len(kept) == min(n, len(stored))
+                and all(p[2] not in hidden_set and _shown(p, visible) for p in kept)
+            ):
+                return self._picks(conn, kind, "model", kept)
+        # A hidden item counts as not played here, as it does at the retrain (engine.feedback): it
+        # neither pulls the member's vector towards it nor serves as a reason.
+        everything = catalog.member_items(conn, member, kind)
+        history = [h for h in everything if h[0] not in hidden_set] if hidden_set else everything
         # Fold in only plays of items this community had played when the model was trained: an
         # item first played here after the retrain has factors only if *another* community played
         # it, and picks-or-not would tell the member so.
         learned = self._visible.as_of(conn, community, kind, ref.last_play_id)
         known = visibility.contains(learned, np.array([i for i, _ in history], dtype=np.int64))
         usable = [h for h, ok in zip(history, known, strict=True) if ok]
-        # Items played but not folded in are still never offered back to the member.
-        shown = (
-            visible
-            if len(usable) == len(history)
-            else np.setdiff1d(visible, np.array([i for i, _ in history], dtype=np.int64))
-        )
+        # Items played but not folded in, and hidden ones, are still never offered to the member.
+        if len(usable) == len(everything) and not hidden_set:
+            shown = visible
+        else:
+            left_out = np.array([i for i, _ in everything] + sorted(hidden_set), dtype=np.int64)
+            shown = np.setdiff1d(visible, left_out)
         if usable:
             model = self._model_for(conn, kind, ref.id)
             if model is not None:
@@ -1148,7 +1244,8 @@ class Service:
                     return self._picks(
                         conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
                     )
-        return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, ref is None)
+        played = {i for i, _ in everything} | hidden_set
+        return self._trending_picks(conn, who, community, kind, n, played, ref is None)
 
     def _model_for(self, conn: Connection, kind: str, generation_id: int) -> AlsRecommender | None:
         """The recommender of a generation, built from its stored factors once per generation and
@@ -1173,7 +1270,7 @@ class Service:
         ids = [i for i, _, _ in rows] + [r for _, _, r in rows if r is not None]
         names = catalog.item_names(conn, kind, ids)
         picks = [
-            Pick(n, names.get(i, "?"), s, names.get(r) if r is not None else None)
+            Pick(n, names.get(i, "?"), s, names.get(r) if r is not None else None, item_id=i)
             for n, (i, s, r) in enumerate(rows, 1)
         ]
         note = "Fresh picks: your latest plays are already taken into account." if source == "fold-in" else ""
@@ -1212,7 +1309,10 @@ class Service:
                 kind, "none", [], "You have already played everything this community plays — log more plays!"
             )
         names = catalog.item_names(conn, kind, [r.item_id for r in rows])
-        picks = [Pick(k, names.get(r.item_id, "?"), float(r.plays), None) for k, r in enumerate(rows, 1)]
+        picks = [
+            Pick(k, names.get(r.item_id, "?"), float(r.plays), None, item_id=r.item_id)
+            for k, r in enumerate(rows, 1)
+        ]
         return Recommendations(kind, "trending", picks, note)
 
     # --- digest -----------------------------------------------------------------------------
@@ -1442,6 +1542,7 @@ TASTE_SHARED = 10  # shared artists listed by /taste (``shared_count`` counts th
 TRY_LIMIT = 3
 NO_PLAYS_YET = "You have not logged any plays here yet. Log a few with /played."
 NO_TASTE_MODEL = "No taste model has been trained yet: this comes with the next retrain."
+STALE_PICK = "That pick is not available here any more: ask /recommend again."
 NOT_IN_MODEL = "The model does not know your taste yet: it learns from plays logged before its last retrain."
 
 
@@ -1554,6 +1655,8 @@ def _to_try(source: dict[int, int], played: dict[int, int], visible: np.ndarray)
 __all__ = [
     "Digest",
     "DigestSubscriptionInfo",
+    "FeedbackResult",
+    "HiddenReset",
     "NameQuestion",
     "Pick",
     "PlayResult",

@@ -65,20 +65,20 @@ def _factors(df: DataFrame, rank: int) -> tuple[np.ndarray, np.ndarray]:
     return ids[order], mat[order]
 
 
-def train_factors(pairs: DataFrame, params: AlsParams, *, blocks: int | None = None) -> TrainedFactors:
-    """Fit Spark MLlib implicit ALS on ``(user, item, plays)`` rows.
+def train_factors(
+    pairs: DataFrame, params: AlsParams, *, blocks: int | None = None, feedback: DataFrame | None = None
+) -> TrainedFactors:
+    """Fit Spark MLlib implicit ALS on ``(user, item, plays)`` rows, and the members' 👍 / 👎
+    ``(user, item, verdict)`` rows when given (:mod:`engine.feedback`).
 
     ``blocks`` (user and item blocks) defaults to the session's default parallelism: Spark's default
     of 10 blocks only adds shuffle overhead on a machine with a few cores."""
     from pyspark.ml.recommendation import ALS
-    from pyspark.sql import functions as F
+
+    from engine.feedback import ratings as feedback_ratings
 
     n_blocks = blocks or max(2, pairs.sparkSession.sparkContext.defaultParallelism)
-    ratings = pairs.select(
-        F.col("user").cast("int"),
-        F.col("item").cast("int"),
-        (F.log1p(F.col("plays").cast("double")) / F.lit(params.conf_scale)).alias("rating"),
-    )
+    ratings = feedback_ratings(pairs, params.conf_scale, feedback)
     als = ALS(
         rank=params.rank,
         maxIter=params.iterations,

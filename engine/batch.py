@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from config.settings import Settings
 from storage import catalog, recs, removals, trends, visibility
+from storage import feedback as pick_feedback
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Play, PlayRemoval
@@ -208,6 +209,7 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     On any failure nothing is written: the last good generation keeps serving."""
     from engine.als import histories, params_from_settings
     from engine.cooc import blend_from_settings
+    from engine.feedback import feedback_frame
     from engine.neighbours import member_neighbours, similar_items
     from engine.reader import high_water, member_item_totals
     from engine.recommender import AlsRecommender
@@ -216,14 +218,21 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     with ctx.db.read() as conn:
         # Read before the plays: a removal after this point makes the member's stored picks stale.
         removal_mark = removals.removal_high(conn)
+        # 👍 / 👎 on picks: ALS input (engine.feedback); 👎 items are never stored as picks. One
+        # given later is left out of the stored picks by the service when it reads them.
+        verdicts = pick_feedback.verdicts(conn, kind)
     upto = high_water(ctx.db)
     pairs = member_item_totals(ctx.spark(), ctx.db, kind, upto).cache()
     try:
         if pairs.limit(1).count() == 0:
             return None
+        feedback = feedback_frame(ctx.spark(), verdicts) if verdicts else None
         # Optional co-occurrence blend of the picks (off by default: no gain on validation data).
-        rec = AlsRecommender(params_from_settings(s), blend=blend_from_settings(s)).fit(pairs)
+        rec = AlsRecommender(params_from_settings(s), blend=blend_from_settings(s)).fit(
+            pairs, feedback=feedback
+        )
         hist = histories(pairs)
+        hidden = pick_feedback.hidden_by_member(verdicts)
         ctx.fault("after-train")
         with ctx.db.read() as conn:
             seen_by = visibility.visible_items_by_community(conn, kind)
@@ -239,7 +248,12 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
             last_play_id=upto,
             last_removal_id=removal_mark,
             model=rec.to_generation(),
-            picks=rec.recommend_all(hist, s.top_n, visible_for_member=visible),
+            picks=rec.recommend_all(
+                without_hidden(hist, hidden),
+                s.top_n,
+                visible_for_member=visible,
+                hidden_for_member=hidden.get,
+            ),
             neighbours=member_neighbours(rec.user_ids, rec.user_factors, community_of),
             similar=similar_items(rec.item_ids, rec.unit, hist, community_of, seen_by),
             now=ctx.clock(),
@@ -249,6 +263,21 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
         pairs.unpersist()
     members, items = len(rec.user_ids), len(rec.item_ids)
     return RetrainResult(kind, gen, members, items, members * s.top_n)
+
+
+def without_hidden(
+    hist: dict[int, dict[int, int]], hidden: dict[int, np.ndarray]
+) -> dict[int, dict[int, int]]:
+    """Histories less the items each member hid: a hidden item they played counts as not played
+    for their picks (it pulls nothing and is no reason), as it does in the fold-in."""
+    if not hidden:
+        return hist
+    out = dict(hist)
+    for member, items in hidden.items():
+        if member in out:
+            gone = {int(i) for i in items}
+            out[member] = {i: p for i, p in out[member].items() if i not in gone}
+    return out
 
 
 def batch(ctx: EngineContext, retrain_now: bool = False) -> BatchResult:

@@ -129,13 +129,17 @@ class AlsRecommender:
 
     # --- building -------------------------------------------------------------------------
 
-    def fit(self, pairs: DataFrame, *, blocks: int | None = None) -> AlsRecommender:
-        """Train on Spark from ``(user, item, plays)`` rows (one per member × item) and keep the
-        factors, ``YᵀY``, item popularity and, with a blend weight, the co-occurrence; returns self."""
+    def fit(
+        self, pairs: DataFrame, *, blocks: int | None = None, feedback: DataFrame | None = None
+    ) -> AlsRecommender:
+        """Train on Spark from ``(user, item, plays)`` rows (one per member × item), with the
+        members' 👍 / 👎 ``(user, item, verdict)`` rows in the ALS input when given
+        (:mod:`engine.feedback`), and keep the factors, ``YᵀY``, item popularity and, with a blend
+        weight, the co-occurrence (of plays only); returns self."""
         from engine.als import item_listeners, train_factors
         from engine.cooc import blender
 
-        trained = train_factors(pairs, self.params, blocks=blocks)
+        trained = train_factors(pairs, self.params, blocks=blocks, feedback=feedback)
         self._set_items(trained.item_ids, trained.item_factors)
         self._set_users(trained.user_ids, trained.user_factors)
         listeners = item_listeners(pairs)
@@ -245,6 +249,12 @@ class AlsRecommender:
             hit = cache[id(visible)] = (visible, contains(visible, self.item_ids))
         return hit[1]
 
+    def _without(self, allowed: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
+        """A copy of the row mask ``allowed`` (``None``: every row) with the rows of ``ids`` off."""
+        mask = np.ones(len(self.item_ids), dtype=bool) if allowed is None else allowed.copy()
+        mask[self._rows(np.asarray(ids, dtype=np.int64))[0]] = False
+        return mask
+
     def _scores(self, vectors: np.ndarray, played: Sequence[np.ndarray]) -> np.ndarray:
         """Scores of every item for a block of members (``played[row]``: their played rows)."""
         scores = product(vectors, self.item_factors)
@@ -324,6 +334,7 @@ class AlsRecommender:
         n: int,
         *,
         visible_for_member: Callable[[int], np.ndarray] | None,
+        hidden_for_member: Callable[[int], np.ndarray | None] | None = None,
         block: int = 512,
     ) -> Iterator[PickRow]:
         """Every trained member's top ``n`` with their trained vectors, as
@@ -332,7 +343,8 @@ class AlsRecommender:
 
         ``visible_for_member(member)`` returns the sorted item ids that member may be shown (the
         same array object for members of one community: its mask is computed once); ``None`` only
-        for offline evaluation."""
+        for offline evaluation. ``hidden_for_member(member)``, when given, returns item ids that
+        member hid (👎; ``None`` or empty: none): they are never picked for them."""
         masks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # one per community, for this run
         for start in range(0, len(self.user_ids), block):
             members = self.user_ids[start : start + block]
@@ -341,6 +353,9 @@ class AlsRecommender:
             for row, member in enumerate(members):
                 ids = None if visible_for_member is None else visible_for_member(int(member))
                 allowed = self._allowed(ids, masks)
+                gone = None if hidden_for_member is None else hidden_for_member(int(member))
+                if gone is not None and len(gone):
+                    allowed = self._without(allowed, gone)
                 for rank, p in enumerate(self._ranked(scores[row], played[row], n, allowed), 1):
                     yield (int(member), rank, p.item_id, p.score, p.reason_item_id)
 

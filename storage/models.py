@@ -271,6 +271,29 @@ class SimilarItem(Base):
     score: Mapped[float] = mapped_column(Float)
 
 
+# --- feedback on picks ---------------------------------------------------------------------
+
+
+class PickFeedback(Base):
+    """A member's 👍 (``up``) or 👎 (``down``) on one artist or track /recommend showed them: one row
+    per member, kind and item, the latest verdict kept. Members belong to one community, so this is
+    per member *per community*. A ``down`` hides the item from that member's picks (stored, fold-in,
+    trending fallback) until they reset their hidden items; at the next retrain it is a negative
+    observation in the ALS input and an ``up`` a play's worth more (``engine.feedback``)."""
+
+    __tablename__ = "pick_feedback"
+    __table_args__ = (
+        CheckConstraint("verdict IN ('up', 'down')", name="ck_pick_feedback_verdict"),
+        CheckConstraint("kind IN ('artist', 'track')", name="ck_pick_feedback_kind"),
+        Index("ix_pick_feedback_kind_verdict", "kind", "verdict"),
+    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(4))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 # --- daily digests --------------------------------------------------------------------------
 
 
