@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.service import (
+    FEEDBACK_DOWN,
     LINK_BACKFILLING,
     LINK_GONE,
     LINK_PRIVATE,
@@ -17,7 +18,9 @@ from bot.service import (
     LINK_WAITING,
     ChartEntry,
     Digest,
+    FeedbackResult,
     HelpEntry,
+    HiddenReset,
     Knower,
     Linked,
     LinkStatus,
@@ -226,14 +229,60 @@ def pick_line(
     return line + (f" — {reason(f'because you played {esc(p.reason)}')}" if p.reason else "")
 
 
-def recommend_text(r: Recommendations) -> str:
+def recommend_text(r: Recommendations, reset: str | None = None, rate: str = "") -> str:
+    """The picks as text; with ``reset`` (the platform's reset command), the line saying how many
+    items the member hid; ``rate``: a line saying how to rate a pick (the console's commands)."""
     lines = [recommend_title(r)]
     if r.note:
         lines.append(r.note)
     lines += [pick_line(p) for p in r.picks]
     if not r.picks and not r.note:
         lines.append("Nothing to recommend yet.")
+    if rate and r.picks:
+        lines.append(rate)
+    if reset is not None and r.hidden:
+        lines.append(hidden_line(r.kind, r.hidden, reset))
     return "\n".join(lines)
+
+
+FEEDBACK_PICKS = 10  # picks that get 👍 / 👎 buttons (Discord: 5 rows of two picks' buttons)
+THUMBS_UP = "👍"
+THUMBS_DOWN = "👎"
+
+
+def hidden_line(kind: str, hidden: int, reset: str) -> str:
+    """``2 artists hidden with 👎 — /recommend reset-hidden brings them back.``"""
+    return f"{plural(hidden, kind)} hidden with {THUMBS_DOWN} — {reset} brings them back."
+
+
+def feedback_text(
+    r: FeedbackResult,
+    reset: str,
+    *,
+    esc: Callable[[str], str] = lambda t: t,
+    bold: Callable[[str], str] = lambda t: t,
+) -> str:
+    """What a 👍 / 👎 on a pick did, in one or two sentences."""
+    name = bold(esc(r.name))
+    if r.verdict == FEEDBACK_DOWN:
+        first = (
+            f"{name} was already hidden."
+            if not r.changed
+            else f"Hidden {name}: it will not be picked for you again."
+        )
+        return f"{first} {hidden_line(r.kind, r.hidden, reset)}"
+    if not r.changed:
+        return f"You already liked {name}."
+    back = " It is back in your picks." if r.before == FEEDBACK_DOWN else ""
+    return f"Noted: you like {name}.{back} It counts as a play at the next retrain."
+
+
+def reset_text(r: HiddenReset) -> str:
+    """What resetting the hidden picks brought back."""
+    if not r.total:
+        return "You have no hidden picks: nothing to bring back."
+    parts = [plural(n, kind) for n, kind in ((r.artists, "artist"), (r.tracks, "track")) if n]
+    return f"Back in your picks: {' and '.join(parts)} you had hidden with {THUMBS_DOWN}."
 
 
 def digest_text(d: Digest) -> str:

@@ -25,6 +25,10 @@ ephemeral followup.
 showing its progress and then its summary in one private message (see
 :mod:`bot.platforms.discord.uploads`).
 
+``/recommend`` answers in the channel with a 👍 and a 👎 button per pick (the first ten); a press
+comes back the same way to :meth:`Handlers.pick_feedback`, which only the member the picks are for
+may use (see :mod:`bot.platforms.discord.picks`); ``reset_hidden:True`` brings back what they hid.
+
 ``/plays`` and ``/undo`` answer only the member (ephemeral). ``/plays`` carries a "Remove n" button
 per play; a press comes back the same way to :meth:`Handlers.remove`, which asks the service to
 remove the play as the member who *pressed* (see :mod:`bot.platforms.discord.plays`).
@@ -64,6 +68,7 @@ from bot.platforms.discord.embeds import (
     clip,
     error_text,
     escaped_error_text,
+    feedback_embed,
     help_embed,
     linked_embed,
     links_embed,
@@ -75,6 +80,7 @@ from bot.platforms.discord.embeds import (
     recent_embed,
     recommend_embed,
     removal_embed,
+    reset_embed,
     similar_embed,
     taste_embed,
     trending_embed,
@@ -82,6 +88,8 @@ from bot.platforms.discord.embeds import (
     whoknows_embed,
 )
 from bot.platforms.discord.ids import NAME
+from bot.platforms.discord.picks import only_owner_text, picks_view
+from bot.platforms.discord.picks import parse_custom_id as parse_pick_id
 from bot.platforms.discord.plays import parse_custom_id as parse_remove_id
 from bot.platforms.discord.plays import plays_view
 from bot.platforms.discord.questions import (
@@ -177,7 +185,7 @@ class Handlers:
         self,
         interaction: discord.Interaction[Any],
         validate: Callable[[], Who],
-        work: Callable[[Who], discord.Embed | tuple[discord.Embed, discord.File]],
+        work: Callable[[Who], discord.Embed | tuple[discord.Embed, discord.File | discord.ui.View | None]],
         ask: Callable[[Who, Question], tuple[str, discord.ui.View]] | None = None,
         *,
         escape_errors: bool = False,
@@ -212,11 +220,18 @@ class Handlers:
             )
             return
         if isinstance(answer, tuple):
-            embed, file = answer
-            await interaction.followup.send(
-                embed=embed, file=file, allowed_mentions=discord.AllowedMentions.none()
-            )
-            return
+            embed, extra = answer
+            if isinstance(extra, discord.ui.View):
+                await interaction.followup.send(
+                    embed=embed, view=extra, allowed_mentions=discord.AllowedMentions.none()
+                )
+                return
+            if isinstance(extra, discord.File):
+                await interaction.followup.send(
+                    embed=embed, file=extra, allowed_mentions=discord.AllowedMentions.none()
+                )
+                return
+            answer = embed
         await interaction.followup.send(embed=answer, allowed_mentions=discord.AllowedMentions.none())
 
     async def played(self, interaction: discord.Interaction[Any], artist: str, track: str | None) -> None:
@@ -286,8 +301,13 @@ class Handlers:
         return True
 
     async def component(self, interaction: discord.Interaction[Any]) -> bool:
-        """A button press: a question's answer or a "Remove n" (``False``: not one of ours)."""
-        return await self.answer(interaction) or await self.remove(interaction)
+        """A button press: a question's answer, a "Remove n" or a pick's 👍 / 👎 (``False``: not
+        one of ours)."""
+        return (
+            await self.answer(interaction)
+            or await self.remove(interaction)
+            or await self.pick_feedback(interaction)
+        )
 
     async def _private(
         self,
@@ -353,7 +373,19 @@ class Handlers:
         await self._private(interaction, work)
         return True
 
-    async def recommend(self, interaction: discord.Interaction[Any], kind: str, count: int) -> None:
+    async def recommend(
+        self, interaction: discord.Interaction[Any], kind: str, count: int, reset_hidden: bool = False
+    ) -> None:
+        """``/recommend``: the picks in the channel, with 👍 / 👎 buttons that only the asker's
+        presses count on (:mod:`~bot.platforms.discord.picks`). ``reset_hidden:True`` brings back
+        the items the member hid, answered only to them."""
+        if reset_hidden:
+
+            def reset(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+                return reset_embed(self.service.reset_hidden(who)), None
+
+            await self._private(interaction, reset)
+            return
         parsed: dict[str, Any] = {}
 
         def validate() -> Who:
@@ -361,10 +393,35 @@ class Handlers:
             parsed["count"] = parse_count(count, 10)
             return who_of(interaction)
 
-        def work(who: Who) -> discord.Embed:
-            return recommend_embed(self.service.recommend(who, parsed["kind"], parsed["count"]))
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            picks = self.service.recommend(who, parsed["kind"], parsed["count"])
+            return recommend_embed(picks), picks_view(picks.kind, picks.picks, who.member_id)
 
         await self._answer(interaction, validate, work)
+
+    async def pick_feedback(self, interaction: discord.Interaction[Any]) -> bool:
+        """A press on a pick's 👍 / 👎 (``False``: not one of ours). Only the member the picks are
+        for may rate them; the verdict is stored for the member who pressed, in the guild where
+        they pressed, and the answer (what it did, how many are hidden) only they see. The
+        listing is left as it is."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        raw = data.get("custom_id")
+        press = parse_pick_id(raw) if isinstance(raw, str) else None
+        if press is None:
+            return False
+        if str(interaction.user.id) != press.owner:
+            await interaction.response.send_message(
+                only_owner_text(press.owner),
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return True
+
+        def work(who: Who) -> tuple[discord.Embed, discord.ui.View | None]:
+            return feedback_embed(self.service.feedback(who, press.kind, press.item, press.verdict)), None
+
+        await self._private(interaction, work)
+        return True
 
     async def trending(self, interaction: discord.Interaction[Any], window: str, kind: str) -> None:
         parsed: dict[str, str] = {}
@@ -603,15 +660,20 @@ def build_commands(
         )
 
     @app_commands.command(name="recommend", description="Personal picks, each with the reason.")
-    @app_commands.describe(kind="Artists or tracks", count="How many picks (1–25)")
+    @app_commands.describe(
+        kind="Artists or tracks",
+        count="How many picks (1–25)",
+        reset_hidden="Bring back every pick you hid with 👎",
+    )
     @app_commands.choices(kind=KIND_CHOICES)
     @app_commands.guild_only()
     async def recommend(
         interaction: discord.Interaction,
         kind: str = "artists",
         count: app_commands.Range[int, 1, 25] = 10,
+        reset_hidden: bool = False,
     ) -> None:
-        await handlers.recommend(interaction, kind, count)
+        await handlers.recommend(interaction, kind, count, reset_hidden)
 
     @app_commands.command(name="trending", description="What this community plays most, and what is rising.")
     @app_commands.describe(window="Time window", kind="Artists or tracks")

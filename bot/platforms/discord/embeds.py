@@ -14,8 +14,11 @@ from bot import render
 from bot.parsing import UserError
 from bot.platforms.discord import help as discord_help
 from bot.service import (
+    FEEDBACK_DOWN,
     Digest,
+    FeedbackResult,
     HelpEntry,
+    HiddenReset,
     Knower,
     Linked,
     LinkStatus,
@@ -75,15 +78,34 @@ def played_embed(r: PlayResult) -> discord.Embed:
     return discord.Embed(title=title, description=render.played_text(shown), colour=COLOUR)
 
 
+RESET_HIDDEN = "/recommend reset_hidden:True"
+
+
 def recommend_embed(r: Recommendations) -> discord.Embed:
+    """The picks; the footer has the note and how many items the member hid (and how to reset)."""
     title = render.recommend_title(r)
     lines = [render.pick_line(p, esc=esc, rank=lambda n: f"**{n}.**") for p in r.picks]
     if not lines:
         lines = [r.note or "Nothing to recommend yet."]
     embed = discord.Embed(title=title, description=_lines_within(lines), colour=COLOUR)
-    if r.note and r.picks:
-        embed.set_footer(text=clip(r.note, 2048))
+    footer = [r.note] if r.note and r.picks else []
+    if r.hidden:
+        footer.append(render.hidden_line(r.kind, r.hidden, RESET_HIDDEN))
+    if footer:
+        embed.set_footer(text=clip("\n".join(footer), 2048))
     return embed
+
+
+def feedback_embed(r: FeedbackResult) -> discord.Embed:
+    """What a 👍 / 👎 under /recommend did (only the member sees it)."""
+    title = "Pick hidden" if r.verdict == FEEDBACK_DOWN else "Pick liked"
+    text = render.feedback_text(r, RESET_HIDDEN, esc=lambda t: esc(clip(t, 1000)), bold=lambda t: f"**{t}**")
+    return discord.Embed(title=title, description=text, colour=COLOUR)
+
+
+def reset_embed(r: HiddenReset) -> discord.Embed:
+    """What ``/recommend reset_hidden:True`` brought back."""
+    return discord.Embed(title="Hidden picks", description=render.reset_text(r), colour=COLOUR)
 
 
 def trending_embed(t: Trending) -> discord.Embed:

@@ -10,9 +10,10 @@ from bot.service import HelpEntry, Service
 
 TITLE = "tastemaker — log what you listen to, see what your server is into."
 PREFIX = "/"
-# Discord's own shape of a few commands: /played, /top, /link and /unlink take options (/top's chart is
-# a boolean; /link's and /unlink's source and plays are choices), /taste a required user option,
-# /import an attachment option, the digest is a command group.
+# Discord's own shape of a few commands: /played, /recommend, /top, /link and /unlink take options
+# (/top's chart and /recommend's reset_hidden are booleans; /link's and /unlink's source and plays
+# are choices), /taste a required user option, /import an attachment option, the digest is a
+# command group.
 REPLACE = {
     "played": (
         HelpEntry(
@@ -20,6 +21,14 @@ REPLACE = {
             "artist:<…> [track:<…>]",
             "log a play (autocomplete from this server's catalog)",
             "artist:Radiohead track:Karma Police",
+        ),
+    ),
+    "recommend": (
+        HelpEntry(
+            "recommend",
+            "[kind:artists|tracks] [count:n] [reset_hidden:True]",
+            "picks for you, each with its reason and 👍 / 👎 (👎 hides it; reset_hidden brings them back)",
+            "kind:tracks count:5",
         ),
     ),
     "taste": (

@@ -417,9 +417,10 @@ def test_sync_registers_guild_only_commands_explicitly(settings: Settings) -> No
             assert (artist["name"], artist["required"], artist["autocomplete"]) == ("artist", True, True)
             assert (artist["min_length"], artist["max_length"]) == (1, 200)
             assert track["required"] is False
-            kind, count = by_name["recommend"]["options"]
+            kind, count, reset = by_name["recommend"]["options"]
             assert [c["value"] for c in kind["choices"]] == ["artists", "tracks"]
             assert (count["min_value"], count["max_value"]) == (1, 25)
+            assert (reset["name"], reset["type"], reset["required"]) == ("reset_hidden", 5, False)
             window, _ = by_name["trending"]["options"]
             assert [c["value"] for c in window["choices"]] == ["24h", "7d", "30d", "all"]
             for name in ("plays", "undo", "help"):  # no options, every member may use them
