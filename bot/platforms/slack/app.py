@@ -1,6 +1,7 @@
 """The Bolt app: ``/played``, ``/recommend``, ``/trending`` and ``/tastemaker`` (help, plays, undo,
 digest, whoknows, top, recent, profile, neighbours, similar, taste, privacy, import), the buttons of
-``/played``'s "did you mean …?" question, the "Remove" buttons of ``/tastemaker plays``, and files
+``/played``'s "did you mean …?" question, the "Remove" buttons of ``/tastemaker plays``, the 👍 / 👎
+buttons of ``/recommend``'s picks, and files
 sent to the bot in a direct message (imported as the member's history: :mod:`bot.platforms.slack.uploads`).
 
 Listeners are tiny: every command is acknowledged at once (an empty 200, or the help text for
@@ -22,7 +23,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.platforms.slack.blocks import REMOVE_ACTION
+from bot.platforms.slack.blocks import PICK_ACTION_PATTERN, REMOVE_ACTION
 from bot.platforms.slack.client import check_token, use_api_url
 from bot.platforms.slack.commands import Commands
 from bot.platforms.slack.questions import ACTION_PATTERN
@@ -117,6 +118,12 @@ def build_app(
 
     # The "Remove" buttons of /tastemaker plays: acknowledged at once, answered lazily.
     app.action(REMOVE_ACTION)(ack=ack_now, lazy=[remove_play])
+
+    def pick_feedback(body: dict[str, Any]) -> None:
+        commands.pick_feedback(body)
+
+    # The 👍 / 👎 buttons under each /recommend pick: acknowledged at once, answered lazily.
+    app.action(re.compile(PICK_ACTION_PATTERN))(ack=ack_now, lazy=[pick_feedback])
 
     uploads = Uploads(service, settings)
 

@@ -12,12 +12,16 @@ from typing import Any
 from bot import render
 from bot.platforms.slack.questions import ACTION_AS_TYPED, ACTION_EXISTING
 from bot.service import (
+    FEEDBACK_DOWN,
+    FeedbackResult,
     HelpEntry,
+    HiddenReset,
     Linked,
     LinkStatus,
     LoggedPlay,
     MemberChart,
     Neighbours,
+    Pick,
     PlayResult,
     Profile,
     Question,
@@ -39,6 +43,11 @@ BUTTON_LIMIT = 75  # characters of plain text on a button
 # The "Remove" button under each play of /tastemaker plays; its value is the play's id.
 REMOVE_ACTION = "tastemaker_remove_play"
 REMOVE_LABEL = "Remove"
+# The 👍 / 👎 buttons under each /recommend pick; their value is ``<kind>:<item id>``.
+PICK_LIKE_ACTION = "recommend_like"
+PICK_HIDE_ACTION = "recommend_hide"
+PICK_ACTION_PATTERN = r"^recommend_(like|hide)$"
+RESET_HIDDEN = "/recommend reset-hidden"
 PLAY_NAME_LIMIT = SECTION_LIMIT - 200  # escaped characters of a play's name in its section
 
 HELP_TITLE = "tastemaker — log what you listen to, see what your workspace is into."
@@ -125,17 +134,56 @@ def played_message(r: PlayResult) -> dict[str, Any]:
     return message(render.played_text(r), blocks)
 
 
+def _pick_buttons(kind: str, p: Pick) -> dict[str, Any]:
+    """A pick's 👍 / 👎: an actions block whose buttons carry ``<kind>:<item id>``."""
+    value = f"{kind}:{p.item_id}"
+    return {
+        "type": "actions",
+        "block_id": f"pick_{p.rank}",
+        "elements": [
+            _button(PICK_LIKE_ACTION, render.THUMBS_UP, value),
+            _button(PICK_HIDE_ACTION, render.THUMBS_DOWN, value),
+        ],
+    }
+
+
 def recommend_message(r: Recommendations) -> dict[str, Any]:
+    """The picks: the first :data:`~bot.render.FEEDBACK_PICKS` each in a section of its own with
+    its 👍 / 👎 under it, the rest packed; then how many items the member hid, and how to reset."""
     blocks: list[dict[str, Any]] = [_header(render.recommend_title(r))]
     if r.note:
         blocks.append(_context(escape(r.note)))
-    lines = [
-        render.pick_line(p, esc=escape, rank=lambda n: f"*{n}.*", reason=lambda t: f"_{t}_") for p in r.picks
-    ]
-    blocks += _sections(lines)
+
+    def line(p: Pick) -> str:
+        return render.pick_line(p, esc=escape, rank=lambda n: f"*{n}.*", reason=lambda t: f"_{t}_")
+
+    rated = [p for p in r.picks if p.item_id is not None][: render.FEEDBACK_PICKS]
+    for p in rated:
+        blocks += [mrkdwn(_clipped(line(p))), _pick_buttons(r.kind, p)]
+    blocks += _sections(line(p) for p in r.picks if p not in rated)
     if not r.picks and not r.note:
         blocks.append(mrkdwn("Nothing to recommend yet."))
-    return message(render.recommend_text(r), blocks)
+    if r.hidden:
+        blocks.append(_context(escape(render.hidden_line(r.kind, r.hidden, f"`{RESET_HIDDEN}`"))))
+    return message(render.recommend_text(r, reset=RESET_HIDDEN), blocks)
+
+
+def feedback_message(r: FeedbackResult) -> dict[str, Any]:
+    """What a 👍 / 👎 under /recommend did."""
+    text = render.feedback_text(
+        r, f"`{RESET_HIDDEN}`", esc=lambda t: _escaped(t, NAME_LIMIT), bold=lambda t: f"*{t}*"
+    )
+    emoji = render.THUMBS_DOWN if r.verdict == FEEDBACK_DOWN else render.THUMBS_UP
+    return message(render.feedback_text(r, RESET_HIDDEN), [mrkdwn(f"{emoji} {text}")])
+
+
+def reset_message(r: HiddenReset) -> dict[str, Any]:
+    """What ``/recommend reset-hidden`` brought back."""
+    return text_message(render.reset_text(r))
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
 
 
 def trending_message(t: Trending) -> dict[str, Any]:

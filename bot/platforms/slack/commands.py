@@ -10,7 +10,8 @@ argument is a mention (``<@U…|name>``: the manifest has ``should_escape: true`
 comment. The asker's own ``/tastemaker profile`` is shared without their linked accounts, which
 (with the pending notices about them) follow ephemerally; ``link``, ``unlink`` and ``links`` end
 with those notices too. A press on a ``/tastemaker plays`` "Remove" button is answered ephemerally through the
-press's own ``response_url``, the listing left as is.
+press's own ``response_url``, the listing left as is; so is a press on a ``/recommend`` pick's
+👍 / 👎 (``/recommend reset-hidden`` brings back what the member hid).
 
 The command text is read once, decoded from Slack's encoding (:func:`command_text`), before any
 parsing."""
@@ -42,10 +43,13 @@ from bot.parsing import (
     take_chart_word,
 )
 from bot.platforms.slack.blocks import (
+    PICK_HIDE_ACTION,
+    PICK_LIKE_ACTION,
     chart_comment,
     chart_message,
     error_message,
     escape,
+    feedback_message,
     help_message,
     linked_message,
     links_message,
@@ -60,6 +64,7 @@ from bot.platforms.slack.blocks import (
     recent_message,
     recommend_message,
     removal_message,
+    reset_message,
     similar_message,
     taste_message,
     text_message,
@@ -72,7 +77,16 @@ from bot.platforms.slack.encoding import decode, split_mentions
 from bot.platforms.slack.ids import NAME, community_key
 from bot.platforms.slack.questions import RESOLVE_BY_ACTION, TTL_SECONDS, Asked, decode_value, encode_value
 from bot.platforms.slack.uploads import HOW_TO as UPLOAD_HOW_TO
-from bot.service import MemberChart, NameQuestion, PlayResult, Service, Who
+from bot.service import (
+    FEEDBACK_DOWN,
+    FEEDBACK_UP,
+    STALE_PICK,
+    MemberChart,
+    NameQuestion,
+    PlayResult,
+    Service,
+    Who,
+)
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -137,6 +151,18 @@ def play_id_of(value: Any) -> int:
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         return int(value)
     raise UserError(_STALE_BUTTON)
+
+
+PICK_VERDICTS = {PICK_LIKE_ACTION: FEEDBACK_UP, PICK_HIDE_ACTION: FEEDBACK_DOWN}
+
+
+def pick_of(value: Any) -> tuple[str, int]:
+    """The ``(kind, item id)`` a 👍 / 👎 button carries (``artist:123``); a :class:`UserError` for
+    anything else."""
+    kind, _, item = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if kind in ("artist", "track") and item.isascii() and item.isdigit() and len(item) <= 18:
+        return kind, int(item)
+    raise UserError(STALE_PICK)
 
 
 def command_text(body: dict[str, Any]) -> str:
@@ -330,11 +356,39 @@ class Commands:
             return result
 
     def recommend(self, body: dict[str, Any]) -> None:
+        """``/recommend [artists|tracks] [n]``, each pick with 👍 / 👎; ``/recommend reset-hidden``
+        brings back what the member hid."""
+
         def work(who: Who, text: str) -> dict[str, Any]:
-            kind, n = parse_recommend_args(words(text))
+            args = words(text)
+            if [a.lower() for a in args] in (["reset-hidden"], ["reset_hidden"]):
+                return reset_message(self.service.reset_hidden(who))
+            kind, n = parse_recommend_args(args)
             return recommend_message(self.service.recommend(who, kind, n))
 
         self._answer(body, work)
+
+    def pick_feedback(self, body: dict[str, Any]) -> None:
+        """A press on a pick's 👍 / 👎 (after the ack): stored for the member who pressed, in their
+        workspace, for an item it can see (the service refuses anything else); answered only to
+        them through the press's ``response_url``, the picks left as they are."""
+        actions = body.get("actions") or [{}]
+        action = actions[0] if isinstance(actions[0], dict) else {}
+        who = who_from_action(body)
+        try:
+            verdict = PICK_VERDICTS.get(str(action.get("action_id") or ""))
+            kind, item = pick_of(action.get("value"))
+            if verdict is None:
+                raise UserError(STALE_PICK)
+            payload = feedback_message(self.service.feedback(who, kind, item, verdict))
+        except UserError as exc:
+            payload = error_message(str(exc))
+        except Exception:
+            log.exception("slack pick feedback failed")
+            payload = error_message(_SORRY)
+        respond_via(
+            body.get("response_url"), {"response_type": "ephemeral", "replace_original": False, **payload}
+        )
 
     def trending(self, body: dict[str, Any], client: WebClient) -> None:
         def work(who: Who) -> dict[str, Any]:

@@ -78,7 +78,7 @@ LONG_DESCRIPTION = (
 # as <@U…|name>, which is how top, recent, profile and taste know which member is meant.
 COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     ("/played", "Log a play", "Artist - Title", False),
-    ("/recommend", "Personal picks, each with the reason", "[artists|tracks] [n]", False),
+    ("/recommend", "Personal picks, each with the reason", "[artists|tracks] [n] | reset-hidden", False),
     (
         "/trending",
         "What this workspace plays most, and what is rising",
