@@ -77,12 +77,16 @@ def run_demo(settings: Settings, *, seed: int, out: Callable[[str], None]) -> No
         service = Service(db, settings)
         members = [community.members[3], community.members[42]]
 
+        picked: dict[str, list[tuple[str, int]]] = {}  # each member's last /recommend, for /hide <n>
+
         def ask(member: str, line: str) -> None:
             who = Who("local", COMMUNITY, member, community_name="Demo Crew", member_name=member)
             out(f"\n[{member}] {line}")
-            out(handle(service, who, line) or "")
+            out(handle(service, who, line, picked=picked.setdefault(member, [])) or "")
 
         ask(members[0], "/trending 7d")
+        ask(members[0], "/recommend artists 5")
+        ask(members[0], "/hide 1")  # 👎: never picked for this member again
         ask(members[0], "/recommend artists 5")
         ask(members[1], "/recommend tracks 5")
         newbie = "newcomer"

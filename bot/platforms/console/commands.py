@@ -9,9 +9,11 @@ with the notices the member has not seen yet (an account gone or private, each s
 word ``chart`` (``/top tracks 7d chart``), ``/top`` also writes its chart as a PNG to a new file in the
 temp folder and says where.
 
-A session remembers two things between lines (the lists ``run_chat`` passes in): the ``/played``
-text whose near-miss question the next line answers, and the play ids of the last ``/plays``
-listing, which ``/remove <n>`` refers to by their number — the console's remove buttons."""
+A session remembers three things between lines (the lists ``run_chat`` passes in): the ``/played``
+text whose near-miss question the next line answers, the play ids of the last ``/plays`` listing,
+which ``/remove <n>`` refers to by their number — the console's remove buttons — and the picks of
+the last ``/recommend``, which ``/like <n>`` and ``/hide <n>`` rate (its 👍 / 👎 buttons);
+``/recommend reset-hidden`` brings back the hidden ones."""
 
 from __future__ import annotations
 
@@ -31,7 +33,17 @@ from bot.parsing import (
     parse_unlink_args,
     take_chart_word,
 )
-from bot.service import RESOLVE_AS_TYPED, RESOLVE_EXISTING, HelpEntry, MemberChart, NameQuestion, Service, Who
+from bot.service import (
+    FEEDBACK_DOWN,
+    FEEDBACK_UP,
+    RESOLVE_AS_TYPED,
+    RESOLVE_EXISTING,
+    HelpEntry,
+    MemberChart,
+    NameQuestion,
+    Service,
+    Who,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +56,24 @@ HELP_REPLACE = {
         HelpEntry("plays", "", "your last plays, numbered (newest first)", ""),
         HelpEntry("remove", "<n>", "take back play number n of your last /plays list", "1"),
     ),
+    "recommend": (
+        HelpEntry(
+            "recommend",
+            "[artists|tracks] [n] | reset-hidden",
+            "picks for you, each with its reason (reset-hidden: bring back the picks you hid)",
+            "artists 5",
+        ),
+        HelpEntry("like", "<n>", "👍 pick number n of your last /recommend list", "1"),
+        HelpEntry("hide", "<n>", "👎 pick number n of your last /recommend list: never picked again", "2"),
+    ),
     "digest": (HelpEntry("digest", "", "yesterday's daily trending post", ""),),
     "import": (),  # the command line imports files: tastemaker import …
     "taste": (HelpEntry("taste", "<member id>", "compare your taste with another member's", "ann"),),
 }
 
 
+RESET_HIDDEN = "/recommend reset-hidden"
+RATE_HINT = "👍 /like <n> · 👎 /hide <n> (never picked for you again)"
 LINK_USAGE = "Try `/link listenbrainz <user name>` or `/link lastfm <user name>`."
 UNLINK_USAGE = "Try `/unlink`, `/unlink listenbrainz` or `/unlink lastfm delete`."
 
@@ -75,11 +99,13 @@ def handle(
     line: str,
     pending: list[str] | None = None,
     listed: list[int] | None = None,
+    picked: list[tuple[str, int]] | None = None,
 ) -> str | None:
     """Answer one line of input; ``None`` for a blank line. With ``pending`` (the session's state),
     a near miss on ``/played`` is asked (``Did you mean …? [y]es / [n]o``) and the next line is the
     answer; without it, the reply says what to type instead. ``listed`` (the session's state too)
-    keeps the play ids of the last ``/plays``, numbered from 1, for ``/remove <n>``."""
+    keeps the play ids of the last ``/plays``, numbered from 1, for ``/remove <n>``; ``picked`` the
+    ``(kind, item id)`` of the last ``/recommend``'s picks, for ``/like <n>`` and ``/hide <n>``."""
     line = line.strip()
     if not line:
         return None
@@ -92,7 +118,7 @@ def handle(
                 return render.played_text(service.played(who, text, resolve=resolve))
             except UserError as exc:
                 return f"Sorry — {exc}"
-        reply = handle(service, who, line, pending, listed) if line.startswith("/") else None
+        reply = handle(service, who, line, pending, listed, picked) if line.startswith("/") else None
         return "Nothing logged (the answer was not y or n)." + (f"\n{reply}" if reply else "")
     command, _, rest = line.partition(" ")
     command = command.lower().lstrip("/")
@@ -106,8 +132,20 @@ def handle(
                 pending.append(rest)
                 return render.question_prompt(q.question)
         if command == "recommend":
-            kind, n = parse_recommend_args(_words(rest))
-            return render.recommend_text(service.recommend(who, kind, n))
+            args = _words(rest)
+            if [a.lower() for a in args] in (["reset-hidden"], ["reset_hidden"]):
+                return render.reset_text(service.reset_hidden(who))
+            kind, n = parse_recommend_args(args)
+            picks = service.recommend(who, kind, n)
+            if picked is not None:
+                picked[:] = [(picks.kind, p.item_id) for p in picks.picks if p.item_id is not None]
+            return render.recommend_text(
+                picks, reset=RESET_HIDDEN, rate=RATE_HINT if picked is not None else ""
+            )
+        if command in ("like", "hide"):
+            kind, item = _picked_item(rest, picked, command)
+            verdict = FEEDBACK_UP if command == "like" else FEEDBACK_DOWN
+            return render.feedback_text(service.feedback(who, kind, item, verdict), RESET_HIDDEN)
         if command == "trending":
             window, kind = parse_trending_args(_words(rest))
             return render.trending_text(service.trending(who, window, kind))
@@ -208,6 +246,17 @@ def _listed_play(text: str, listed: list[int] | None) -> int:
     return listed[int(number) - 1]
 
 
+def _picked_item(text: str, picked: list[tuple[str, int]] | None, command: str) -> tuple[str, int]:
+    """``/like <n>`` / ``/hide <n>``: the kind and item id of pick number ``n`` of the last ``/recommend``."""
+    if not picked:
+        raise UserError(f"Ask /recommend first, then rate a pick with /{command} <n>.")
+    number = text.strip().removeprefix("#")
+    if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(picked)):
+        numbers = "1" if len(picked) == 1 else f"1–{len(picked)}"
+        raise UserError(f"Use /{command} <n> with a number from your last /recommend list ({numbers}).")
+    return picked[int(number) - 1]
+
+
 def _words(text: str) -> list[str]:
     try:
         return shlex.split(text)
@@ -222,9 +271,10 @@ def run_chat(service: Service, who: Who, lines: Iterable[str], out: Callable[[st
     failed = 0
     pending: list[str] = []  # the /played text whose near-miss question the next line answers
     listed: list[int] = []  # the play ids of the last /plays listing, for /remove <n>
+    picked: list[tuple[str, int]] = []  # the last /recommend's picks, for /like <n> and /hide <n>
     for line in lines:
         try:
-            reply = handle(service, who, line, pending, listed)
+            reply = handle(service, who, line, pending, listed, picked)
         except Exception as exc:
             failed += 1
             log.error("%s", explain(exc), exc_info=exc)
