@@ -12,9 +12,12 @@ ALS is fed one ``(user, item, rating)`` row per member × item, ``rating = log1p
 * **👍** (``up``): the pair counts ``LIKE_PLAYS`` more plays: ``log1p(plays + LIKE_PLAYS)``, a
   positive observation for a liked pick never played.
 
-Neither weight is tuned: no deployment's feedback was available to validate one on. The hidden
-items themselves are kept out of the stored picks by the retrain (:func:`engine.batch.retrain`) and
-out of every served pick by the service, whatever the model scores them.
+Neither weight is tuned: no deployment's feedback was available to validate one on. A member or
+an item left without any positive rating (a member who only ever pressed 👎, an item only 👎'd) is
+left out of the input: Spark could not solve for it (its normal matrix has no λ and may be
+singular). The hidden items themselves are kept out of the stored picks by the retrain
+(:func:`engine.batch.retrain`) and out of every served pick by the service, whatever the model
+scores them.
 """
 
 from __future__ import annotations
@@ -65,4 +68,13 @@ def ratings(pairs: DataFrame, conf_scale: float, feedback: DataFrame | None = No
         .when(F.col("verdict") == "up", rating(plays + F.lit(LIKE_PLAYS)))
         .otherwise(rating(plays))
     )
-    return joined.select("user", "item", value.alias("rating"))
+    rated = joined.select("user", "item", value.alias("rating"))
+    # A member (or an item) with no positive rating left has no λ in Spark's solve (ALS-WR scales it
+    # by the positive ratings) and a normal matrix that may be singular: LAPACK then fails the whole
+    # fit. Such rows teach nothing the model could use: they are left out.
+    positive = rated.where(F.col("rating") > 0)
+    return (
+        rated.join(positive.select("user").distinct(), "user", "left_semi")
+        .join(positive.select("item").distinct(), "item", "left_semi")
+        .select("user", "item", "rating")
+    )
