@@ -289,12 +289,17 @@ def test_help_is_ephemeral_and_generated_from_the_service(service: Service, sett
     assert shown["title"] == "tastemaker — log what you listen to, see what your server is into."
     text = shown["description"]
     for entry in service.help():
-        if entry.command in ("played", "taste", "top", "link", "unlink", "digest"):
+        if entry.command in ("played", "recommend", "taste", "top", "link", "unlink", "digest"):
             continue  # Discord's own shape of these
         assert f"`/{entry.command}" in text, entry.command
         if entry.example:
             assert f"(e.g. `/{entry.command} {entry.example}`)" in text
     assert "`/played artist:<…> [track:<…>]` — log a play" in text
+    assert (
+        "`/recommend [kind:artists|tracks] [count:n] [reset_hidden:True]` — picks for you, each with its "
+        "reason and 👍 / 👎 (👎 hides it; reset_hidden brings them back) "
+        "(e.g. `/recommend kind:tracks count:5`)"
+    ) in text
     assert (
         "`/top [kind:artists|tracks] [period:7d|30d|year|all] [member:@…] [chart:True]` — a member's own "
         "chart (chart: as a picture too) (e.g. `/top kind:tracks period:30d chart:True`)"
