@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, Section, percentile
+from common import ROOT, Section, machine, percentile
 
 from bot.parsing import UserError
 from bot.service import Service, Who
@@ -374,8 +374,10 @@ def run_one(url: str, shape: Shape, seed: int = 15) -> tuple[dict[str, Timing], 
         targets = _targets(db, shape, seed)
         _mark_private(service, targets, shape, seed)
         t = time.perf_counter()
+        load = os.getloadavg()[0]
         timings = measure(service, targets, shape.calls)
         took["timed calls"] = time.perf_counter() - t
+        took["load before"], took["load after"] = load, os.getloadavg()[0]
         return timings, took
     finally:
         db.dispose()
@@ -484,7 +486,16 @@ def run(quick: bool, postgres_url: str | None = None) -> Section:
         "generation written by storage.recs.write_generation with engine.neighbours' rows from "
         f"synthetic rank-{RANK} factors. "
         + "; ".join(
-            f"{db_name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items())
+            f"{db_name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items() if not k.startswith("load"))
+            for db_name, steps in took.items()
+        )
+        + "."
+    )
+    sec.notes.append(
+        f"Machine: {machine()}. It is shared: other jobs ran meanwhile, so absolute times include their "
+        "load. 1-minute load average before / after the timed calls: "
+        + "; ".join(
+            f"{db_name} {steps['load before']:.1f} / {steps['load after']:.1f}"
             for db_name, steps in took.items()
         )
         + "."
