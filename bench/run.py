@@ -22,6 +22,7 @@ import batch_incremental  # noqa: E402
 import communities  # noqa: E402
 import cross_process  # noqa: E402
 import import_throughput  # noqa: E402
+import member_commands  # noqa: E402
 import played  # noqa: E402
 import quality  # noqa: E402
 import read_path  # noqa: E402
@@ -32,6 +33,7 @@ SECTIONS = (
     played,
     cross_process,
     recommend,
+    member_commands,
     batch_incremental,
     als_fit,
     import_throughput,

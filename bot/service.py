@@ -814,22 +814,23 @@ class Service:
             if found is None:
                 return WhoKnows(kind, _what(parsed.artist, parsed.title), [], None, 0, 0)
             kind, item, shown = found
-            rows = stats.listeners_of(conn, community, kind, item)
-            hidden = stats.private_members(conn, community)
-        me = next((r.member for r in rows if r.external_id == who.member_id), None)
-        knowers = [
+            me = catalog.find_member(conn, community, who.member_id)
+            listeners = stats.listeners_of(conn, community, kind, item, WHOKNOWS_LIMIT, me)
+        top = [
             Knower(
                 n,
-                r.display_name if r.member == me or r.member not in hidden else PRIVATE_NAME,
+                r.display_name if r.member == me or not r.private else PRIVATE_NAME,
                 r.plays,
                 r.last_played,
                 is_you=r.member == me,
             )
-            for n, r in enumerate(rows, 1)
+            for n, r in enumerate(listeners.top, 1)
         ]
-        top = knowers[:WHOKNOWS_LIMIT]
-        you = next((k for k in knowers[WHOKNOWS_LIMIT:] if k.is_you), None)
-        return WhoKnows(kind, shown, top, you, len(rows), sum(r.plays for r in rows))
+        you = None
+        if listeners.member is not None and listeners.member[0] > WHOKNOWS_LIMIT:
+            rank, r = listeners.member
+            you = Knower(rank, r.display_name, r.plays, r.last_played, is_you=True)
+        return WhoKnows(kind, shown, top, you, listeners.listeners, listeners.plays)
 
     def _target(self, conn: Connection, who: Who, member: str | None) -> tuple[stats.MemberInfo | None, bool]:
         """The member an answer is about (the asker by default) and whether it is the asker. Another

@@ -96,6 +96,29 @@ class Play(Base):
         CheckConstraint("count >= 1", name="ck_plays_count_positive"),
         Index("ix_plays_member_id_id", "member_id", "id"),
         Index("ix_plays_community_id_id", "community_id", "id"),
+        # Covering indexes of the member commands (migration 0012): a member's plays per artist, per
+        # track and in time order; an item's listeners in a community.
+        Index("ix_plays_member_artist", "member_id", "removed", "artist_id", "played_at", "count"),
+        Index("ix_plays_member_track", "member_id", "removed", "track_id", "played_at", "count"),
+        Index("ix_plays_member_played", "member_id", "removed", "played_at", "id"),
+        Index(
+            "ix_plays_community_artist",
+            "community_id",
+            "artist_id",
+            "removed",
+            "member_id",
+            "count",
+            "played_at",
+        ),
+        Index(
+            "ix_plays_community_track",
+            "community_id",
+            "track_id",
+            "removed",
+            "member_id",
+            "count",
+            "played_at",
+        ),
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Date, func, select, update
 
 from storage.models import Artist, Member, Play, Track
 
@@ -22,6 +22,17 @@ class MemberRow:
     display_name: str
     plays: int
     last_played: dt.datetime | None
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """Who played an item here: the first listeners in rank order, one member's own rank, totals."""
+
+    top: list[MemberRow]
+    member: tuple[int, MemberRow] | None  # (rank, row) of the member asked about, if a listener
+    listeners: int
+    plays: int
 
 
 def _item_col(kind: str) -> Any:
@@ -30,21 +41,57 @@ def _item_col(kind: str) -> Any:
     return Play.artist_id if kind == "artist" else Play.track_id
 
 
-def listeners_of(conn: Connection, community: int, kind: str, item: int) -> list[MemberRow]:
-    """Every member of ``community`` who played ``item``, most plays first (then the most recent,
-    then the member id: a stable order for ties)."""
+def listeners_of(
+    conn: Connection, community: int, kind: str, item: int, limit: int, member: int | None = None
+) -> Listeners:
+    """The members of ``community`` who played ``item``, most plays first (then the most recent,
+    then the member id: a stable order for ties): the first ``limit`` with their names, and
+    ``member``'s own rank and row wherever they rank.
+
+    Every listener is ranked in one pass over the ``(community, item)`` index; names and last plays
+    are read for the members shown only."""
     col = _item_col(kind)
-    plays = func.sum(Play.count).label("plays")
-    last = func.max(Play.played_at).label("last")
-    rows = conn.execute(
-        select(Member.id, Member.external_id, Member.display_name, plays, last)
-        .join(Member, Member.id == Play.member_id)
-        .where(Play.community_id == community, col == item, Play.removed.is_(False))
-        .group_by(Member.id, Member.external_id, Member.display_name)
+    plays = func.sum(Play.count)
+    where = (Play.community_id == community, col == item, Play.removed.is_(False))
+    ranked = conn.execute(
+        select(Play.member_id, plays)
+        .where(*where)
+        .group_by(Play.member_id)
+        .order_by(plays.desc(), func.max(Play.played_at).desc().nulls_last(), Play.member_id)
     ).all()
-    out = [MemberRow(int(m), str(e), str(n), int(p), lp) for m, e, n, p, lp in rows]
-    out.sort(key=lambda r: (-r.plays, -(r.last_played or dt.datetime.min).timestamp(), r.member))
-    return out
+    rank = None
+    if member is not None:
+        rank = next((n for n, (m, _) in enumerate(ranked, 1) if m == member), None)
+    shown = [int(m) for m, _ in ranked[:limit]]
+    if member is not None and rank is not None and rank > limit:
+        shown.append(member)
+    rows = _listener_rows(conn, where, shown)
+    return Listeners(
+        top=[rows[m] for m in shown[:limit]],
+        member=(rank, rows[member]) if member is not None and rank is not None else None,
+        listeners=len(ranked),
+        plays=sum(int(p) for _, p in ranked),
+    )
+
+
+def _listener_rows(conn: Connection, where: tuple[Any, ...], members: list[int]) -> dict[int, MemberRow]:
+    """Names, privacy, plays and last play of ``members`` among an item's listeners (``where``)."""
+    if not members:
+        return {}
+    rows = conn.execute(
+        select(
+            Member.id,
+            Member.external_id,
+            Member.display_name,
+            Member.private,
+            func.sum(Play.count),
+            func.max(Play.played_at),
+        )
+        .join(Member, Member.id == Play.member_id)
+        .where(*where, Play.member_id.in_(members))
+        .group_by(Member.id, Member.external_id, Member.display_name, Member.private)
+    )
+    return {int(m): MemberRow(int(m), str(e), str(n), int(p), lp, bool(pr)) for m, e, n, pr, p, lp in rows}
 
 
 def member_top(
@@ -70,15 +117,26 @@ class RecentPlay:
 
 
 def member_recent(conn: Connection, member: int, limit: int) -> list[RecentPlay]:
-    """The member's plays by when they were played (newest first; undated imports last)."""
-    rows = conn.execute(
+    """The member's plays by when they were played (newest first; undated imports last, newest
+    logged first). Both parts are read in index order: the dated plays, then the undated ones only
+    when there are fewer than ``limit`` dated."""
+    base = (
         select(Artist.name, Track.title, Play.played_at, Play.count)
         .join(Artist, Artist.id == Play.artist_id)
         .outerjoin(Track, Track.id == Play.track_id)
         .where(Play.member_id == member, Play.removed.is_(False))
-        .order_by(Play.played_at.is_(None), Play.played_at.desc(), Play.id.desc())
-        .limit(limit)
-    ).all()
+    )
+    rows = list(
+        conn.execute(
+            base.where(Play.played_at.is_not(None))
+            .order_by(Play.played_at.desc(), Play.id.desc())
+            .limit(limit)
+        )
+    )
+    if len(rows) < limit:
+        rows += conn.execute(
+            base.where(Play.played_at.is_(None)).order_by(Play.id.desc()).limit(limit - len(rows))
+        ).all()
     return [RecentPlay(a, t, at, int(c)) for a, t, at, c in rows]
 
 
@@ -92,14 +150,21 @@ class Totals:
 
 
 def member_totals(conn: Connection, member: int) -> Totals:
+    """Plays, distinct artists and tracks, first and last play of the member: the per-artist sums
+    and the distinct tracks are streamed from the member's covering indexes, the first and last
+    play are two index seeks."""
+    mine = (Play.member_id == member, Play.removed.is_(False))
+    per_artist = select(func.sum(Play.count).label("plays")).where(*mine).group_by(Play.artist_id).subquery()
+    tracks = select(Play.track_id).where(*mine, Play.track_id.is_not(None)).distinct().subquery()
+    dated = (*mine, Play.played_at.is_not(None))
     row = conn.execute(
         select(
-            func.coalesce(func.sum(Play.count), 0),
-            func.count(func.distinct(Play.artist_id)),
-            func.count(func.distinct(Play.track_id)),
-            func.min(Play.played_at),
-            func.max(Play.played_at),
-        ).where(Play.member_id == member, Play.removed.is_(False))
+            func.coalesce(func.sum(per_artist.c.plays), 0),
+            func.count(),
+            select(func.count()).select_from(tracks).scalar_subquery(),
+            select(func.min(Play.played_at)).where(*dated).scalar_subquery(),
+            select(func.max(Play.played_at)).where(*dated).scalar_subquery(),
+        ).select_from(per_artist)
     ).one()
     return Totals(int(row[0]), int(row[1]), int(row[2]), row[3], row[4])
 
@@ -115,17 +180,17 @@ def has_plays(conn: Connection, member: int) -> bool:
 
 
 def member_days(conn: Connection, member: int) -> list[dt.date]:
-    """The distinct UTC days the member played on, oldest first (for streaks)."""
-    days = {
-        at.date()
-        for at in conn.execute(
-            select(Play.played_at)
+    """The distinct UTC days the member played on, oldest first (for streaks): computed in the
+    database from the member's time-ordered index, so only the days (not every play) come back."""
+    day = func.date(Play.played_at, type_=Date)
+    return list(
+        conn.execute(
+            select(day)
             .where(Play.member_id == member, Play.removed.is_(False), Play.played_at.is_not(None))
             .distinct()
+            .order_by(day)
         ).scalars()
-        if at is not None
-    }
-    return sorted(days)
+    )
 
 
 def streaks(days: list[dt.date], today: dt.date) -> tuple[int, int]:
@@ -156,14 +221,6 @@ def member_info(conn: Connection, community: int, external_id: str) -> MemberInf
         )
     ).first()
     return MemberInfo(int(row[0]), str(row[1]), str(row[2]), bool(row[3])) if row else None
-
-
-def private_members(conn: Connection, community: int) -> set[int]:
-    return set(
-        conn.execute(
-            select(Member.id).where(Member.community_id == community, Member.private.is_(True))
-        ).scalars()
-    )
 
 
 def set_private(conn: Connection, member: int, private: bool) -> None:

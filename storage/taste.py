@@ -33,9 +33,11 @@ def members_in(conn: Connection, community: int, ids: Sequence[int]) -> dict[int
     """The members among ``ids`` that belong to ``community`` (any other id is left out)."""
     if not ids:
         return {}
+    # By primary key, the community checked here: a filter on community_id in SQL can lead SQLite to
+    # scan the whole community through its (community_id, external_id) index instead.
     rows = conn.execute(
-        select(Member.id, Member.external_id, Member.display_name, Member.private).where(
-            Member.community_id == community, Member.id.in_(list(ids))
+        select(Member.id, Member.community_id, Member.external_id, Member.display_name, Member.private).where(
+            Member.id.in_(list(ids))
         )
     ).all()
-    return {int(i): MemberInfo(int(i), str(e), str(n), bool(p)) for i, e, n, p in rows}
+    return {int(i): MemberInfo(int(i), str(e), str(n), bool(p)) for i, c, e, n, p in rows if c == community}
