@@ -1,7 +1,7 @@
 """pick feedback: a member's 👍 / 👎 on an artist or track /recommend showed them
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-02 19:10:00
 """
 from __future__ import annotations
