@@ -27,7 +27,7 @@ from config.settings import Settings
 from engine.recommender import AlsRecommender
 from ingest.detect import UnknownFormat, detect, open_source
 from ingest.formats import SINGLE_USER, import_detected
-from ingest.importers import Rejected
+from ingest.importers import BATCH_ROWS, Rejected
 from storage import catalog, digests, links, recs, removals, stats, taste, trends, visibility
 from storage.clock import utcnow
 from storage.db import Database
@@ -653,7 +653,9 @@ class Service:
         created as :meth:`played` does. Plays already stored count as duplicates, so uploading a
         file again imports nothing new.
 
-        ``progress`` gets the number of plays read so far, after each batch written. A file in no
+        ``progress`` gets the number of rows read so far (plays, and entries skipped or rejected)
+        each time another :data:`~ingest.importers.BATCH_ROWS` have been read, and once at the end,
+        before the summary is returned; a chat message shows it, so it changes rarely. A file in no
         format a member can upload, or one that names other members' plays (a CSV with a ``user``
         column), raises :class:`UserError` with one line saying why; nothing is imported then.
         The rejected-rows file the importer writes is removed: the summary carries the first few."""
@@ -675,12 +677,15 @@ class Service:
                 conn, who.platform, who.community_id, who.community_name or who.community_id
             )
             catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
-        read = 0
+        read = shown = 0
 
-        def batch_written(rows: int) -> None:
-            nonlocal read
+        def rows_read(rows: int) -> None:
+            # The importer reports every few thousand rows (for a terminal's bar); a chat message is
+            # edited once per batch's worth of rows read, as chat services rate-limit edits.
+            nonlocal read, shown
             read += rows
-            if progress is not None:
+            if progress is not None and read - shown >= BATCH_ROWS:
+                shown = read
                 progress(read)
 
         try:
@@ -690,11 +695,13 @@ class Service:
                 path,
                 now=self.clock(),
                 member=who.member_id,
-                progress=batch_written,
+                progress=rows_read,
                 max_unpacked=cap,
             )
         except Rejected as exc:
             raise UserError(f"That file cannot be imported: {str(exc).rstrip('.')}.") from None
+        if progress is not None and read > shown:
+            progress(read)
         if summary.rejects_file:
             Path(summary.rejects_file).unlink(missing_ok=True)
         return UploadSummary(
