@@ -101,7 +101,13 @@ app.add_typer(digest_app, name="digest")
 app.add_typer(export_app, name="export")
 app.add_typer(eval_app, name="eval")
 app.add_typer(discord_app, name="discord")
+member_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker member delete --community discord:123456789012345678 --member 98765",
+    help="Members of a community.",
+)
 app.add_typer(community_app, name="community")
+app.add_typer(member_app, name="member")
 
 DbOpt = Annotated[
     str | None,
@@ -758,6 +764,56 @@ def sync(
         typer.echo(f"error: {error}", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+@member_app.command("delete")
+def member_delete(
+    community: CommunityOpt,
+    member: Annotated[
+        str,
+        typer.Option(
+            "--member",
+            help="The member: their id in --community (a Discord user id, a Slack user id U…, a "
+            "console member's name).",
+        ),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Delete a member of one community: their plays, linked accounts, picks and taste data. What
+    their plays added to /trending is subtracted by the next batch, which then erases the rows. The
+    same person in another community is another member and is kept.
+
+    Example: tastemaker member delete --community slack:T0123 --member U0456 --yes"""
+    from storage import catalog, members
+    from storage.clock import utcnow
+
+    settings = _settings(db)
+    database = _database(settings)
+    platform, _, cid = _existing_community(database, community)
+    try:
+        member_ext = platforms.get(platform).parse_member(member)
+    except platforms.PlatformError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--member") from exc
+    with database.read() as conn:
+        mid = catalog.find_member(conn, cid, member_ext)
+        data = members.stored(conn, mid) if mid is not None else None
+    if mid is None or data is None:
+        _fail(f"unknown member {member!r} in {community!r}")
+    what = f"{data.plays:,} play{'' if data.plays == 1 else 's'}"
+    if data.links:
+        what += f" and {data.links} linked account{'' if data.links == 1 else 's'}"
+    if not yes:
+        typer.confirm(f"Delete member {member} of {community} with {what}? This cannot be undone", abort=True)
+    done = members.delete_member(database, mid, utcnow())
+    line = f"Deleted member {member} of {community}: {done.plays:,} plays removed"
+    if done.links:
+        line += f", {done.links} linked account{'' if done.links == 1 else 's'}"
+    if done.folded:
+        line += f"; the next batch subtracts {done.folded:,} of them from the trends and erases them"
+    elif done.plays:
+        line += "; the next batch erases them"
+    typer.echo(line + ".")
 
 
 def _postgres(url: str) -> bool:

@@ -530,7 +530,8 @@ class Service:
         self._models: dict[str, tuple[int, AlsRecommender]] = {}
         self._lock = threading.Lock()
         # (platform, community, member) -> committed (community id, member id): ids never change, so
-        # repeat /played calls skip two upserts and two look-ups. Filled only after a commit.
+        # repeat /played calls skip two upserts and two look-ups (one primary-key look-up checks
+        # the member was not deleted meanwhile). Filled only after a commit.
         self._ids: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._blas = ThreadpoolController()
         self._visible = visibility.VisibleItems()
@@ -568,6 +569,8 @@ class Service:
         ids_key = (who.platform, who.community_id, who.member_id)
         with self.db.write() as conn:
             known = self._ids.get(ids_key)
+            if known is not None and not catalog.member_is(conn, known[1], who.member_id):
+                known = None  # deleted since (tastemaker member delete): a new member row
             if known is not None:
                 community, member = known
             else:
@@ -627,7 +630,7 @@ class Service:
                 dedupe_key=dedupe,
             )
             total = catalog.member_item_plays(conn, member, "track" if t else "artist", t.id if t else a.id)
-        if known is None and len(self._ids) < 100_000:
+        if known is None and (len(self._ids) < 100_000 or ids_key in self._ids):
             self._ids[ids_key] = (community, member)
         # Another community's spelling of the same name (Blink-182 for Blink 182) is not shown: the
         # member sees their own. Exact keys and aliases name the entry as stored, as before.
