@@ -7,11 +7,16 @@ import datetime as dt
 import logging
 import os
 import sys
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.core
 from sqlalchemy.engine import make_url
 
 from bot import logs, platforms
@@ -23,24 +28,86 @@ if TYPE_CHECKING:
     from bot.digest import DigestRuntime
     from bot.jobs import JobContext
 
-app = typer.Typer(
+
+class _FlagsShown:
+    """Renders a bool option as the flag it is (``--json``), not ``--json <bool>``: Typer's rich help
+    prints every option's type, flags included; a flag whose metavar is empty prints none."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if isinstance(param, typer.core.TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Command(_FlagsShown, typer.core.TyperCommand):
+    pass
+
+
+class _Group(_FlagsShown, typer.core.TyperGroup):
+    pass
+
+
+class _Typer(typer.Typer):
+    """A Typer app whose groups and commands show flags as flags (:class:`_FlagsShown`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cls=_Group, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        return super().command(*args, cls=_Command, **kwargs)
+
+
+app = _Typer(
     add_completion=False,
     no_args_is_help=True,
     help="tastemaker: a music bot for Discord and Slack.",
+    epilog="Example: tastemaker demo",
     pretty_exceptions_enable=False,
 )
-import_app = typer.Typer(no_args_is_help=True, help="Import listening history.")
-export_app = typer.Typer(no_args_is_help=True, help="Export computed data.")
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluate recommendation quality.")
-discord_app = typer.Typer(no_args_is_help=True, help="Discord administration.")
-digest_app = typer.Typer(no_args_is_help=True, help="The daily trending digest.")
-community_app = typer.Typer(no_args_is_help=True, help="Communities and what they may see.")
+import_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker import csv plays.csv --community crew",
+    help="Import listening history.",
+)
+export_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker export recommendations --out recs.tsv --kind tracks",
+    help="Export computed data.",
+)
+eval_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker eval hetrec hetrec2011-lastfm-2k",
+    help="Evaluate recommendation quality.",
+)
+discord_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker discord sync --guild 123456789012345678",
+    help="Discord administration.",
+)
+digest_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker digest preview --community crew --out digest.png",
+    help="The daily trending digest.",
+)
+community_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker community public hetrec",
+    help="Communities and what they may see.",
+)
 app.add_typer(import_app, name="import")
 app.add_typer(digest_app, name="digest")
 app.add_typer(export_app, name="export")
 app.add_typer(eval_app, name="eval")
 app.add_typer(discord_app, name="discord")
+member_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker member delete --community discord:123456789012345678 --member 98765",
+    help="Members of a community.",
+)
 app.add_typer(community_app, name="community")
+app.add_typer(member_app, name="member")
 
 DbOpt = Annotated[
     str | None,
@@ -161,7 +228,9 @@ def chat(
     create: CreateOpt = False,
 ) -> None:
     """Talk to the bot on the console: /played, /recommend, /trending, /digest, /plays, /remove, /undo,
-    /whoknows, /top, /recent, /profile, /neighbours, /similar, /taste, /privacy, /help (one per line)."""
+    /whoknows, /top, /recent, /profile, /neighbours, /similar, /taste, /privacy, /help (one per line).
+
+    Example: tastemaker chat --community crew --member ada"""
     from bot.platforms.console.commands import run_chat
     from bot.service import Service, Who
 
@@ -190,7 +259,9 @@ def import_csv_cmd(
     json_out: JsonOpt = False,
     create: CreateOpt = False,
 ) -> None:
-    """Import plays from a CSV with header user,artist,track,played_at,count (the last three optional)."""
+    """Import plays from a CSV with header user,artist,track,played_at,count (the last three optional).
+
+    Example: tastemaker import csv plays.csv --community crew"""
     _import_format("csv", file, community, None, db, json_out, create)
 
 
@@ -217,7 +288,7 @@ def _import_format(
     with database.write() as conn:
         cid = catalog.community_id(conn, platform, ext, ext)
     try:
-        with _progress(path) as bar:
+        with _progress(fmt, path) as progress:
             summary = import_path(
                 database,
                 cid,
@@ -225,7 +296,7 @@ def _import_format(
                 path,
                 member=member,
                 now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                progress=bar.update,
+                progress=progress,
             )
     except Rejected as exc:
         typer.echo(f"error: {path}: {exc}", err=True)
@@ -243,7 +314,9 @@ def import_hetrec_cmd(
     json_out: JsonOpt = False,
     create: CreateOpt = False,
 ) -> None:
-    """Import user_artists.dat (+ artists.dat names): one undated play of `weight` listens per pair."""
+    """Import user_artists.dat (+ artists.dat names): one undated play of `weight` listens per pair.
+
+    Example: tastemaker import hetrec hetrec2011-lastfm-2k --community hetrec"""
     _import_format("hetrec", folder, community, None, db, json_out, create)
 
 
@@ -260,7 +333,9 @@ def import_audioscrobbler_cmd(
     json_out: JsonOpt = False,
     create: CreateOpt = False,
 ) -> None:
-    """Import Audioscrobbler play counts; artist_alias ids are applied first and stored as aliases."""
+    """Import Audioscrobbler play counts; artist_alias ids are applied first and stored as aliases.
+
+    Example: tastemaker import audioscrobbler profiledata_06-May-2005 --community scrobblers"""
     _import_format("audioscrobbler", folder, community, None, db, json_out, create)
 
 
@@ -275,7 +350,9 @@ def import_lastfm_cmd(
     json_out: JsonOpt = False,
     create: CreateOpt = False,
 ) -> None:
-    """Import a Last.fm scrobble CSV (artist, album, track, date; header optional)."""
+    """Import a Last.fm scrobble CSV (artist, album, track, date; header optional).
+
+    Example: tastemaker import lastfm scrobbles.csv --member ada --community crew"""
     _import_format("lastfm", file, community, member, db, json_out, create)
 
 
@@ -293,7 +370,9 @@ def import_listenbrainz_cmd(
     json_out: JsonOpt = False,
     create: CreateOpt = False,
 ) -> None:
-    """Import a ListenBrainz listens export (the ZIP as downloaded, JSON lines or a JSON array)."""
+    """Import a ListenBrainz listens export (the ZIP as downloaded, JSON lines or a JSON array).
+
+    Example: tastemaker import listenbrainz listenbrainz_ada.zip --community crew"""
     _import_format("listenbrainz", path, community, member, db, json_out, create)
 
 
@@ -309,7 +388,9 @@ def import_spotify_cmd(
     json_out: JsonOpt = False,
     create: CreateOpt = False,
 ) -> None:
-    """Import Spotify streaming history (basic or extended); < 30 s plays and podcasts are skipped."""
+    """Import Spotify streaming history (basic or extended); < 30 s plays and podcasts are skipped.
+
+    Example: tastemaker import spotify my_spotify_data.zip --member ada --community crew"""
     _import_format("spotify", path, community, member, db, json_out, create)
 
 
@@ -322,17 +403,78 @@ def import_aliases_cmd(
     json_out: JsonOpt = False,
     create: CreateOpt = False,
 ) -> None:
-    """Load artist aliases (chains resolved, cycles reported); they apply to later plays everywhere."""
+    """Load artist aliases (chains resolved, cycles reported); they apply to later plays everywhere.
+
+    Example: tastemaker import aliases aliases.tsv"""
     from ingest.importers import import_alias_file
 
     settings = _settings(db)
     _report(import_alias_file(_database(settings, create=create), file), json_out)
 
 
-def _progress(path: Path):
+@contextmanager
+def _progress(fmt: str, path: Path) -> Iterator[Callable[[int], None]]:
+    """The progress bar of an import on stderr; yields the callback fed the rows read. It shows the
+    count and rate, and percentage and ETA when :func:`_rows_in` can count the input's rows first;
+    redrawn once a second (by a thread, as the reader waits while the writer catches up). Off (no
+    counting, no output, no thread) unless stderr is a terminal."""
     from tqdm import tqdm
 
-    return tqdm(unit=" rows", desc=path.name, disable=not sys.stderr.isatty(), leave=False)
+    disable = not sys.stderr.isatty()
+    with tqdm(
+        total=None if disable else _rows_in(fmt, path),
+        unit=" rows",
+        unit_scale=True,
+        desc=path.name,
+        mininterval=1.0,
+        disable=disable,
+        leave=False,
+        file=sys.stderr,
+    ) as bar:
+
+        def update(rows: int) -> None:
+            bar.update(rows)
+
+        if disable:
+            yield update
+            return
+        stop = threading.Event()
+
+        def redraw() -> None:
+            while not stop.wait(1.0):
+                bar.refresh()
+
+        thread = threading.Thread(target=redraw, name="import-progress", daemon=True)
+        thread.start()
+        try:
+            yield update
+        finally:
+            stop.set()
+            thread.join()
+
+
+def _rows_in(fmt: str, path: Path) -> int | None:
+    """The rows an import of ``path`` will read, counted as lines in one pass over the bytes before
+    the import starts: the plain CSV of csv / lastfm (less csv's header), a ListenBrainz ``.jsonl``
+    file, HetRec's user_artists.dat (less its header), Audioscrobbler's user_artist_data*.txt; else
+    None (ZIPs, JSON, folders of several files), and the bar shows count and rate only."""
+    found: Path | None = None
+    skip = 0
+    if path.is_file() and not zipfile.is_zipfile(path):
+        if fmt in ("csv", "lastfm") or (fmt == "listenbrainz" and path.suffix == ".jsonl"):
+            found, skip = path, int(fmt == "csv")
+    elif path.is_dir() and fmt == "hetrec":
+        found, skip = path / "user_artists.dat", 1
+    elif path.is_dir() and fmt == "audioscrobbler":
+        found = next(iter(sorted(path.glob("user_artist_data*.txt"))), None)
+    if found is None or not found.is_file():
+        return None
+    lines, last = 0, b"\n"
+    with found.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(0, lines + (last != b"\n") - skip)
 
 
 def _report(summary, json_out: bool) -> None:
@@ -353,7 +495,9 @@ def community_public(
     db: DbOpt = None,
 ) -> None:
     """Mark a community public: every community may then be shown what was played in it (for an
-    imported open data set, say). Communities are private by default."""
+    imported open data set, say). Communities are private by default.
+
+    Example: tastemaker community public hetrec"""
     from storage import visibility
 
     database = _database(_settings(db))
@@ -372,7 +516,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic community.")] = 7,
     create: CreateOpt = False,
 ) -> None:
-    """Run the whole loop on a fresh SQLite file: synthetic community → Spark batch → bot answers."""
+    """Run the whole loop on a fresh SQLite file: synthetic community → Spark batch → bot answers.
+
+    Example: tastemaker demo --seed 7"""
     from bot.demo import demo_url, run_demo
 
     settings = _settings(db or demo_url())
@@ -407,7 +553,9 @@ def run(
 ) -> None:
     """Run the bot on every configured chat platform in one process (tokens come from the
     environment), with the one scheduler: the micro-batch every batch_interval_minutes and the daily
-    digests. Only one process may own the scheduler's job store (the project database)."""
+    digests. Only one process may own the scheduler's job store (the project database).
+
+    Example: tastemaker run --platform discord"""
     from bot import runner
     from bot.service import Service
 
@@ -442,7 +590,9 @@ def discord_sync(
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """Register the slash commands with Discord (explicitly, not on every start)."""
+    """Register the slash commands with Discord (explicitly, not on every start).
+
+    Example: tastemaker discord sync --guild 123456789012345678"""
     from bot.platforms.discord.sync import sync_commands
 
     try:
@@ -452,7 +602,11 @@ def discord_sync(
         raise typer.Exit(1) from exc
 
 
-slack_app = typer.Typer(no_args_is_help=True, help="Slack administration.")
+slack_app = _Typer(
+    no_args_is_help=True,
+    epilog="Example: tastemaker slack manifest --url https://bot.example.org > manifest.yml",
+    help="Slack administration.",
+)
 app.add_typer(slack_app, name="slack")
 
 
@@ -496,7 +650,9 @@ def _job_context(settings: Settings, database: Database, digest: DigestRuntime |
 
 @app.command()
 def jobs(db: DbOpt = None) -> None:
-    """List the scheduled jobs: schedule, next run (UTC) and the last recorded result."""
+    """List the scheduled jobs: schedule, next run (UTC) and the last recorded result.
+
+    Example: tastemaker jobs"""
     from bot.scheduler import job_statuses
 
     settings = _settings(db)
@@ -520,7 +676,9 @@ def digest_preview(
     day: Annotated[str | None, typer.Option("--day", help="UTC day YYYY-MM-DD (default: yesterday).")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Print the digest a community would get, and write its chart."""
+    """Print the digest a community would get, and write its chart.
+
+    Example: tastemaker digest preview --community crew --out digest.png"""
     from bot.chart import chart_png
     from bot.render import digest_text
     from bot.service import Service, Who
@@ -549,7 +707,9 @@ def batch(
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the ALS models now.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Run one micro-batch: fold new plays into the trends, retrain recommendations when due."""
+    """Run one micro-batch: fold new plays into the trends, retrain recommendations when due.
+
+    Example: tastemaker batch --retrain"""
     from bot.jobs import run_job
 
     settings = _settings(db)
@@ -573,7 +733,9 @@ def sync(
 ) -> None:
     """Copy new listens of linked ListenBrainz / Last.fm accounts now (what the scheduled `sync` job
     does, without waiting for an account's back-off). Prints one line per account and a total; a
-    long history takes a few runs (sync_pages_per_account pages per account per run)."""
+    long history takes a few runs (sync_pages_per_account pages per account per run).
+
+    Example: tastemaker sync --community crew --member ada"""
     from ingest.sync.runner import sync as run_sync
     from storage import catalog
 
@@ -604,6 +766,56 @@ def sync(
         raise typer.Exit(1)
 
 
+@member_app.command("delete")
+def member_delete(
+    community: CommunityOpt,
+    member: Annotated[
+        str,
+        typer.Option(
+            "--member",
+            help="The member: their id in --community (a Discord user id, a Slack user id U…, a "
+            "console member's name).",
+        ),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Delete a member of one community: their plays, linked accounts, picks and taste data. What
+    their plays added to /trending is subtracted by the next batch, which then erases the rows. The
+    same person in another community is another member and is kept.
+
+    Example: tastemaker member delete --community slack:T0123 --member U0456 --yes"""
+    from storage import catalog, members
+    from storage.clock import utcnow
+
+    settings = _settings(db)
+    database = _database(settings)
+    platform, _, cid = _existing_community(database, community)
+    try:
+        member_ext = platforms.get(platform).parse_member(member)
+    except platforms.PlatformError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--member") from exc
+    with database.read() as conn:
+        mid = catalog.find_member(conn, cid, member_ext)
+        data = members.stored(conn, mid) if mid is not None else None
+    if mid is None or data is None:
+        _fail(f"unknown member {member!r} in {community!r}")
+    what = f"{data.plays:,} play{'' if data.plays == 1 else 's'}"
+    if data.links:
+        what += f" and {data.links} linked account{'' if data.links == 1 else 's'}"
+    if not yes:
+        typer.confirm(f"Delete member {member} of {community} with {what}? This cannot be undone", abort=True)
+    done = members.delete_member(database, mid, utcnow())
+    line = f"Deleted member {member} of {community}: {done.plays:,} plays removed"
+    if done.links:
+        line += f", {done.links} linked account{'' if done.links == 1 else 's'}"
+    if done.folded:
+        line += f"; the next batch subtracts {done.folded:,} of them from the trends and erases them"
+    elif done.plays:
+        line += "; the next batch erases them"
+    typer.echo(line + ".")
+
+
 def _postgres(url: str) -> bool:
     try:
         return make_url(url).get_backend_name() == "postgresql"
@@ -618,7 +830,9 @@ def backup(
     db: DbOpt = None,
 ) -> None:
     """Copy the SQLite database into FILE, consistent while the bot runs (SQLite's online backup
-    API; never cp a database in WAL mode). For Postgres it names the pg_dump command to run."""
+    API; never cp a database in WAL mode). For Postgres it names the pg_dump command to run.
+
+    Example: tastemaker backup tastemaker-backup.db"""
     from storage import backup as backups
 
     url = _settings(db).database_url
@@ -641,7 +855,9 @@ def restore(
     create: CreateOpt = False,
 ) -> None:
     """Replace the SQLite database by a backup. FILE must be a tastemaker database of this version or
-    an older one (migrated at once); a database another process has open is never replaced."""
+    an older one (migrated at once); a database another process has open is never replaced.
+
+    Example: tastemaker restore tastemaker-backup.db --force"""
     from storage import backup as backups
 
     settings = _settings(db)
@@ -665,16 +881,23 @@ def restore(
 @export_app.command("recommendations")
 def export_recommendations(
     out: Annotated[Path, typer.Option("--out", help="TSV file to write.")],
-    kind: Annotated[str, typer.Option("--kind", help="artist or track.")] = "artist",
+    kind: Annotated[
+        str, typer.Option("--kind", help="artist(s) or track(s), as in the chat's /recommend.")
+    ] = "artist",
     k: Annotated[int, typer.Option("--k", min=1, max=500, help="Picks per member.")] = 10,
     community: Annotated[str | None, typer.Option("--community", help="Only this community.")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Write member<TAB>rank<TAB>name<TAB>score<TAB>reason for every member (fresh picks included)."""
+    """Write member<TAB>rank<TAB>name<TAB>score<TAB>reason for every member (fresh picks included).
+
+    Example: tastemaker export recommendations --out recs.tsv --kind tracks --k 20"""
+    from bot.parsing import UserError, parse_kind
     from bot.service import Service
 
-    if kind not in ("artist", "track"):
-        raise typer.BadParameter("kind must be artist or track", param_hint="--kind")
+    try:
+        kind = parse_kind(kind, "artist")
+    except UserError as exc:
+        raise typer.BadParameter(str(exc).replace("`", "'"), param_hint="--kind") from exc
     settings = _settings(db)
     database = _database(settings)
     ref = _existing_community(database, community)[:2] if community else None
@@ -697,7 +920,9 @@ def eval_hetrec(
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Popularity and ALS (current als_*/blend_* settings) on HetRec Last.fm-2k, fixed protocol."""
+    """Popularity and ALS (current als_*/blend_* settings) on HetRec Last.fm-2k, fixed protocol.
+
+    Example: tastemaker eval hetrec hetrec2011-lastfm-2k --json"""
     import json
 
     from engine.als import params_from_settings

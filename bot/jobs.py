@@ -20,6 +20,7 @@ from engine import batch as engine_batch
 from engine.batch import EngineContext
 from ingest.sync import runner as sync_runner
 from storage import jobs as job_store
+from storage import members
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,21 @@ class Job:
 
 
 def _batch(ctx: JobContext, retrain_now: bool = False) -> engine_batch.BatchResult:
-    return engine_batch.batch(ctx, retrain_now=retrain_now)
+    result = engine_batch.batch(ctx, retrain_now=retrain_now)
+    _erase_deleted(ctx)
+    return result
 
 
 def _retrain(ctx: JobContext) -> engine_batch.BatchResult:
-    return engine_batch.batch(ctx, retrain_now=True)
+    return _batch(ctx, retrain_now=True)
+
+
+def _erase_deleted(ctx: JobContext) -> None:
+    """After the batch subtracted them: the rows of deleted members' plays (storage.members)."""
+    with ctx.db.write() as conn:
+        erased = members.erase_deleted(conn)
+    if erased:
+        log.info("erased %d plays of deleted members", erased)
 
 
 def _digest(ctx: JobContext) -> digest.DeliveryReport:

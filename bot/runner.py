@@ -18,8 +18,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
+from prometheus_client import CollectorRegistry
+
+from bot import health
 from bot import scheduler as sched
 from bot.digest import DigestRuntime, DigestSender
 from bot.jobs import JobContext
@@ -61,10 +64,24 @@ def serve(
     out: Callable[[str], None] = lambda line: print(line, flush=True),
     err: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     stop: threading.Event | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> int:
     """Serve ``chosen`` until ``stop`` is set (or Ctrl-C / SIGTERM); the exit status: 0 after a
-    requested stop, 1 when a platform could not start or stopped by itself (``err`` says why)."""
+    requested stop, 1 when a platform or the health port could not start or a platform stopped by
+    itself (``err`` says why). With ``settings.health_port`` set, /healthz and /metrics are served
+    (:mod:`bot.health`; metrics on ``registry``, a fresh one by default)."""
     stop = stop or threading.Event()
+    checks: health.Checks | None = None
+    health_server: health.HealthServer | None = None
+    if settings.health_port is not None:
+        metrics = health.Metrics(registry or CollectorRegistry())
+        service = cast(Service, health.InstrumentedService(service, metrics))
+        try:
+            health_server, checks = health.start(settings, service.db, metrics.registry, clock=service.clock)
+        except OSError as exc:
+            err(f"error: health port {settings.health_host}:{settings.health_port}: {exc.strerror or exc}")
+            return 1
+        out(f"tastemaker: health on {health_server.url}/healthz, metrics on {health_server.url}/metrics")
     senders: dict[str, DigestSender] = {}
     for platform in chosen:
         sender = platform.digest_sender(settings)
@@ -73,6 +90,8 @@ def serve(
     digest = DigestRuntime(senders, utcnow())
     process = Process(service, settings, digest=digest, http_port=http_port, http_host=http_host, out=out)
     served: list[Served] = []
+    if checks is not None:
+        checks.served = served  # filled in as the platforms start
     status = 0
     with _sigterm_sets(stop):
         try:
@@ -87,6 +106,8 @@ def serve(
                     err(f"error: {platform.name}: {type(exc).__name__}: {exc}")
                     return 1
             scheduler = sched.start(job_context(digest))
+            if checks is not None:
+                checks.scheduler = scheduler
             try:
                 out(f"tastemaker: serving {', '.join(p.name for p in chosen)}; Ctrl-C stops")
                 while not stop.wait(POLL_SECONDS):
@@ -103,6 +124,8 @@ def serve(
         finally:
             for s in reversed(served):
                 s.stop()
+            if health_server is not None:
+                health_server.stop()
     if status == 0:
         out("tastemaker: stopped")
     return status

@@ -28,7 +28,7 @@ from config.settings import Settings
 from engine.recommender import AlsRecommender
 from ingest.detect import UnknownFormat, detect, open_source
 from ingest.formats import SINGLE_USER, import_detected
-from ingest.importers import Rejected
+from ingest.importers import BATCH_ROWS, Rejected
 from storage import catalog, digests, links, recs, removals, stats, taste, trends, visibility
 from storage import feedback as pick_feedback
 from storage.clock import utcnow
@@ -571,7 +571,8 @@ class Service:
         self._models: dict[str, tuple[int, AlsRecommender]] = {}
         self._lock = threading.Lock()
         # (platform, community, member) -> committed (community id, member id): ids never change, so
-        # repeat /played calls skip two upserts and two look-ups. Filled only after a commit.
+        # repeat /played calls skip two upserts and two look-ups (one primary-key look-up checks
+        # the member was not deleted meanwhile). Filled only after a commit.
         self._ids: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._blas = ThreadpoolController()
         self._visible = visibility.VisibleItems()
@@ -609,6 +610,8 @@ class Service:
         ids_key = (who.platform, who.community_id, who.member_id)
         with self.db.write() as conn:
             known = self._ids.get(ids_key)
+            if known is not None and not catalog.member_is(conn, known[1], who.member_id):
+                known = None  # deleted since (tastemaker member delete): a new member row
             if known is not None:
                 community, member = known
             else:
@@ -668,7 +671,7 @@ class Service:
                 dedupe_key=dedupe,
             )
             total = catalog.member_item_plays(conn, member, "track" if t else "artist", t.id if t else a.id)
-        if known is None and len(self._ids) < 100_000:
+        if known is None and (len(self._ids) < 100_000 or ids_key in self._ids):
             self._ids[ids_key] = (community, member)
         # Another community's spelling of the same name (Blink-182 for Blink 182) is not shown: the
         # member sees their own. Exact keys and aliases name the entry as stored, as before.
@@ -694,7 +697,9 @@ class Service:
         created as :meth:`played` does. Plays already stored count as duplicates, so uploading a
         file again imports nothing new.
 
-        ``progress`` gets the number of plays read so far, after each batch written. A file in no
+        ``progress`` gets the number of rows read so far (plays, and entries skipped or rejected)
+        each time another :data:`~ingest.importers.BATCH_ROWS` have been read, and once at the end,
+        before the summary is returned; a chat message shows it, so it changes rarely. A file in no
         format a member can upload, or one that names other members' plays (a CSV with a ``user``
         column), raises :class:`UserError` with one line saying why; nothing is imported then.
         The rejected-rows file the importer writes is removed: the summary carries the first few."""
@@ -716,12 +721,15 @@ class Service:
                 conn, who.platform, who.community_id, who.community_name or who.community_id
             )
             catalog.member_id(conn, community, who.member_id, who.member_name or who.member_id)
-        read = 0
+        read = shown = 0
 
-        def batch_written(rows: int) -> None:
-            nonlocal read
+        def rows_read(rows: int) -> None:
+            # The importer reports every few thousand rows (for a terminal's bar); a chat message is
+            # edited once per batch's worth of rows read, as chat services rate-limit edits.
+            nonlocal read, shown
             read += rows
-            if progress is not None:
+            if progress is not None and read - shown >= BATCH_ROWS:
+                shown = read
                 progress(read)
 
         try:
@@ -731,11 +739,13 @@ class Service:
                 path,
                 now=self.clock(),
                 member=who.member_id,
-                progress=batch_written,
+                progress=rows_read,
                 max_unpacked=cap,
             )
         except Rejected as exc:
             raise UserError(f"That file cannot be imported: {str(exc).rstrip('.')}.") from None
+        if progress is not None and read > shown:
+            progress(read)
         if summary.rejects_file:
             Path(summary.rejects_file).unlink(missing_ok=True)
         return UploadSummary(

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     batch_merge_plays: int = Field(default=10_000, ge=1)
     digest_grace_hours: float = Field(default=6.0, ge=0)
 
+    # Health and metrics (bot.health): /healthz and Prometheus /metrics on this port (None: off),
+    # bound to this address (loopback by default: put a reverse proxy or scraper on the host).
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
+
     # Chat platforms (tokens only from the environment, under their usual names)
     slack_bot_token: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
     slack_signing_secret: str | None = Field(

@@ -29,6 +29,8 @@ from storage.names import InvalidName, artist_name, fast_checked_name, match_key
 from storage.sql import upsert_insert
 
 BATCH_ROWS = 50_000
+# import_rows reports progress each time this many more rows are pending for the writer.
+PROGRESS_ROWS = 4096
 FUTURE_SLACK = dt.timedelta(days=1)
 
 
@@ -273,7 +275,11 @@ def import_rows(
 
     Artists are matched by :func:`~storage.names.artist_name` key and the alias table only (never
     fuzzily). This process reads and checks rows and builds each play's dedupe key; an import of
-    more than one batch is written by a :class:`~ingest.bulk.WriterProcess` meanwhile."""
+    more than one batch is written by a :class:`~ingest.bulk.WriterProcess` meanwhile.
+
+    ``progress`` is called with the number of rows read since its last call: each time
+    :data:`PROGRESS_ROWS` more rows are pending (the batch-size check, so no cost per row) and once
+    at the end; a progress bar throttles its own redraws."""
     summary = summary or Summary()
     names = _Names()
     sqlite = db.sqlite
@@ -291,8 +297,6 @@ def import_rows(
         summary.merged_by_alias += w.merged_by_alias
         summary.merged_by_key += w.merged_by_key
         summary.merged_by_name += w.merged_by_name
-        if progress:
-            progress(w.rows)
 
     writer: WriterProcess | None = None
 
@@ -305,7 +309,9 @@ def import_rows(
     batch = Batch()
     pending, new_users, new_artists, new_tracks = batch.rows, batch.users, batch.artists, batch.tracks
     undated_seen: dict[bytes, int] = {}
-    read = summary.read
+    read = reported = summary.read
+    step = PROGRESS_ROWS if progress else batch_rows
+    check_at = min(batch_rows, step)  # the next pending length at which to look
     try:
         with _gc_paused():
             for item in rows:
@@ -368,18 +374,23 @@ def import_rows(
                         digest = sha1(f"{ident}{sep}#{nth}".encode())
                 key = f"{spref}{cluster}:{digest.hexdigest()}"
                 pending.append((user, a_key, t_key, at, count, key, item.merged))
-                if len(pending) >= batch_rows:
-                    pending.sort(key=_BY_KEY)  # key order: the unique index is filled page by page
-                    if writer is None:
-                        writer = WriterProcess(db.url, community, source, written)
-                    writer.submit(batch)
-                    batch = Batch()
-                    pending, new_users, new_artists, new_tracks = (
-                        batch.rows,
-                        batch.users,
-                        batch.artists,
-                        batch.tracks,
-                    )
+                if len(pending) >= check_at:
+                    if progress is not None:
+                        progress(read - reported)
+                        reported = read
+                    if len(pending) >= batch_rows:
+                        pending.sort(key=_BY_KEY)  # key order: the unique index is filled page by page
+                        if writer is None:
+                            writer = WriterProcess(db.url, community, source, written)
+                        writer.submit(batch)
+                        batch = Batch()
+                        pending, new_users, new_artists, new_tracks = (
+                            batch.rows,
+                            batch.users,
+                            batch.artists,
+                            batch.tracks,
+                        )
+                    check_at = min(batch_rows, len(pending) + step)
             pending.sort(key=_BY_KEY)
             if writer is None:  # the whole import fit in one batch: write it here
                 written(write_batch(db, Resolver(community), batch, source))
@@ -391,6 +402,8 @@ def import_rows(
         if writer is not None:
             writer.close()
     summary.read = read
+    if progress is not None and read > reported:
+        progress(read - reported)
     return summary
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import visibility
+from storage.members import is_tombstone
 from storage.models import Artist, ArtistAlias, Community, Member, Play, Track
 from storage.names import canonical_artist, canonical_key, match_key, near_miss
 from storage.sql import upsert_insert
@@ -62,6 +63,11 @@ def find_member(conn: Connection, community: int, external_id: str) -> int | Non
     return conn.execute(
         select(Member.id).where(Member.community_id == community, Member.external_id == external_id)
     ).scalar_one_or_none()
+
+
+def member_is(conn: Connection, member: int, external_id: str) -> bool:
+    """Whether member row ``member`` still carries ``external_id`` (a deleted member's does not)."""
+    return conn.execute(select(Member.external_id).where(Member.id == member)).scalar() == external_id
 
 
 def _prefix_range(column, key: str):
@@ -423,10 +429,11 @@ def list_members(
     conn: Connection, platform_and_id: tuple[str, str] | None
 ) -> list[tuple[str, str, int, str, int]]:
     """``(platform, community external id, community id, member external id, member id)`` of every
-    member, or of one community's given as ``(platform, external id)``."""
+    member (deleted ones left out), or of one community's given as ``(platform, external id)``."""
     stmt = (
         select(Community.platform, Community.external_id, Community.id, Member.external_id, Member.id)
         .join(Member, Member.community_id == Community.id)
+        .where(~is_tombstone())
         .order_by(Community.id, Member.id)
     )
     if platform_and_id is not None:

@@ -21,9 +21,10 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, func, or_, select, update
 
-from storage.models import LinkedAccount, Member, Play, PlayRemoval
+from storage import removals
+from storage.models import LinkedAccount, Member, Play
 from storage.sql import upsert_insert
 
 SOURCES = ("listenbrainz", "lastfm")
@@ -262,7 +263,8 @@ def deactivate(conn: Connection, link_id: int) -> None:
 def remove_synced(conn: Connection, link: Link, now: dt.datetime, limit: int) -> list[int]:
     """Remove up to ``limit`` of the plays this member synced from this account (those not removed
     yet, oldest id first) as :func:`storage.removals.remove` removes one: the play is marked
-    ``removed`` and gets a ``play_removals`` row, in the caller's transaction. Returns their ids."""
+    ``removed`` and gets a ``play_removals`` row (:func:`storage.removals.remove_ids`), in the
+    caller's transaction. Returns their ids."""
     ids = list(
         conn.execute(
             select(Play.id)
@@ -271,12 +273,7 @@ def remove_synced(conn: Connection, link: Link, now: dt.datetime, limit: int) ->
             .limit(limit)
         ).scalars()
     )
-    if not ids:
-        return []
-    conn.execute(update(Play).where(Play.id.in_(ids)).values(removed=True))
-    conn.execute(
-        insert(PlayRemoval), [{"play_id": i, "member_id": link.member_id, "removed_at": now} for i in ids]
-    )
+    removals.remove_ids(conn, link.member_id, ids, now)
     return ids
 
 

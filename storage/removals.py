@@ -101,6 +101,31 @@ def remove(conn: Connection, member: int, play_id: int, now: dt.datetime) -> tup
     return REMOVED, play
 
 
+def remove_ids(conn: Connection, member: int, ids: Sequence[int], now: dt.datetime) -> None:
+    """Remove ``member``'s plays ``ids`` (none removed yet) in bulk, as :func:`remove` removes one:
+    each is marked ``removed`` and gets a :class:`~storage.models.PlayRemoval`, in the caller's
+    transaction."""
+    if not ids:
+        return
+    conn.execute(update(Play).where(Play.id.in_(list(ids))).values(removed=True))
+    conn.execute(insert(PlayRemoval), [{"play_id": i, "member_id": member, "removed_at": now} for i in ids])
+
+
+def remove_all(conn: Connection, member: int, now: dt.datetime, limit: int) -> list[int]:
+    """Remove up to ``limit`` of ``member``'s plays not removed yet (oldest id first), as
+    :func:`remove_ids` does. Returns their ids: fewer than ``limit`` means none is left."""
+    ids = list(
+        conn.execute(
+            select(Play.id)
+            .where(Play.member_id == member, Play.removed.is_(False))
+            .order_by(Play.id)
+            .limit(limit)
+        ).scalars()
+    )
+    remove_ids(conn, member, ids, now)
+    return ids
+
+
 def removal_high(conn: Connection) -> int:
     """The newest removal's id (0 before the first)."""
     return int(conn.execute(select(func.coalesce(func.max(PlayRemoval.id), 0))).scalar_one())

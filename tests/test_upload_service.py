@@ -1,6 +1,7 @@
 """``Service.import_upload`` without a chat platform: every play goes to the uploader in their own
-community whatever user the file names, progress counts plays read so far, and a file that cannot
-be imported is one :class:`UserError` line with nothing stored. Real SQLite file in tmp_path."""
+community whatever user the file names, progress counts rows read so far (once per batch's worth
+and at the end), and a file that cannot be imported is one :class:`UserError` line with nothing
+stored. Real SQLite file in tmp_path."""
 
 from __future__ import annotations
 
@@ -38,11 +39,25 @@ def test_the_file_names_someone_else_the_plays_are_the_uploaders(service: Servic
         rejected=0,
         first_rejects=[],
     )
-    assert seen == [1]  # plays read so far, after each batch
+    assert seen == [1]  # rows read, once at the end of an import smaller than a batch
     assert service.profile(ANN).member == "Ann" and plays(service, ANN) == 1
     with pytest.raises(UserError, match="has not logged any plays here"):
         service.profile(ANN, "spotify-user-42")
     assert plays(service, BOB) == 0
+
+
+def test_progress_is_reported_once_per_batch_of_rows_read(service: Service, tmp_path: Path) -> None:
+    """The importer reports every few thousand rows (for the terminal's bar); the chat message
+    that shows an upload's progress hears of it once per 50,000 rows read and once at the end."""
+    start = 1_600_000_000
+    path = tmp_path / "scrobbles.csv"
+    path.write_text(
+        "".join(f"Artist {i % 300},Album,Track {i % 2000},{start + 60 * i}\n" for i in range(105_000)),
+        encoding="utf-8",
+    )
+    seen: list[int] = []
+    assert service.import_upload(ANN, path, seen.append).imported == 105_000
+    assert seen == [50_000, 100_000, 105_000]
 
 
 def test_two_communities_each_get_their_own_uploads(service: Service, tmp_path: Path) -> None:

@@ -13,6 +13,12 @@ from bot.platforms.discord.embeds import CHART_FILENAME, digest_embed
 from bot.platforms.discord.ids import NAME
 
 NONCE_WINDOW = dt.timedelta(minutes=2)  # Discord checks nonces "in the past few minutes"
+# What posting a digest needs in its channel — see it, send (in a thread too: the digest goes where
+# `/tastemaker digest here` was used), an embed, the chart file — as the integer of the README's
+# invite URL (tests/platforms/discord/test_permissions.py keeps the two equal).
+DIGEST_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True
+).value
 
 
 class DiscordDigestSender:

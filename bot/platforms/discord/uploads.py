@@ -2,9 +2,10 @@
 
 The attachment's declared ``size`` is checked against ``upload_max_bytes`` before anything else
 (an ephemeral refusal, nothing downloaded). Otherwise the command defers ephemerally and edits
-that one private message: ``Importing <file>…`` at once, ``… 40,000 plays read`` at most every
-``upload_progress_seconds`` while the import runs, and finally the summary (imported, duplicates,
-skipped by reason) or the one-line reason the file was refused. Downloading the attachment's
+that one private message: ``Importing <file>…`` at once, ``… 50,000 plays read`` once per 50,000
+rows read (and at the end) but at most every ``upload_progress_seconds`` while the import runs,
+and finally the summary (imported, duplicates, skipped by reason) or the one-line reason the file
+was refused. Downloading the attachment's
 ``url`` into a temporary file (:func:`bot.uploads.download`, removed afterwards) and the import
 itself (:meth:`~bot.service.Service.import_upload`) run in a worker thread, off the event loop;
 a progress edit is sent from there through the loop, and the import waits for it, so edits

@@ -8,7 +8,8 @@ channel, or a message of a bot, is left alone. For each file the event names:
    may be a stub, as for files from Slack Connect).
 2. Over ``upload_max_bytes`` by that size: one line in the direct message, nothing downloaded.
 3. Otherwise one message in the direct message (``chat.postMessage``: ``Importing <file>…``) is
-   updated (``chat.update``) with the progress at most every ``upload_progress_seconds`` and
+   updated (``chat.update``) with the progress once per 50,000 rows read (and at the end), at
+   most every ``upload_progress_seconds``, and
    finally with the summary (imported, duplicates, skipped by reason) or the one-line reason the
    file was refused. The direct message is the member's own: nobody else sees any of it.
 4. The file is downloaded with the bot token (``Authorization: Bearer``, the way Slack serves a

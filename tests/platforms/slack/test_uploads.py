@@ -240,7 +240,7 @@ def test_progress_updates_the_same_message(
     data = spotify_zip(tmp_path).read_bytes()
     with serving(service, slack_settings, fake, upload_progress_seconds=0) as slack:
         assert share(slack, fake, "my_spotify_data.zip", data, updates=2) == [
-            message("Importing my_spotify_data.zip… 3 plays read"),
+            message("Importing my_spotify_data.zip… 6 plays read"),  # 6 entries: 3 plays, 3 skipped
             message(SPOTIFY_SUMMARY),
         ]
 
