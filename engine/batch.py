@@ -251,6 +251,20 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     return RetrainResult(kind, gen, members, items, members * s.top_n)
 
 
+def idle_result(ctx: EngineContext, retrain_now: bool = False) -> BatchResult | None:
+    """What :func:`batch` would return when it has nothing to do (no play after the watermark, no
+    removed play to subtract, no model due), found with database reads only, no Spark; ``None`` when
+    there is work. Lets a caller skip starting Spark (or a Spark worker process) for an idle tick."""
+    from engine.reader import high_water
+
+    with ctx.db.read() as conn:
+        low, _ = trends.watermark(conn, TRENDS_JOB)
+        removing = bool(removals.pending(conn, low, 1))
+    if removing or high_water(ctx.db) > low or retrain_now or retrain_due(ctx):
+        return None
+    return BatchResult(low, low, 0, 0, 0)
+
+
 def batch(ctx: EngineContext, retrain_now: bool = False) -> BatchResult:
     """The micro-batch: fold trends, then retrain the models that are due (or all, if forced)."""
     result = fold_all(ctx)
