@@ -177,7 +177,8 @@ def fold_all(ctx: EngineContext) -> BatchResult:
 
 
 def retrain_due(ctx: EngineContext) -> list[str]:
-    """Kinds whose model is due: none yet, every N batches, or when new plays pass a share."""
+    """Kinds whose model is due: none yet (and some play names an item of that kind: plays without a
+    track, as HetRec's, train no track model), every N batches, or when new plays pass a share."""
     due = []
     with ctx.db.read() as conn:
         _, batches = trends.watermark(conn, TRENDS_JOB)
@@ -185,7 +186,8 @@ def retrain_due(ctx: EngineContext) -> list[str]:
         for kind in KINDS:
             gen = recs.active_generation(conn, kind)
             if gen is None:
-                if total:
+                item = Play.artist_id if kind == "artist" else Play.track_id
+                if conn.execute(select(Play.id).where(item.is_not(None)).limit(1)).first() is not None:
                     due.append(kind)
                 continue
             newer = conn.execute(select(func.count(Play.id)).where(Play.id > gen.last_play_id)).scalar_one()

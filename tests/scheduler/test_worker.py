@@ -23,7 +23,7 @@ from bot import scheduler as sched
 from bot.errors import explain
 from bot.jobs import JobContext, run_job, worker_context
 from config.settings import Settings
-from engine.batch import TRENDS_JOB
+from engine.batch import TRENDS_JOB, retrain_due
 from engine.reader import high_water
 from engine.worker import SparkWorker, WorkerJobFailed
 from storage import jobs as job_runs
@@ -159,6 +159,16 @@ def test_an_idle_batch_starts_no_worker(settings: Settings, db: Database) -> Non
         ctx.close()
     with pytest.raises(RuntimeError, match="Spark runs in the Spark worker process"):
         ctx.spark()
+
+
+def test_plays_without_tracks_make_no_track_model_due(settings: Settings, db: Database) -> None:
+    """HetRec-style plays name no track: a track model is never due for them, so once the artist
+    model is trained an idle tick stays idle (and starts no worker)."""
+    ctx = JobContext(settings, db, spark=lambda: pytest.fail("Spark"))
+    add_plays(db, [("c1", "ann", "Björk", None, None, 7)], tag="a")
+    assert retrain_due(ctx) == ["artist"]
+    add_plays(db, [("c1", "ann", "Björk", "Jóga", DAY, 1)], tag="b")
+    assert retrain_due(ctx) == ["artist", "track"]
 
 
 def _probe(db: Database, mode: str, tmp_path: Path) -> dict:  # type: ignore[type-arg]
