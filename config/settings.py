@@ -70,8 +70,8 @@ class Settings(BaseSettings):
 
     # Spark
     spark_master: str = "local[*]"
-    # The driver JVM's heap (-Xmx). The worker's resident size during a batch is about this plus
-    # ~0.3 GB; 1g is enough for a HetRec-size retrain (docs/operations.md, "Memory").
+    # The Spark driver JVM's maximum heap (-Xmx), in local mode all of Spark's memory; 512m still
+    # runs a HetRec-size retrain (docs/operations.md, "Spark driver memory on a small VPS").
     spark_driver_memory: str = "2g"
     # Spark runs in a worker process started for each batch that has work and stopped after it, so
     # an idle bot holds no JVM. True keeps the worker (and its JVM) between batches: faster batches,
