@@ -13,8 +13,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -22,7 +24,7 @@ import pytest
 from bot import scheduler as sched
 from bot.errors import explain
 from bot.jobs import JobContext, run_job, worker_context
-from config.settings import Settings
+from config.settings import Settings, load_settings
 from engine.batch import TRENDS_JOB, retrain_due
 from engine.reader import high_water
 from engine.worker import SparkWorker, WorkerJobFailed
@@ -74,7 +76,7 @@ class FailAt:
             raise ValueError(f"injected failure at {point}")
 
 
-def _wait_for(predicate, timeout: float = 600.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate: Callable[[], bool], timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -161,6 +163,18 @@ def test_an_idle_batch_starts_no_worker(settings: Settings, db: Database) -> Non
         ctx.spark()
 
 
+@pytest.mark.parametrize(("value", "warm"), [(None, False), ("true", True), ("false", False)])
+def test_keep_warm_is_an_environment_setting(
+    value: str | None, warm: bool, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if value is None:
+        monkeypatch.delenv("TASTEMAKER_SPARK_KEEP_WARM", raising=False)
+    else:
+        monkeypatch.setenv("TASTEMAKER_SPARK_KEEP_WARM", value)
+    ctx = worker_context(load_settings(database_url=db.url), db)
+    assert ctx.worker is not None and ctx.worker.keep_warm is warm
+
+
 def test_plays_without_tracks_make_no_track_model_due(settings: Settings, db: Database) -> None:
     """HetRec-style plays name no track: a track model is never due for them, so once the artist
     model is trained an idle tick stays idle (and starts no worker)."""
@@ -171,7 +185,7 @@ def test_plays_without_tracks_make_no_track_model_due(settings: Settings, db: Da
     assert retrain_due(ctx) == ["artist", "track"]
 
 
-def _probe(db: Database, mode: str, tmp_path: Path) -> dict:  # type: ignore[type-arg]
+def _probe(db: Database, mode: str) -> dict[str, Any]:
     r = subprocess.run(
         [sys.executable, "-m", "tests.scheduler.worker_probe", db.url, mode],
         cwd=ROOT,
@@ -181,15 +195,15 @@ def _probe(db: Database, mode: str, tmp_path: Path) -> dict:  # type: ignore[typ
         timeout=900,
     )
     assert r.returncode == 0, r.stderr
-    report: dict = json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[type-arg]
+    report: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
     return report
 
 
 def test_the_chat_process_never_imports_pyspark_and_the_worker_exits_after_the_batch(
-    db: Database, tmp_path: Path
+    db: Database,
 ) -> None:
     add_plays(db, _plays(20))
-    report = _probe(db, "default", tmp_path)
+    report = _probe(db, "default")
     assert [status for status, _ in report["runs"]] == ["ok"]
     assert report["runs"][0][1].startswith("folded plays 1..20 (20 rows)")
     assert report["pyspark_imported"] == []
@@ -197,9 +211,9 @@ def test_the_chat_process_never_imports_pyspark_and_the_worker_exits_after_the_b
     assert report["after_first"] == {"worker_pid": None, "children": []}  # no worker, no JVM
 
 
-def test_a_warm_worker_stays_between_batches_and_stops_with_the_bot(db: Database, tmp_path: Path) -> None:
+def test_a_warm_worker_stays_between_batches_and_stops_with_the_bot(db: Database) -> None:
     add_plays(db, _plays(20))
-    report = _probe(db, "keep-warm", tmp_path)
+    report = _probe(db, "keep-warm")
     assert [status for status, _ in report["runs"]] == ["ok", "ok"]
     assert report["runs"][1][1].startswith("folded plays 21..25 (5 rows)")
     assert report["pyspark_imported"] == []
