@@ -21,6 +21,7 @@ import als_fit  # noqa: E402
 import batch_incremental  # noqa: E402
 import communities  # noqa: E402
 import cross_process  # noqa: E402
+import footprint  # noqa: E402
 import import_throughput  # noqa: E402
 import member_commands  # noqa: E402
 import played  # noqa: E402
@@ -40,6 +41,7 @@ SECTIONS = (
     read_path,
     quality,
     communities,
+    footprint,
 )
 QUICK = (played, recommend, batch_incremental, read_path)
 

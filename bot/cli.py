@@ -4,6 +4,7 @@ into the service, the engine's job registry or an adapter; no logic of their own
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import sys
@@ -25,7 +26,6 @@ from config.settings import Settings, default_database_url, load_settings
 from storage.db import Database, display_url, open_database, redact, sqlite_path
 
 if TYPE_CHECKING:
-    from bot.digest import DigestRuntime
     from bot.jobs import JobContext
 
 
@@ -557,6 +557,7 @@ def run(
 
     Example: tastemaker run --platform discord"""
     from bot import runner
+    from bot.jobs import worker_context
     from bot.service import Service
 
     settings = _settings(db)
@@ -570,11 +571,13 @@ def run(
     if not log.debug:
         log.configure(default_level=logging.INFO)
     _announce(settings, typer.echo)
+    # Spark jobs run in a worker process, which logs like this one (to the same log file).
+    init = functools.partial(logs.configure, debug=log.debug, json_lines=log.json_lines)
     status = runner.serve(
         chosen,
         Service(database, settings),
         settings,
-        lambda digest: _job_context(settings, database, digest=digest),
+        lambda digest: worker_context(settings, database, digest=digest, init=init),
         http_port=http_port,
         http_host=http_host,
         err=lambda line: typer.echo(line, err=True),
@@ -638,14 +641,12 @@ def slack_manifest(
     typer.echo(to_json(doc) if json_out else to_yaml(doc, url), nl=False)
 
 
-def _job_context(settings: Settings, database: Database, digest: DigestRuntime | None = None) -> JobContext:
-    """A job context whose Spark session starts on first use and lives for this process."""
-    from functools import cache
-
+def _job_context(settings: Settings, database: Database) -> JobContext:
+    """A job context whose Spark session starts on first use and lives for this (one-shot) process."""
     from bot.jobs import JobContext
     from engine.session import build_session
 
-    return JobContext(settings, database, spark=cache(lambda: build_session(settings)), digest=digest)
+    return JobContext(settings, database, spark=functools.cache(lambda: build_session(settings)))
 
 
 @app.command()

@@ -67,7 +67,10 @@ def explain(exc: BaseException) -> str:
             return _DISK_FULL
         if isinstance(e, PermissionError):
             return f"permission denied: {e.filename or e}"
-        name = type(e).__name__
+        # A job that failed in the Spark worker process (engine.worker) carries its exception's name.
+        name = getattr(e, "remote_type", None) or type(e).__name__
+        if name == "WorkerDied":  # its message is already the operator's line
+            return str(e)
         if name in ("Py4JNetworkError", "Py4JError") or (
             isinstance(e, ConnectionError) and _raised_in(e, "py4j")
         ):
@@ -78,4 +81,5 @@ def explain(exc: BaseException) -> str:
                 "import again (it skips what is already in)"
             )
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    name = getattr(exc, "remote_type", None) or type(exc).__name__
+    return f"{name}: {first}" if first else name

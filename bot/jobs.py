@@ -16,11 +16,14 @@ from typing import Any
 
 from bot import digest
 from bot.errors import explain
+from config.settings import Settings
 from engine import batch as engine_batch
 from engine.batch import EngineContext
+from engine.worker import SparkWorker, spark_in_worker
 from ingest.sync import runner as sync_runner
 from storage import jobs as job_store
 from storage import members
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,31 @@ log = logging.getLogger(__name__)
 @dataclass
 class JobContext(EngineContext):
     """An :class:`~engine.batch.EngineContext` plus what the running process provides: the digest
-    senders (``None`` where nothing can post, e.g. ``tastemaker batch``)."""
+    senders (``None`` where nothing can post, e.g. ``tastemaker batch``) and the Spark worker that
+    runs the Spark jobs (``None``: they run in this process, on ``spark``)."""
 
     digest: digest.DigestRuntime | None = None
+    worker: SparkWorker | None = None
+
+    def close(self) -> None:
+        """Stop the Spark worker, if any (a job running in it fails; see :meth:`SparkWorker.close`)."""
+        if self.worker is not None:
+            self.worker.close()
+
+
+def worker_context(
+    settings: Settings,
+    db: Database,
+    *,
+    digest: digest.DigestRuntime | None = None,
+    init: Callable[[], None] | None = None,
+) -> JobContext:
+    """The job context of a long-running process (``tastemaker run``): Spark jobs go to a
+    :class:`~engine.worker.SparkWorker` (``init`` runs first in each worker process), so this
+    process never imports pyspark; ``close()`` it when the process stops."""
+    return JobContext(
+        settings, db, spark=spark_in_worker, digest=digest, worker=SparkWorker(settings, init=init)
+    )
 
 
 @dataclass(frozen=True)
@@ -43,13 +68,20 @@ class Job:
 
 
 def _batch(ctx: JobContext, retrain_now: bool = False) -> engine_batch.BatchResult:
-    result = engine_batch.batch(ctx, retrain_now=retrain_now)
+    result: engine_batch.BatchResult
+    if ctx.worker is None:
+        result = engine_batch.batch(ctx, retrain_now=retrain_now)
+    else:
+        # An idle tick starts no worker; a busy one runs in the worker.
+        idle = engine_batch.idle_result(ctx, retrain_now=retrain_now)
+        result = idle if idle is not None else ctx.worker.run("batch", retrain_now=retrain_now)
     _erase_deleted(ctx)
     return result
 
 
 def _retrain(ctx: JobContext) -> engine_batch.BatchResult:
     return _batch(ctx, retrain_now=True)
+
 
 
 def _erase_deleted(ctx: JobContext) -> None:

@@ -1,8 +1,9 @@
 """``tastemaker run``: every chosen platform, one scheduler, one process.
 
-One service (one database), one :class:`~bot.jobs.JobContext` (one lazily started Spark session),
-one :class:`~bot.digest.DigestRuntime` whose senders come from every served platform, and one
-APScheduler scheduler (:func:`bot.scheduler.start`). Each platform serves in a thread of its own
+One service (one database), one :class:`~bot.jobs.JobContext` (whose Spark jobs run in a worker
+process, :mod:`engine.worker`, so this process never holds a JVM), one
+:class:`~bot.digest.DigestRuntime` whose senders come from every served platform, and one APScheduler
+scheduler (:func:`bot.scheduler.start`). Each platform serves in a thread of its own
 (:class:`~bot.platforms.Served`); this thread waits for Ctrl-C, SIGTERM, or a platform that stops by
 itself, then stops every platform and the scheduler.
 
@@ -105,7 +106,8 @@ def serve(
                     log.info("%s did not start", platform.name, exc_info=True)
                     err(f"error: {platform.name}: {type(exc).__name__}: {exc}")
                     return 1
-            scheduler = sched.start(job_context(digest))
+            ctx = job_context(digest)
+            scheduler = sched.start(ctx)
             if checks is not None:
                 checks.scheduler = scheduler
             try:
@@ -119,6 +121,7 @@ def serve(
                         break
             finally:
                 sched.stop(scheduler, wait=False)
+                ctx.close()  # stops the Spark worker, if one runs
         except KeyboardInterrupt:
             pass
         finally:

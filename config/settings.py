@@ -70,7 +70,13 @@ class Settings(BaseSettings):
 
     # Spark
     spark_master: str = "local[*]"
+    # The Spark driver JVM's maximum heap (-Xmx), in local mode all of Spark's memory; 512m still
+    # runs a HetRec-size retrain (docs/operations.md, "Spark driver memory on a small VPS").
     spark_driver_memory: str = "2g"
+    # Spark runs in a worker process started for each batch that has work and stopped after it, so
+    # an idle bot holds no JVM. True keeps the worker (and its JVM) between batches: faster batches,
+    # ~1 GB more resident memory.
+    spark_keep_warm: bool = False
     spark_shuffle_partitions: int = Field(default=4, ge=1)
     spark_ui: bool = False
     # Extra JVM options for the driver (e.g. -Ddev.ludovic.netlib.blas.allowNative=false).

@@ -178,7 +178,8 @@ def fold_all(ctx: EngineContext) -> BatchResult:
 
 
 def retrain_due(ctx: EngineContext) -> list[str]:
-    """Kinds whose model is due: none yet, every N batches, or when new plays pass a share."""
+    """Kinds whose model is due: none yet (and some play names an item of that kind: plays without a
+    track, as HetRec's, train no track model), every N batches, or when new plays pass a share."""
     due = []
     with ctx.db.read() as conn:
         _, batches = trends.watermark(conn, TRENDS_JOB)
@@ -186,7 +187,8 @@ def retrain_due(ctx: EngineContext) -> list[str]:
         for kind in KINDS:
             gen = recs.active_generation(conn, kind)
             if gen is None:
-                if total:
+                item = Play.artist_id if kind == "artist" else Play.track_id
+                if conn.execute(select(Play.id).where(item.is_not(None)).limit(1)).first() is not None:
                     due.append(kind)
                 continue
             newer = conn.execute(select(func.count(Play.id)).where(Play.id > gen.last_play_id)).scalar_one()
@@ -278,6 +280,20 @@ def without_hidden(
             gone = {int(i) for i in items}
             out[member] = {i: p for i, p in out[member].items() if i not in gone}
     return out
+
+
+def idle_result(ctx: EngineContext, retrain_now: bool = False) -> BatchResult | None:
+    """What :func:`batch` would return when it has nothing to do (no play after the watermark, no
+    removed play to subtract, no model due), found with database reads only, no Spark; ``None`` when
+    there is work. Lets a caller skip starting Spark (or a Spark worker process) for an idle tick."""
+    from engine.reader import high_water
+
+    with ctx.db.read() as conn:
+        low, _ = trends.watermark(conn, TRENDS_JOB)
+        removing = bool(removals.pending(conn, low, 1))
+    if removing or high_water(ctx.db) > low or retrain_now or retrain_due(ctx):
+        return None
+    return BatchResult(low, low, 0, 0, 0)
 
 
 def batch(ctx: EngineContext, retrain_now: bool = False) -> BatchResult:
