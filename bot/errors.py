@@ -83,6 +83,11 @@ def explain(exc: BaseException) -> str:
             isinstance(e, ConnectionError) and _raised_in(e, "py4j")
         ):
             return _SPARK_DIED
+        if name == "Py4JJavaError":  # "An error occurred while calling o97.fit.\n: <the Java error>"
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            java = next((line[1:].strip() for line in lines if line.startswith(":")), "")
+            if java:
+                return f"Spark failed: {java[:300]}"
         if name == "SparkSetupError":  # engine.session: its message says what to set
             return str(e)
         if name == "WriterFailed":

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from config.settings import Settings
 
@@ -121,17 +121,17 @@ def _sql_conf(settings: Settings) -> dict[str, str]:
 def _connect_session(settings: Settings) -> SparkSession:
     """A Spark Connect session to ``settings.spark_remote``: only SQL settings travel; the server's
     own configuration decides memory, parallelism and the checkpoint directory."""
-    try:
-        from pyspark.sql.connect.session import SparkSession as RemoteSession
-    except ImportError as exc:  # grpcio & co. are the "connect" extra
-        raise SparkSetupError(
-            "Spark Connect needs its client libraries: pip install 'tastemaker[connect]'"
-        ) from exc
-    builder = RemoteSession.builder.remote(settings.spark_remote)
+    import importlib.util
+
+    if importlib.util.find_spec("grpc") is None:  # grpcio & co. are the "connect" extra
+        raise SparkSetupError("Spark Connect needs its client libraries: pip install 'tastemaker[connect]'")
+    from pyspark.sql import SparkSession
+
+    # Through the classic builder: it also switches pyspark.sql.functions to Connect.
+    builder = SparkSession.builder.remote(settings.spark_remote)
     for key, value in _sql_conf(settings).items():
         builder = builder.config(key, value)
-    # The Connect session implements the classic one's DataFrame API (what the jobs use).
-    return cast("SparkSession", builder.getOrCreate())
+    return builder.getOrCreate()
 
 
 @contextmanager
