@@ -100,8 +100,10 @@ def build_session(settings: Settings) -> SparkSession:
             "spark.driver.extraJavaOptions",
             f"-Dlog4j2.configurationFile={LOG4J} {settings.spark_java_options}".strip(),
         )
-        .config(CHECKPOINT_BASE, settings.spark_checkpoint_dir.strip())
     )
+    if settings.spark_checkpoint_dir.strip():
+        # Only when set: getOrCreate applies these to a session that already runs, whose own stays.
+        builder = builder.config(CHECKPOINT_BASE, settings.spark_checkpoint_dir.strip())
     jars = [j for j in JDBC_JARS if Path(j).is_file()]
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))

@@ -26,20 +26,23 @@ REMOTE = os.environ.get("TASTEMAKER_TEST_SPARK_REMOTE", "")
 
 needs_cluster = pytest.mark.skipif(
     not (MASTER.startswith("spark://") and SHARED_CKPT),
-    reason="no Spark cluster: TASTEMAKER_TEST_SPARK_MASTER / _CHECKPOINT_DIR unset (make test-cluster sets them)",
+    reason="no Spark cluster: TASTEMAKER_TEST_SPARK_MASTER / _CHECKPOINT_DIR unset (make test-cluster)",
 )
 needs_private_tmp = pytest.mark.skipif(
     WORKER_TMP != "private",
     reason=f"the cluster's worker shares the driver's /tmp ({WORKER_TMP or 'no cluster'})",
 )
 needs_connect = pytest.mark.skipif(
-    not REMOTE, reason="no Spark Connect server: TASTEMAKER_TEST_SPARK_REMOTE unset (make test-cluster sets it)"
+    not REMOTE,
+    reason="no Spark Connect server: TASTEMAKER_TEST_SPARK_REMOTE unset (make test-cluster sets it)",
 )
 
 
 def _cli(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
     """``tastemaker ARGS`` with the Spark settings in ``env`` only (none inherited)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TASTEMAKER_SPARK") and k != "SPARK_REMOTE"}
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith("TASTEMAKER_SPARK") and k != "SPARK_REMOTE"
+    }
     r = subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         capture_output=True,
@@ -61,8 +64,8 @@ def _plays_csv(path: Path, community: int) -> Path:
     for m in range(30):
         for a in sorted(set(rnd.choices(range(80), weights=weights, k=rnd.randint(12, 25)))):
             track = rnd.randrange(3)
-            day = rnd.randint(1, 28)
-            lines.append(f"m{community}-{m},Artist {a},Song {a}-{track},2026-11-{day:02d}T12:00:00,{rnd.randint(1, 20)}")
+            when = f"2026-11-{rnd.randint(1, 28):02d}T12:00:00"
+            lines.append(f"m{community}-{m},Artist {a},Song {a}-{track},{when},{rnd.randint(1, 20)}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -94,7 +97,9 @@ def local_export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 def test_a_cluster_master_without_a_checkpoint_directory_refuses_in_one_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'tastemaker.db'}"
-    r = _cli("batch", "--retrain", "--db", db, env={"TASTEMAKER_SPARK_MASTER": "spark://127.0.0.1:9"}, ok=False)
+    r = _cli(
+        "batch", "--retrain", "--db", db, env={"TASTEMAKER_SPARK_MASTER": "spark://127.0.0.1:9"}, ok=False
+    )
     assert r.returncode == 2
     assert r.stderr.splitlines() == [
         "error: Spark master spark://127.0.0.1:9 is a cluster: set TASTEMAKER_SPARK_CHECKPOINT_DIR to a path "
@@ -126,10 +131,14 @@ def test_a_checkpoint_directory_the_executors_cannot_see_fails_in_one_line(tmp_p
         env = {"TASTEMAKER_SPARK_MASTER": MASTER, "TASTEMAKER_SPARK_CHECKPOINT_DIR": str(ckpt),
                "SPARK_LOCAL_IP": "127.0.0.1"}  # fmt: skip
         db = f"sqlite:///{tmp_path / 'tastemaker.db'}"
-        _cli("import", "csv", str(_plays_csv(tmp_path / "c1.csv", 1)), "--community", "c1", "--db", db, env=env)
+        _cli(
+            "import", "csv", str(_plays_csv(tmp_path / "c1.csv", 1)), "--community", "c1", "--db", db, env=env
+        )
         r = _cli("batch", "--retrain", "--db", db, env=env, ok=False)
         assert r.returncode == 1
-        assert "error: job retrain failed: the Spark executors cannot use the checkpoint directory" in r.stderr
+        assert (
+            "error: job retrain failed: the Spark executors cannot use the checkpoint directory" in r.stderr
+        )
         assert "Traceback" not in r.stderr and "\tat " not in r.stderr
         assert not list(ckpt.iterdir())  # the failed fit's folder is removed too
     finally:
@@ -137,5 +146,7 @@ def test_a_checkpoint_directory_the_executors_cannot_see_fails_in_one_line(tmp_p
 
 
 @needs_connect
-def test_the_spark_connect_export_equals_the_local_one(tmp_path: Path, local_export: dict[str, bytes]) -> None:
+def test_the_spark_connect_export_equals_the_local_one(
+    tmp_path: Path, local_export: dict[str, bytes]
+) -> None:
     assert _run(tmp_path, {"TASTEMAKER_SPARK_REMOTE": REMOTE}) == local_export
