@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     # Spark Connect server (sc://host:port; also read from Spark's own SPARK_REMOTE): when set, every
     # job runs over Connect and spark_master is not used.
     spark_remote: str = Field(
-        default="", validation_alias=AliasChoices("spark_remote", "TASTEMAKER_SPARK_REMOTE", "SPARK_REMOTE")
+        default="", validation_alias=AliasChoices("TASTEMAKER_SPARK_REMOTE", "SPARK_REMOTE")
     )
 
     # Recommendations

@@ -4,6 +4,7 @@ a cluster master needs a checkpoint directory the driver and the executors share
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -21,27 +22,33 @@ from engine.session import (
 pytestmark = pytest.mark.spark
 
 
+def _local(uri: str | None) -> Path:
+    """The folder of a ``file:`` checkpoint URI (local mode, or the cluster tests' shared folder)."""
+    assert uri is not None and uri.startswith("file:")
+    return Path(urlparse(uri).path)
+
+
 def test_a_fit_checkpoints_into_its_own_folder_and_removes_it(spark) -> None:  # type: ignore[no-untyped-def]
     if is_connect(spark):
         pytest.skip("over Spark Connect the server's spark.checkpoint.dir applies")
     sc = spark.sparkContext
     with checkpoints(spark):
-        folder = sc.getCheckpointDir()
-        assert folder is not None and Path(folder).parent.name.startswith(CHECKPOINT_PREFIX)
+        folder = _local(sc.getCheckpointDir())
+        assert folder.parent.name.startswith(CHECKPOINT_PREFIX)
         rdd = sc.parallelize(range(100), 2)
         rdd.checkpoint()
         assert rdd.sum() == 4950 and rdd.isCheckpointed()
-        assert list(Path(folder).glob("rdd-*/part-*"))  # really written
-    assert not Path(folder).parent.exists()
+        assert list(folder.glob("rdd-*/part-*"))  # really written
+    assert not folder.parent.exists()
 
 
 def test_checkpoints_are_removed_when_the_work_fails(spark) -> None:  # type: ignore[no-untyped-def]
     if is_connect(spark):
         pytest.skip("over Spark Connect the server's spark.checkpoint.dir applies")
     with pytest.raises(ZeroDivisionError), checkpoints(spark):
-        folder = spark.sparkContext.getCheckpointDir()
+        folder = _local(spark.sparkContext.getCheckpointDir())
         1 / 0  # noqa: B018
-    assert not Path(folder).parent.exists()
+    assert not folder.parent.exists()
 
 
 @pytest.mark.parametrize("master", ["spark://10.0.0.5:7077", "yarn", "k8s://https://kube:6443"])
