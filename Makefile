@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test check lint bench bench-quick clean
+.PHONY: install system-deps demo test test-cluster check lint bench bench-quick clean
 
 install: system-deps $(STAMP)
 
@@ -31,6 +31,16 @@ test: install lint
 	@$(VENV)/bin/pytest -q
 
 check: test
+
+# The scale-out run: the engine tests and an import → retrain → export on a Spark standalone cluster
+# and a Spark Connect server started from the installed pyspark (.ci/test-cluster; cleans up after).
+CONNECT_STAMP := $(VENV)/.connect-installed
+$(CONNECT_STAMP): pyproject.toml $(STAMP)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,connect]'
+	@touch $(CONNECT_STAMP)
+
+test-cluster: install $(CONNECT_STAMP)
+	@PYTHON=$(PY) ./.ci/test-cluster
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): pyproject.toml $(STAMP)

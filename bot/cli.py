@@ -142,6 +142,17 @@ def _settings(db: str | None, **overrides: Any) -> Settings:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def _check_spark(settings: Settings) -> None:
+    """Refuse Spark settings that cannot work (a cluster master without a shared checkpoint
+    directory) before anything starts: one line saying what to set, exit status 2."""
+    from engine.session import SparkSetupError, check_settings
+
+    try:
+        check_settings(settings)
+    except SparkSetupError as exc:
+        _fail(str(exc), exc)
+
+
 def _check_folder(url: str, create: bool | None) -> None:
     """A SQLite file in a folder that does not exist is an error (exit 2) unless ``create`` (the
     command's ``--create``; ``None``: a command without one). The default database's folder is
@@ -561,6 +572,7 @@ def run(
     from bot.service import Service
 
     settings = _settings(db)
+    _check_spark(settings)
     try:
         chosen = platforms.to_serve(settings, platform)
     except platforms.PlatformError as exc:
@@ -714,6 +726,7 @@ def batch(
     from bot.jobs import run_job
 
     settings = _settings(db)
+    _check_spark(settings)
     database = _database(settings)
     _announce(settings)
     outcome = run_job("retrain" if retrain else "batch", _job_context(settings, database))

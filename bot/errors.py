@@ -15,6 +15,12 @@ _SPARK_DIED = (
     "the Spark JVM died (out of memory, or killed): what was committed stays consistent; run it again, "
     "maybe with a larger TASTEMAKER_SPARK_DRIVER_MEMORY"
 )
+_CHECKPOINT_UNSHARED = (
+    "the Spark executors cannot use the checkpoint directory (they do not see the driver's folder, or "
+    "may not write to it): set TASTEMAKER_SPARK_CHECKPOINT_DIR to storage that the driver and every "
+    "executor share and can write (an NFS mount, hdfs://…, s3a://…); the last good recommendations "
+    "keep serving"
+)
 
 # Substrings of driver/JVM messages → what happened and what to do.
 _BY_MESSAGE: tuple[tuple[str, str], ...] = (
@@ -33,6 +39,11 @@ _BY_MESSAGE: tuple[tuple[str, str], ...] = (
     ("java_gateway_exited", _NO_JAVA),
     ("java gateway process exited", _NO_JAVA),
     ("unable to locate a java runtime", _NO_JAVA),
+    (
+        "checkpoint rdd has a different number of partitions",
+        _CHECKPOINT_UNSHARED,
+    ),
+    ("mkdirs failed to create file:", _CHECKPOINT_UNSHARED),
     ("answer from java side is empty", _SPARK_DIED),
     ("error while sending or receiving", _SPARK_DIED),
 )
@@ -75,6 +86,13 @@ def explain(exc: BaseException) -> str:
             isinstance(e, ConnectionError) and _raised_in(e, "py4j")
         ):
             return _SPARK_DIED
+        if name == "Py4JJavaError":  # "An error occurred while calling o97.fit.\n: <the Java error>"
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            java = next((line[1:].strip() for line in lines if line.startswith(":")), "")
+            if java:
+                return f"Spark failed: {java[:300]}"
+        if name == "SparkSetupError":  # engine.session: its message says what to set
+            return str(e)
         if name == "WriterFailed":
             return (
                 "the import's writer process died: nothing of the failed batch was written; run the "

@@ -81,8 +81,15 @@ class Settings(BaseSettings):
     spark_ui: bool = False
     # Extra JVM options for the driver (e.g. -Ddev.ludovic.netlib.blas.allowNative=false).
     spark_java_options: str = ""
-    # Checkpoint directory (ALS lineage); default: a fresh local temp folder. On a cluster: shared storage.
+    # Checkpoint directory (ALS lineage): a path or URI the driver and every executor share (NFS,
+    # hdfs://, s3a://); required with a cluster master. Default in local mode: the temp folder. Each
+    # ALS fit checkpoints into its own tastemaker-ckpt-* folder under it and removes it when done.
     spark_checkpoint_dir: str = ""
+    # Spark Connect server (sc://host:port; also read from Spark's own SPARK_REMOTE): when set, every
+    # job runs over Connect and spark_master is not used.
+    spark_remote: str = Field(
+        default="", validation_alias=AliasChoices("TASTEMAKER_SPARK_REMOTE", "SPARK_REMOTE")
+    )
 
     # Recommendations
     top_n: int = Field(default=50, ge=1, le=500)

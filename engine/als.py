@@ -30,11 +30,16 @@ class AlsParams:
     iterations: int = 10
     conf_scale: float = 1.0
     seed: int = 42
+    # ALS user and item blocks; 0: the session's spark.default.parallelism (at least 2). The result
+    # depends on it, so the engine derives it from settings, never from the cluster's size.
+    blocks: int = 0
 
 
 def params_from_settings(settings: Settings) -> AlsParams:
     """The ALS parameters the engine trains with (``als_*`` settings). Confidence scale stays 1:
-    only ``alpha / conf_scale`` matters to Spark's implicit ALS, so ``als_alpha`` carries it."""
+    only ``alpha / conf_scale`` matters to Spark's implicit ALS, so ``als_alpha`` carries it. Blocks:
+    the default parallelism :func:`engine.session.build_session` gives a session, the same on a
+    laptop, a cluster or over Spark Connect (so all three train the same model)."""
     return AlsParams(
         rank=settings.als_rank,
         reg_param=settings.als_reg,
@@ -42,6 +47,7 @@ def params_from_settings(settings: Settings) -> AlsParams:
         iterations=settings.als_iterations,
         conf_scale=1.0,
         seed=settings.als_seed,
+        blocks=max(2, settings.spark_shuffle_partitions),
     )
 
 
@@ -71,13 +77,17 @@ def train_factors(
     """Fit Spark MLlib implicit ALS on ``(user, item, plays)`` rows, and the members' 👍 / 👎
     ``(user, item, verdict)`` rows when given (:mod:`engine.feedback`).
 
-    ``blocks`` (user and item blocks) defaults to the session's default parallelism: Spark's default
-    of 10 blocks only adds shuffle overhead on a machine with a few cores."""
+    ``blocks`` (user and item blocks) defaults to ``params.blocks``, else the session's
+    ``spark.default.parallelism``: Spark's default of 10 blocks only adds shuffle overhead on a
+    machine with a few cores. The fit checkpoints into a folder of its own, removed when it ends
+    (:func:`engine.session.checkpoints`)."""
     from pyspark.ml.recommendation import ALS
 
     from engine.feedback import ratings as feedback_ratings
+    from engine.session import checkpoints
 
-    n_blocks = blocks or max(2, pairs.sparkSession.sparkContext.defaultParallelism)
+    spark = pairs.sparkSession
+    n_blocks = blocks or params.blocks or max(2, int(spark.conf.get("spark.default.parallelism", "2") or 2))
     ratings = feedback_ratings(pairs, params.conf_scale, feedback)
     als = ALS(
         rank=params.rank,
@@ -94,9 +104,10 @@ def train_factors(
         numUserBlocks=n_blocks,
         numItemBlocks=n_blocks,
     )
-    model = als.fit(ratings)
-    item_ids, item_factors = _factors(model.itemFactors, params.rank)
-    user_ids, user_factors = _factors(model.userFactors, params.rank)
+    with checkpoints(spark):  # the factors' lineage reaches into the checkpoints: pull them first
+        model = als.fit(ratings)
+        item_ids, item_factors = _factors(model.itemFactors, params.rank)
+        user_ids, user_factors = _factors(model.userFactors, params.rank)
     return TrainedFactors(item_ids, item_factors, user_ids, user_factors)
 
 

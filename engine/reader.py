@@ -31,6 +31,12 @@ PLAY_SCHEMA = pa.schema(
     ]
 )
 PAIR_SCHEMA = pa.schema([("user", pa.int32()), ("item", pa.int32()), ("plays", pa.int64())])
+# The same, as Spark DDL: Spark Connect cannot infer a schema from an empty Arrow table.
+PLAY_DDL = (
+    "id long, community_id long, member_id long, artist_id long, track_id long, "
+    "played_at timestamp, count long"
+)
+PAIR_DDL = "user int, item int, plays long"
 
 _FETCH = 50_000
 
@@ -59,7 +65,7 @@ def plays_between(spark: SparkSession, db: Database, after: int, upto: int) -> t
     """Plays with ``after < id <= upto`` as a Spark DataFrame, and how many there are."""
     stmt = select(*PLAY_FOLD_COLUMNS).where(Play.id > after, Play.id <= upto).order_by(Play.id)
     table = _read_arrow(db, stmt, PLAY_SCHEMA)
-    return spark.createDataFrame(table), table.num_rows
+    return spark.createDataFrame(table, PLAY_DDL), table.num_rows
 
 
 def member_item_totals(spark: SparkSession, db: Database, kind: str, upto: int) -> DataFrame:
@@ -71,7 +77,7 @@ def member_item_totals(spark: SparkSession, db: Database, kind: str, upto: int) 
         .where(Play.id <= upto, col.is_not(None), Play.removed.is_(False))
         .group_by(Play.member_id, col)
     )
-    return spark.createDataFrame(_read_arrow(db, stmt, PAIR_SCHEMA))
+    return spark.createDataFrame(_read_arrow(db, stmt, PAIR_SCHEMA), PAIR_DDL)
 
 
 def removed_plays(spark: SparkSession, db: Database, upto: int, limit: int) -> tuple[DataFrame, list[int]]:
@@ -82,4 +88,4 @@ def removed_plays(spark: SparkSession, db: Database, upto: int, limit: int) -> t
     with db.read() as conn:
         rows = removals.pending(conn, upto, limit)
     table = _to_arrow([r[1:] for r in rows], PLAY_SCHEMA)
-    return spark.createDataFrame(table), [int(r[0]) for r in rows]
+    return spark.createDataFrame(table, PLAY_DDL), [int(r[0]) for r in rows]

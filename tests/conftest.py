@@ -77,11 +77,19 @@ def who() -> Who:
 
 @pytest.fixture(scope="session")
 def spark():  # type: ignore[no-untyped-def]
-    """One local Spark session for the whole test run (local[2], 2 shuffle partitions, UI off)."""
+    """One Spark session for the whole test run (2 shuffle partitions, UI off): local[2], or the
+    cluster in TASTEMAKER_TEST_SPARK_MASTER (with TASTEMAKER_TEST_SPARK_CHECKPOINT_DIR) or the Connect
+    server in TASTEMAKER_TEST_SPARK_REMOTE (`make test-cluster` sets them)."""
     from engine.session import build_session
 
     session = build_session(
-        Settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
+        Settings(
+            spark_master=os.environ.get("TASTEMAKER_TEST_SPARK_MASTER") or "local[2]",
+            spark_checkpoint_dir=os.environ.get("TASTEMAKER_TEST_SPARK_CHECKPOINT_DIR", ""),
+            spark_remote=os.environ.get("TASTEMAKER_TEST_SPARK_REMOTE", ""),
+            spark_shuffle_partitions=2,
+            spark_driver_memory="2g",
+        )
     )
     yield session
     session.stop()
