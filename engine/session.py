@@ -1,6 +1,7 @@
 """The Spark session: one per worker process, built from settings and kept alive by the caller.
 
-A cold start costs ~12 s, so the scheduler and the CLI build one session and pass it to every job.
+A cold start costs ~12 s, so a caller builds one session and passes it to every job it runs: the
+bot's Spark worker process (engine.worker) for as long as it lives, a CLI command for its run.
 Three ways to run: a local master (``local[*]``), a cluster master (``spark://…``, ``yarn``, …) that
 needs a checkpoint directory the driver and the executors share, or a Spark Connect server
 (``spark_remote``: ``sc://host:port``), where the server owns the cluster, its memory and its
