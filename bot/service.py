@@ -1121,9 +1121,9 @@ class Service:
             conn, member, ref.last_removal_id
         ):
             # Nothing played or removed since the retrain: the stored picks are current.
-            stored = recs.stored_picks(conn, ref.id, member, n)
+            stored = recs.stored_picks(conn, ref.id, member, self._fetch(n))
             if stored and all(_shown(p, visible) for p in stored):
-                return self._picks(conn, kind, "model", stored)
+                return self._picks(conn, kind, "model", self._fresh_first(conn, kind, member, stored, n))
         history = catalog.member_items(conn, member, kind)
         # Fold in only plays of items this community had played when the model was trained: an
         # item first played here after the retrain has factors only if *another* community played
@@ -1143,11 +1143,10 @@ class Service:
                 # One BLAS thread: a 64x64 solve and a matrix-vector product gain nothing from
                 # threads, and on a busy machine OpenBLAS's thread hand-offs made them 10x slower.
                 with self._blas.limit(limits=1, user_api="blas"):
-                    folded = model.recommend(usable, n, visible=shown)
+                    folded = model.recommend(usable, self._fetch(n), visible=shown)
                 if folded:
-                    return self._picks(
-                        conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
-                    )
+                    rows = [(p.item_id, p.score, p.reason_item_id) for p in folded]
+                    return self._picks(conn, kind, "fold-in", self._fresh_first(conn, kind, member, rows, n))
         return self._trending_picks(conn, who, community, kind, n, {i for i, _ in history}, ref is None)
 
     def _model_for(self, conn: Connection, kind: str, generation_id: int) -> AlsRecommender | None:
@@ -1160,12 +1159,37 @@ class Service:
         gen = recs.generation(conn, generation_id)
         if gen is None:  # switched away and dropped since we looked: the next call sees the new one
             return None
-        model = AlsRecommender.from_generation(gen, recs.load_factors(conn, gen))
+        model = AlsRecommender.from_generation(
+            gen, recs.load_factors(conn, gen), recs.load_item_weights(conn, gen)
+        )
+        if kind == "track" and self.settings.track_artist_cap > 0:
+            model.with_groups(*catalog.track_artists(conn), self.settings.track_artist_cap)
         with self._lock:
             current = self._models.get(kind)
             if current is None or current[0] <= generation_id:
                 self._models[kind] = (generation_id, model)
         return model
+
+    def _fetch(self, n: int) -> int:
+        """How many picks to read: more than ``n`` when fresh artists move first (``fresh_artist_days``)."""
+        return min(self.settings.top_n, 3 * n) if self.settings.fresh_artist_days > 0 else n
+
+    def _fresh_first(
+        self, conn: Connection, kind: str, member: int, rows: list[tuple[int, float, int | None]], n: int
+    ) -> list[tuple[int, float, int | None]]:
+        """The top ``n`` of ``rows`` with picks by artists the member has not played in the last
+        ``fresh_artist_days`` days moved ahead of the others (each part keeps its order)."""
+        days = self.settings.fresh_artist_days
+        if days <= 0:
+            return rows[:n]
+        recent = catalog.member_recent_artists(conn, member, self.clock() - dt.timedelta(days=days))
+        if kind == "track":
+            ids, artists = catalog.track_artists(conn, [i for i, _, _ in rows])
+            artist_of = dict(zip(ids.tolist(), artists.tolist(), strict=True))
+        else:
+            artist_of = {i: i for i, _, _ in rows}
+        fresh = [r for r in rows if artist_of.get(r[0]) not in recent]
+        return (fresh + [r for r in rows if artist_of.get(r[0]) in recent])[:n]
 
     def _picks(
         self, conn: Connection, kind: str, source: str, rows: list[tuple[int, float, int | None]]
