@@ -8,7 +8,10 @@ once on the rest (one extra Spark fit), every weight of the grid (0 = ALS alone,
 alone, blends between) ranks each member's top 10 through the production scoring path
 (:meth:`engine.recommender.AlsRecommender.recommend_all`, without reasons and without a visibility
 cut: nothing here is shown to anyone), and the weight with the best NDCG@10 on the held-out items
-wins (ties: the smaller weight). The retrain then fits on everything with that weight.
+wins (ties: the smaller weight) — unless its gain over ALS alone is within ``margin_se`` paired
+standard errors, in which case ALS alone is kept (a gain that small is a coin toss: on HetRec's
+small-heavy variant the argmax moved between weights from seed to seed; docs/tuning.md). The retrain
+then fits on everything with that weight.
 
 **Too small to validate.** With fewer than ``min_members`` members holding out an item, NDCG@10 over
 them is mostly noise: selection is skipped, the configured weight is used, and the reason is
@@ -48,6 +51,7 @@ class SelectionParams:
     min_members: int = 10
     seed: int = 7
     fallback: float = 0.0  # the weight when selection is skipped
+    margin_se: float = 1.0  # a weight must beat ALS alone by this many paired standard errors
 
 
 def selection_from_settings(settings: Settings) -> SelectionParams:
@@ -206,6 +210,12 @@ def select(
         else {}
     )
     best = max(params.grid, key=lambda w: (round(ndcg[w], 6), -w))
+    if (
+        base is not None
+        and best != 0.0
+        and ndcg[best] - ndcg[0.0] <= params.margin_se * stderr.get(best, 0.0)
+    ):
+        best = 0.0
     return Selection(best, len(test), held, ndcg, stderr, time.perf_counter() - t0)
 
 
