@@ -18,8 +18,8 @@ a member with ``m`` such items), so the member count does not multiply the cost 
 **Kept weights.** A generation stores, for each item ``j`` in the scope, its ``keep`` largest weights
 ``B[j, ·]`` by absolute value (``keep · K`` numbers instead of ``K²``), and the recommender scores
 with those kept weights everywhere (retrain picks, fold-in, reasons), so stored and served picks
-agree. On the HetRec validation split keeping 200 per item changed NDCG@10 by less than seed noise
-(docs/tuning.md).
+agree. On the HetRec validation split keeping 200 of 3,000 per item changed the blends' NDCG@10 by
+at most 0.0008 (inside ALS's seed noise of ±0.001) and EASE^R alone by −0.0017 (docs/tuning.md).
 """
 
 from __future__ import annotations

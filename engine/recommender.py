@@ -1,14 +1,18 @@
-"""The recommender: one object for the ALS model, from the Spark fit to the served fold-in.
+"""The recommender: one object for ALS and the item model blended with it, from the Spark fit to the
+served fold-in.
 
 :class:`AlsRecommender` follows the shape of ``implicit``'s ``RecommenderBase``:
 
-* :meth:`~AlsRecommender.fit` trains implicit ALS on Spark (:mod:`engine.als`) and, when a blend
-  weight is set, the item co-occurrence of :mod:`engine.cooc`;
+* :meth:`~AlsRecommender.fit` trains implicit ALS on Spark (:mod:`engine.als`), the EASE^R item model
+  (:mod:`engine.ease`) when it is configured, and, when a blend weight is set, the item
+  co-occurrence of :mod:`engine.cooc`; scores blend ALS and the item model per member with
+  ``item_weight`` (0: ALS alone, 1: the item model alone; chosen per deployment by
+  :mod:`engine.select`);
 * :meth:`~AlsRecommender.recalculate_user` is ALS's own user step for one history (the fold-in);
 * :meth:`~AlsRecommender.recommend` is one member's top-n, :meth:`~AlsRecommender.recommend_all`
   every trained member's (the retrain's stored picks);
-* :meth:`~AlsRecommender.similar_items` and :meth:`~AlsRecommender.explain` use the cosine of item
-  factors.
+* :meth:`~AlsRecommender.similar_items` uses the cosine of item factors; every pick's reason
+  (:meth:`~AlsRecommender.explain`) is the member's play with the largest term in the pick's score.
 
 A retrain persists it with ``storage.recs.write_generation(model=rec.to_generation(), ...)``; the
 service rebuilds it with :meth:`~AlsRecommender.from_generation`. Storage stays the only code that
@@ -135,20 +139,23 @@ _MASKS = 64  # visible-item masks a served recommender keeps (one per community'
 
 
 class AlsRecommender:
-    """Implicit ALS: Spark fit, float32 scoring, fold-in, co-occurrence blend (optional).
+    """Implicit ALS: Spark fit, float32 scoring, fold-in; blends with EASE^R and co-occurrence (optional).
 
     Fitted state (read-only once built, so one object serves many threads): ``item_ids`` (sorted) and
     ``item_factors`` (float32 rows aligned), ``yty`` (float64 ``YᵀY``), ``user_ids`` (sorted) and
     ``user_factors`` (trained members; empty when served from a generation), ``popularity``
-    (listeners per item) and ``blender`` (the co-occurrence blend, or ``None``). The only thing it
+    (listeners per item), ``blender`` (the co-occurrence blend, or ``None``) and ``items`` (the item
+    model's kept weights, :class:`engine.ease.ItemWeights`, or ``None``). The only thing it
     changes while serving is a small cache of visible-item masks keyed by the identity of the
     ``visible`` array, so those arrays are treated as immutable (:class:`storage.visibility.VisibleItems`
     hands out a new array whenever a community's visible set changes).
 
-    The blend applies wherever this object scores a member (``recommend`` and ``recommend_all``).
-    A generation stores no co-occurrence, so a recommender rebuilt with :meth:`from_generation` scores
-    with ALS alone: with a blend configured, a member who played since the retrain gets plain ALS
-    fold-in picks until the next retrain (the blend is off by default: docs/tuning.md).
+    Both blends apply wherever this object scores a member (``recommend`` and ``recommend_all``).
+    A generation stores the item model's kept weights and ``item_weight``, so a recommender rebuilt
+    with :meth:`from_generation` blends the item model like the fitted one. It stores no
+    co-occurrence: with that blend configured, a member who played since the retrain gets fold-in
+    picks without it until the next retrain (it is off by default: docs/tuning.md). ``groups`` and
+    ``group_cap`` (:meth:`with_groups`) cap picks per artist for tracks.
     """
 
     def __init__(
@@ -475,7 +482,7 @@ class AlsRecommender:
         user_vector: np.ndarray | None = None,
     ) -> list[ScoredItem]:
         """The member's top ``n`` among ``visible`` (sorted item ids; ``None``: every item), best
-        first, none of them played, each with its reason (the played item closest in cosine).
+        first, none of them played, each with its reason (the played item whose term contributed most).
 
         The member's vector is ``user_vector`` if given, else :meth:`recalculate_user` of
         ``history``; no known item in the history and no vector give no picks."""
