@@ -127,9 +127,21 @@ def test_track_picks_keep_at_most_two_per_artist(
         assert max(arts.count(a) for a in set(arts)) <= 2
         assert len(arts) == min(6, len(arts))  # 3 artists × 2 at most
     assert any(len(arts) == 6 for arts in by_member.values())  # the cap, not a lack of candidates
-    add_plays(db, [("crew", "m00", "Alpha", "Alpha song 1", T0 + dt.timedelta(days=3), 1)], tag="late")
+    add_plays(db, [("crew", "m00", "Alpha", "Alpha song 1", T0 + dt.timedelta(days=30), 1)], tag="late")
     r = Service(db, settings, clock).recommend(Who("local", "crew", "m00"), "track", 10)
     assert r.source == "fold-in" and r.picks
     names = [p.name for p in r.picks]
     for a in ("Alpha", "Beta", "Gamma"):
         assert sum(n.startswith(a) for n in names) <= 2
+    # Preferring artists not played in the last 7 days: m00 played Alpha yesterday, the others a
+    # month ago, so Alpha's picks move behind the rest (each part in model order).
+    fresh = settings.model_copy(update={"fresh_artist_days": 7})
+    later = Service(db, fresh, Clock(T0 + dt.timedelta(days=31))).recommend(
+        Who("local", "crew", "m00"), "track", 6
+    )
+    moved = [p.name for p in later.picks]
+    alpha = [n for n in moved if n.startswith("Alpha")]
+    assert alpha and moved[-len(alpha) :] == alpha and len(moved) == 6
+    assert [n for n in moved if not n.startswith("Alpha")] == [n for n in names if not n.startswith("Alpha")][
+        : len(moved) - len(alpha)
+    ]

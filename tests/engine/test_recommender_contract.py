@@ -1,6 +1,7 @@
 """The recommender contract, for every model configuration the engine has (plain ALS, ALS blended with
-co-occurrence, ALS blended with the EASE^R item model, the item model alone), on the checkerboard of ``test_als``: two taste groups (parity), member ``u`` played
-every artist of their group except artist ``u``."""
+co-occurrence, ALS blended with the EASE^R item model, the item model alone), on the checkerboard of
+``test_als``: two taste groups (parity), member ``u`` played every artist of their group except
+artist ``u``."""
 
 from __future__ import annotations
 
