@@ -525,6 +525,34 @@ class AlsRecommender:
                 ):
                     yield (int(member), rank, p.item_id, p.score, p.reason_item_id)
 
+    def rank_blends(
+        self, histories: Mapping[int, History], members: Sequence[int], weights: Sequence[float], n: int
+    ) -> dict[float, dict[int, list[int]]]:
+        """Each trained member's top ``n`` item ids at every item weight of ``weights`` (no
+        visibility cut, no reasons, no group cap: model selection only). The same blend as
+        :meth:`_scores`, with ALS's and the item model's scores computed once per member for all
+        weights instead of once per weight."""
+        out: dict[float, dict[int, list[int]]] = {float(w): {} for w in weights}
+        known = [int(m) for m in members if self.trained_vector(int(m)) is not None]
+        plain = self.with_item_weight(0.0)
+        for start in range(0, len(known), 512):
+            block = known[start : start + 512]
+            played = [self._played(histories.get(m, ()))[0] for m in block]
+            pos = np.searchsorted(self.user_ids, block)
+            als, _ = plain._scores(self.user_factors[pos], played)
+            for row, member in enumerate(block):
+                a = als[row].astype(np.float64)
+                am = np.abs(a).max() if a.size else 0.0
+                a = a / am if am > 0 else a * 0.0
+                e = self.items.scores(played[row]).astype(np.float64) if self.items is not None else a * 0.0
+                em = np.abs(e).max() if e.size else 0.0
+                e = e / em if em > 0 else e * 0.0
+                for w in out:
+                    scores = a if w <= 0 or self.items is None else (1.0 - w) * a + w * e
+                    best = top_n(scores, played[row], n)
+                    out[w][member] = [int(self.item_ids[b]) for b in best]
+        return out
+
     def similar_items(self, item: int, n: int, *, visible: np.ndarray | None) -> list[ScoredItem]:
         """The ``n`` items among ``visible`` closest to ``item`` in cosine of their factors, best
         first, ``item`` itself excluded (none when the model does not know ``item``)."""

@@ -5,19 +5,19 @@ holds out ``floor(holdout × items)`` of them, **the most recently played first*
 play of each item; undated items count as the oldest, ties and all-undated histories broken by a
 seeded draw, so an imported history without dates gets a random slice). ALS and EASE^R are fitted
 once on the rest (one extra Spark fit), every weight of the grid (0 = ALS alone, 1 = the item model
-alone, blends between) ranks each member's top 10 through the production scoring path
-(:meth:`engine.recommender.AlsRecommender.recommend_all`, without reasons and without a visibility
-cut: nothing here is shown to anyone), and the weight with the best NDCG@10 on the held-out items
-wins (ties: the smaller weight) — unless its gain over ALS alone is within ``margin_se`` paired
-standard errors, in which case ALS alone is kept (a gain that small is a coin toss: on HetRec's
-small-heavy variant the argmax moved between weights from seed to seed; docs/tuning.md). The retrain
-then fits on everything with that weight.
+alone, blends between) ranks each member's top 10 with the production blend
+(:meth:`engine.recommender.AlsRecommender.rank_blends`: each model's scores once per member, every
+weight from them; no reasons and no visibility cut: nothing here is shown to anyone), and the
+weight with the best NDCG@10 on the held-out items wins (ties: the smaller weight) — unless its
+gain over ALS alone is within ``margin_se`` paired standard errors, in which case ALS alone is kept
+(a gain that small is a coin toss: on HetRec's small-heavy variant the argmax moved between weights
+from seed to seed; docs/tuning.md). The retrain then fits on everything with that weight.
 
 **Too small to validate.** With fewer than ``min_members`` members holding out an item, NDCG@10 over
 them is mostly noise: selection is skipped, the configured weight is used, and the reason is
 recorded with the generation.
 
-Cost: one more ALS fit on ~80% of the pairs, two EASE^R fits and ``len(grid)`` scorings of every
+Cost: one more ALS fit on ~80% of the pairs, two EASE^R fits and one scoring of every
 member (docs/benchmarks.md has the measured ratio to a plain retrain).
 """
 
@@ -192,16 +192,8 @@ def select(
     histories: dict[int, dict[int, int]] = {}
     for u, i, p in rows[train].tolist():
         histories.setdefault(u, {})[i] = p
-    scored = {u: histories.get(u, {}) for u in test}
-    per: dict[float, np.ndarray] = {}
-    for w in params.grid:
-        ranked: dict[int, list[int]] = {}
-        model = rec.with_item_weight(w)
-        for member, _r, item, _s, _why in model.recommend_all(
-            scored, K, visible_for_member=None, explain=False
-        ):
-            ranked.setdefault(member, []).append(item)
-        per[w] = ndcg_per_member(ranked, test)
+    ranked = rec.rank_blends(histories, sorted(test), params.grid, K)
+    per = {w: ndcg_per_member(ranked[w], test) for w in params.grid}
     ndcg = {w: float(v.mean()) for w, v in per.items()}
     base = per.get(0.0)
     stderr = (

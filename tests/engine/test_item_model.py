@@ -120,3 +120,27 @@ def test_holdout_takes_the_most_recent_items() -> None:
     assert 3 not in test  # fewer than min_items: all kept for training
     assert (~train).sum() == 4
     assert holdout(users, items, when, SelectionParams())[1] == test  # deterministic
+
+
+def test_rank_blends_ranks_like_recommend_all() -> None:
+    """Model selection's one-pass ranking at each weight is the served ranking at that weight."""
+    users = RNG.normal(size=(N_MEMBERS, 4)).astype(np.float32)
+    rec = AlsRecommender.from_factors(
+        AlsParams(rank=4, reg_param=0.1),
+        np.arange(N_ITEMS),
+        FACTORS,
+        user_ids=np.arange(N_MEMBERS),
+        user_factors=users,
+    )
+    rec.ease = EaseParams(lam=5.0, max_items=N_ITEMS, min_listeners=1, keep=N_ITEMS)
+    rec.fit_items(PLAYED)
+    histories = {u: {int(i): 1 for i in rows} for u, rows in enumerate(PLAYED)}
+    grid = (0.0, 0.35, 1.0)
+    ranked = rec.rank_blends(histories, list(range(N_MEMBERS)), grid, 4)
+    for w in grid:
+        served: dict[int, list[int]] = {}
+        for m, _r, i, _s, _y in rec.with_item_weight(w).recommend_all(
+            histories, 4, visible_for_member=None, explain=False
+        ):
+            served.setdefault(m, []).append(i)
+        assert ranked[w] == served
