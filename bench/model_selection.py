@@ -98,6 +98,7 @@ def run(spark, pairs: np.ndarray, name: str, seed: int) -> dict:  # type: ignore
         "validation": {f"{w:g}": v for w, v in chosen.ndcg.items()},
         "test": test_ndcg,
         "select_s": round(t1 - t0, 1),
+        "select_fit_s": round(chosen.fit_seconds, 1),
         "fit_s": round(t2 - t1, 1),
     }
 

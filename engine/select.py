@@ -80,6 +80,7 @@ class Selection:
     stderr: Mapping[float, float] = field(default_factory=dict)  # weight → SE of (weight − ALS), paired
     seconds: float = 0.0
     skipped: str | None = None  # why no selection ran
+    fit_seconds: float = 0.0  # of ``seconds``: fitting ALS and EASE^R on the training slice
 
     @property
     def model(self) -> str:
@@ -95,6 +96,7 @@ class Selection:
                 "ndcg": {f"{w:g}": round(v, 5) for w, v in self.ndcg.items()},
                 "stderr": {f"{w:g}": round(v, 5) for w, v in self.stderr.items()},
                 "seconds": round(self.seconds, 2),
+                "fit_seconds": round(self.fit_seconds, 2),
                 "skipped": self.skipped,
             },
             sort_keys=True,
@@ -110,6 +112,7 @@ class Selection:
             ndcg={float(w): float(v) for w, v in d.get("ndcg", {}).items()},
             stderr={float(w): float(v) for w, v in d.get("stderr", {}).items()},
             seconds=float(d.get("seconds", 0.0)),
+            fit_seconds=float(d.get("fit_seconds", 0.0)),
             skipped=d.get("skipped"),
         )
 
@@ -189,6 +192,7 @@ def select(
         rec = AlsRecommender(als, ease=ease).fit(frame.cache(), blocks=blocks)
     finally:
         frame.unpersist()
+    t1 = time.perf_counter()
     histories: dict[int, dict[int, int]] = {}
     for u, i, p in rows[train].tolist():
         histories.setdefault(u, {})[i] = p
@@ -208,7 +212,7 @@ def select(
         and ndcg[best] - ndcg[0.0] <= params.margin_se * stderr.get(best, 0.0)
     ):
         best = 0.0
-    return Selection(best, len(test), held, ndcg, stderr, time.perf_counter() - t0)
+    return Selection(best, len(test), held, ndcg, stderr, time.perf_counter() - t0, fit_seconds=t1 - t0)
 
 
 def _frame(spark: SparkSession, rows: np.ndarray) -> DataFrame:
