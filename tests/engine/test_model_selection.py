@@ -65,6 +65,9 @@ def test_selection_runs_is_stored_and_shown(settings: Settings, db: Database, sp
     assert status.model == gen.model and "validation NDCG@10 by item weight" in status.selection
     out = CliRunner().invoke(app, ["eval", "models", "--db", settings.database_url], catch_exceptions=False)
     assert out.exit_code == 0 and "artist: generation" in out.output and "chosen on 30" in out.output
+    jobs = CliRunner().invoke(app, ["jobs", "--db", settings.database_url], catch_exceptions=False)
+    assert jobs.exit_code == 0 and f"model    artist: generation {gen.id}" in jobs.output
+    assert "validation NDCG@10 by item weight 0:" in jobs.output
 
 
 def test_selection_is_skipped_when_too_small(settings: Settings, db: Database, spark) -> None:  # type: ignore[no-untyped-def]
