@@ -680,6 +680,18 @@ def jobs(db: DbOpt = None) -> None:
         typer.echo(f"         {s.description}")
         if s.last_detail:
             typer.echo(f"         {s.last_detail[:300]}")
+    _print_models(database)
+
+
+def _print_models(database: Database) -> None:
+    """The active generation of each kind: its model and the model selection's validation numbers."""
+    from bot.jobs import model_statuses
+
+    for m in model_statuses(database):
+        head = f"model    {m.kind}: generation {m.generation} ({m.created_at})"
+        typer.echo(f"{head}, {m.model}, item weight {m.item_weight:g}")
+        if m.selection:
+            typer.echo(f"         {m.selection}")
 
 
 @digest_app.command("preview")
@@ -924,6 +936,20 @@ def export_recommendations(
             fh.write(f"{_tsv(member)}\t{rank}\t{_tsv(name)}\t{score:.6f}\t{_tsv(reason or '')}\n")
             n += 1
     typer.echo(f"wrote {n} rows to {out}")
+
+
+@eval_app.command("models")
+def eval_models(db: DbOpt = None) -> None:
+    """The model each kind is served by and the validation numbers its retrain chose it on."""
+    settings = _settings(db)
+    database = _database(settings)
+    _announce(settings)
+    from bot.jobs import model_statuses
+
+    if not model_statuses(database):
+        typer.echo("No model has been trained yet: run `tastemaker batch --retrain`.")
+        return
+    _print_models(database)
 
 
 @eval_app.command("hetrec")

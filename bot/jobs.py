@@ -160,3 +160,36 @@ def run_job(name: str, ctx: JobContext, **options: Any) -> JobOutcome:
     with ctx.db.write() as conn:
         job_store.finish(conn, run_id, "ok", detail, ctx.clock())
     return JobOutcome(name, run_id, True, detail)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """The active generation of one kind: which model family scores and how it was chosen."""
+
+    kind: str
+    generation: int
+    created_at: str
+    model: str
+    item_weight: float
+    selection: str  # the model selection's summary ("" when none ran for this generation)
+
+
+def model_statuses(db: Database) -> list[ModelStatus]:
+    """Each kind's active generation with its model selection (``tastemaker jobs`` / ``eval models``)."""
+    from engine.batch import KINDS
+    from engine.select import Selection
+    from storage import recs
+
+    out = []
+    with db.read() as conn:
+        for kind in KINDS:
+            gen = recs.active_generation(conn, kind)
+            if gen is None:
+                continue
+            summary = Selection.from_json(gen.validation).summary() if gen.validation else ""
+            out.append(
+                ModelStatus(
+                    kind, gen.id, f"{gen.created_at:%Y-%m-%d %H:%M:%S}", gen.model, gen.item_weight, summary
+                )
+            )
+    return out

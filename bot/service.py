@@ -1219,15 +1219,16 @@ class Service:
             conn, member, ref.last_removal_id
         ):
             # Nothing played or removed since the retrain: the stored picks are current, less any
-            # the member hid since (read enough to fill ``n`` without them, else fold in).
-            stored = recs.stored_picks(conn, ref.id, member, n + len(hidden_set))
-            kept = [p for p in stored if p[0] not in hidden_set][:n]
+            # the member hid since (read enough to fill them without those, else fold in).
+            want = self._fetch(n)
+            stored = recs.stored_picks(conn, ref.id, member, want + len(hidden_set))
+            kept = [p for p in stored if p[0] not in hidden_set][:want]
             if (
                 kept
-                and len(kept) == min(n, len(stored))
+                and len(kept) == min(want, len(stored))
                 and all(p[2] not in hidden_set and _shown(p, visible) for p in kept)
             ):
-                return self._picks(conn, kind, "model", kept)
+                return self._picks(conn, kind, "model", self._fresh_first(conn, kind, member, kept, n))
         # A hidden item counts as not played here, as it does at the retrain (engine.feedback): it
         # neither pulls the member's vector towards it nor serves as a reason.
         everything = catalog.member_items(conn, member, kind)
@@ -1250,11 +1251,10 @@ class Service:
                 # One BLAS thread: a 64x64 solve and a matrix-vector product gain nothing from
                 # threads, and on a busy machine OpenBLAS's thread hand-offs made them 10x slower.
                 with self._blas.limit(limits=1, user_api="blas"):
-                    folded = model.recommend(usable, n, visible=shown)
+                    folded = model.recommend(usable, self._fetch(n), visible=shown)
                 if folded:
-                    return self._picks(
-                        conn, kind, "fold-in", [(p.item_id, p.score, p.reason_item_id) for p in folded]
-                    )
+                    rows = [(p.item_id, p.score, p.reason_item_id) for p in folded]
+                    return self._picks(conn, kind, "fold-in", self._fresh_first(conn, kind, member, rows, n))
         played = {i for i, _ in everything} | hidden_set
         return self._trending_picks(conn, who, community, kind, n, played, ref is None)
 
@@ -1268,12 +1268,37 @@ class Service:
         gen = recs.generation(conn, generation_id)
         if gen is None:  # switched away and dropped since we looked: the next call sees the new one
             return None
-        model = AlsRecommender.from_generation(gen, recs.load_factors(conn, gen))
+        model = AlsRecommender.from_generation(
+            gen, recs.load_factors(conn, gen), recs.load_item_weights(conn, gen)
+        )
+        if kind == "track" and self.settings.track_artist_cap > 0:
+            model.with_groups(*catalog.track_artists(conn), self.settings.track_artist_cap)
         with self._lock:
             current = self._models.get(kind)
             if current is None or current[0] <= generation_id:
                 self._models[kind] = (generation_id, model)
         return model
+
+    def _fetch(self, n: int) -> int:
+        """How many picks to read: more than ``n`` when fresh artists move first (``fresh_artist_days``)."""
+        return min(self.settings.top_n, 3 * n) if self.settings.fresh_artist_days > 0 else n
+
+    def _fresh_first(
+        self, conn: Connection, kind: str, member: int, rows: list[tuple[int, float, int | None]], n: int
+    ) -> list[tuple[int, float, int | None]]:
+        """The top ``n`` of ``rows`` with picks by artists the member has not played in the last
+        ``fresh_artist_days`` days moved ahead of the others (each part keeps its order)."""
+        days = self.settings.fresh_artist_days
+        if days <= 0:
+            return rows[:n]
+        recent = catalog.member_recent_artists(conn, member, self.clock() - dt.timedelta(days=days))
+        if kind == "track":
+            ids, artists = catalog.track_artists(conn, [i for i, _, _ in rows])
+            artist_of = dict(zip(ids.tolist(), artists.tolist(), strict=True))
+        else:
+            artist_of = {i: i for i, _, _ in rows}
+        fresh = [r for r in rows if artist_of.get(r[0]) not in recent]
+        return (fresh + [r for r in rows if artist_of.get(r[0]) in recent])[:n]
 
     def _picks(
         self, conn: Connection, kind: str, source: str, rows: list[tuple[int, float, int | None]]

@@ -102,6 +102,18 @@ class Settings(BaseSettings):
     blend_cooc_weight: float = Field(default=0.0, ge=0)
     blend_cooc_shrink: float = Field(default=10.0, ge=0)
     blend_cooc_damp: float = Field(default=0.5, ge=0, le=1)
+    # The item model (EASE^R, engine/ease.py) blended with ALS, and the model selection that picks the
+    # blend weight at each full retrain from held-out recent plays (engine/select.py, docs/tuning.md).
+    model_selection: bool = True
+    item_weight: float = Field(default=0.0, ge=0, le=1)  # used when selection is off or skipped
+    item_weight_grid: str = "0,0.1,0.2,0.35,0.5,0.75,1"
+    ease_lambda: float = Field(default=100.0, gt=0)
+    ease_max_items: int = Field(default=3000, ge=2, le=20_000)
+    ease_keep: int = Field(default=200, ge=1)
+    # At most this many track picks by one artist (0 = no cap; ListenBrainz uses 2).
+    track_artist_cap: int = Field(default=2, ge=0)
+    # Prefer artists the member has not played in this many days (0 = off): their picks move first.
+    fresh_artist_days: int = Field(default=0, ge=0)
     retrain_every_batches: int = Field(default=12, ge=1)
     retrain_new_share: float = Field(default=0.10, gt=0, le=1)
 

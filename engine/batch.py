@@ -25,7 +25,9 @@ from storage.models import Play, PlayRemoval
 from storage.trends import Fault, no_fault
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
+
+    from engine.select import Selection
 
 TRENDS_JOB = trends.TRENDS_WATERMARK
 KINDS = ("artist", "track")
@@ -78,6 +80,8 @@ class RetrainResult:
     members: int
     items: int
     picks: int
+    model: str = "als"
+    selection: str = ""  # the model selection's one-line summary ("" when it is off)
 
 
 def fold_trends(ctx: EngineContext, upto: int | None = None) -> BatchResult:
@@ -208,6 +212,10 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     their own community) and each community's similar items (:mod:`engine.neighbours`), and switch
     generations.
 
+    With ``model_selection`` on, the blend weight of ALS and the item model is first chosen on the
+    members' held-out recent plays (:mod:`engine.select`) and the validation numbers are stored
+    with the generation; track picks keep at most ``track_artist_cap`` per artist.
+
     On any failure nothing is written: the last good generation keeps serving."""
     from engine.als import histories, params_from_settings
     from engine.cooc import blend_from_settings
@@ -215,6 +223,7 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     from engine.neighbours import member_neighbours, similar_items
     from engine.reader import high_water, member_item_totals
     from engine.recommender import AlsRecommender
+    from engine.select import ease_from_settings
 
     s = ctx.settings
     with ctx.db.read() as conn:
@@ -229,16 +238,25 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
         if pairs.limit(1).count() == 0:
             return None
         feedback = feedback_frame(ctx.spark(), verdicts) if verdicts else None
+        als = params_from_settings(s)
+        ease = ease_from_settings(s)
+        chosen = _select(ctx, kind, upto, pairs) if s.model_selection else None
+        weight = chosen.weight if chosen is not None else s.item_weight
         # Optional co-occurrence blend of the picks (off by default: no gain on validation data).
-        rec = AlsRecommender(params_from_settings(s), blend=blend_from_settings(s)).fit(
-            pairs, feedback=feedback
-        )
+        rec = AlsRecommender(
+            als,
+            blend=blend_from_settings(s),
+            ease=ease if weight > 0 else None,
+            item_weight=weight,
+        ).fit(pairs, feedback=feedback)
         hist = histories(pairs)
         hidden = pick_feedback.hidden_by_member(verdicts)
         ctx.fault("after-train")
         with ctx.db.read() as conn:
             seen_by = visibility.visible_items_by_community(conn, kind)
             community_of = catalog.member_communities(conn)
+            if kind == "track" and s.track_artist_cap > 0:
+                rec.with_groups(*catalog.track_artists(conn), s.track_artist_cap)
         nothing = np.empty(0, dtype=np.int64)
 
         def visible(member: int) -> np.ndarray:
@@ -249,7 +267,9 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
             kind=kind,
             last_play_id=upto,
             last_removal_id=removal_mark,
-            model=rec.to_generation(),
+            model=dataclasses.replace(
+                rec.to_generation(), validation=chosen.to_json() if chosen is not None else None
+            ),
             picks=rec.recommend_all(
                 without_hidden(hist, hidden),
                 s.top_n,
@@ -264,7 +284,34 @@ def retrain(ctx: EngineContext, kind: str) -> RetrainResult | None:
     finally:
         pairs.unpersist()
     members, items = len(rec.user_ids), len(rec.item_ids)
-    return RetrainResult(kind, gen, members, items, members * s.top_n)
+    return RetrainResult(
+        kind, gen, members, items, members * s.top_n, rec.model_name, chosen.summary() if chosen else ""
+    )
+
+
+def _select(ctx: EngineContext, kind: str, upto: int, pairs: DataFrame) -> Selection:
+    """Run the model selection on the retrain's pairs, each with its last dated play."""
+    from engine.als import params_from_settings
+    from engine.reader import last_played
+    from engine.select import ease_from_settings, select, selection_from_settings
+
+    s = ctx.settings
+    table = pairs.select("user", "item", "plays").toArrow()
+    rows = np.column_stack(
+        [table.column(c).to_numpy().astype(np.int64) for c in ("user", "item", "plays")]
+    ).reshape(-1, 3)
+    users, items, when = last_played(ctx.db, kind, upto)
+    span = int(max(items.max(initial=0), rows[:, 1].max(initial=0))) + 1
+    known = dict(zip((users * span + items).tolist(), when.tolist(), strict=True))
+    row_when = np.array([known.get(k, -1.0) for k in (rows[:, 0] * span + rows[:, 1]).tolist()])
+    return select(
+        ctx.spark(),
+        rows,
+        row_when,
+        params_from_settings(s),
+        ease_from_settings(s),
+        selection_from_settings(s),
+    )
 
 
 def without_hidden(
@@ -304,5 +351,6 @@ def batch(ctx: EngineContext, retrain_now: bool = False) -> BatchResult:
     for kind in kinds:
         r = retrain(ctx, kind)
         if r is not None:
-            done.append(f"{kind} (generation {r.generation}, {r.members} members, {r.items} items)")
+            line = f"{kind} (generation {r.generation}, {r.members} members, {r.items} items, model {r.model}"
+            done.append(line + (f"; {r.selection})" if r.selection else ")"))
     return dataclasses.replace(result, retrained=tuple(done))

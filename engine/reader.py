@@ -8,8 +8,10 @@ totals that the database has already summed (one row per pair, not per play).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import Executable, func, select
 
@@ -89,3 +91,25 @@ def removed_plays(spark: SparkSession, db: Database, upto: int, limit: int) -> t
         rows = removals.pending(conn, upto, limit)
     table = _to_arrow([r[1:] for r in rows], PLAY_SCHEMA)
     return spark.createDataFrame(table, PLAY_DDL), [int(r[0]) for r in rows]
+
+
+def last_played(db: Database, kind: str, upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(user, item, seconds since the epoch of the member's last dated play of the item)`` over
+    the plays with ``id <= upto`` not removed, as arrays (``-1`` where every play is undated): the
+    model selection holds out each member's most recent items."""
+    col = Play.artist_id if kind == "artist" else Play.track_id
+    stmt = (
+        select(Play.member_id, col, func.max(Play.played_at))
+        .where(Play.id <= upto, col.is_not(None), Play.removed.is_(False))
+        .group_by(Play.member_id, col)
+    )
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    users = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    items = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    when = np.fromiter(
+        (r[2].replace(tzinfo=dt.UTC).timestamp() if r[2] is not None else -1.0 for r in rows),
+        dtype=np.float64,
+        count=len(rows),
+    )
+    return users, items, when

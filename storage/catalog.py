@@ -440,3 +440,29 @@ def list_members(
         platform, external_id = platform_and_id
         stmt = stmt.where(Community.platform == platform, Community.external_id == external_id)
     return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+
+
+def track_artists(conn: Connection, track_ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(track ids, their artist ids)`` as aligned int64 arrays (every track, or the given ones),
+    for the per-artist cap of track picks."""
+    stmt = select(Track.id, Track.artist_id).order_by(Track.id)
+    if track_ids is not None:
+        ids = [int(i) for i in track_ids]
+        if not ids:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        stmt = stmt.where(Track.id.in_(ids))
+    rows = conn.execute(stmt).all()
+    return (
+        np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+        np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+    )
+
+
+def member_recent_artists(conn: Connection, member: int, since: dt.datetime) -> set[int]:
+    """Artists the member played (not removed) at or after ``since``."""
+    rows = conn.execute(
+        select(Play.artist_id)
+        .where(Play.member_id == member, Play.played_at >= since, Play.removed.is_(False))
+        .distinct()
+    ).scalars()
+    return {int(a) for a in rows}

@@ -229,6 +229,24 @@ class RecGeneration(Base):
     # The newest play removal the training data already left out: a member with a later removal
     # gets fresh picks, not stored ones that may name the removed play.
     last_removal_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Which model family scores ("als", "ease", "als+ease"), the item model's weight in the blend,
+    # and the model selection's validation numbers (JSON; NULL when no selection ran).
+    model: Mapped[str] = mapped_column(String(20), default="als", server_default="als")
+    item_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    validation: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ItemWeight(Base):
+    """The item model's kept weights of one item in a generation: ``targets`` (int64 item ids) and
+    ``weights`` (float32), aligned: playing ``item_id`` adds ``weights[k]`` to ``targets[k]``."""
+
+    __tablename__ = "item_weights"
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("rec_generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    targets: Mapped[bytes] = mapped_column(LargeBinary)
+    weights: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ItemFactor(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from storage.db import Database
 from storage.models import (
     ItemFactor,
+    ItemWeight,
     MemberFactor,
     MemberNeighbour,
     RecGeneration,
@@ -38,6 +39,13 @@ class Generation:
     yty: np.ndarray
     created_at: dt.datetime
     last_removal_id: int = 0
+    model: str = "als"
+    item_weight: float = 0.0
+    validation: str | None = None  # the model selection's numbers, JSON (None: no selection ran)
+
+
+ItemLinks = tuple[int, np.ndarray, np.ndarray]
+"""``(item id, target item ids, float32 weights)``: an item model's kept weights of one item."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,10 @@ class GenerationData:
     popularity: Sequence[float] | np.ndarray
     user_ids: Sequence[int] | np.ndarray = ()
     user_factors: np.ndarray | None = None
+    model: str = "als"
+    item_weight: float = 0.0
+    item_links: Sequence[ItemLinks] = ()
+    validation: str | None = None
 
 
 NeighbourRow = tuple[int, int, int, float]
@@ -116,7 +128,24 @@ def generation(conn: Connection, generation_id: int) -> Generation | None:
         yty=np.frombuffer(row.yty, dtype=np.float64).reshape(k, k),
         created_at=row.created_at,
         last_removal_id=row.last_removal_id or 0,
+        model=row.model or "als",
+        item_weight=float(row.item_weight or 0.0),
+        validation=row.validation,
     )
+
+
+def load_item_weights(conn: Connection, generation: Generation) -> list[ItemLinks]:
+    """The item model's kept weights of a generation (none for an ALS-only one)."""
+    if generation.item_weight <= 0:
+        return []
+    rows = conn.execute(
+        select(ItemWeight.item_id, ItemWeight.targets, ItemWeight.weights)
+        .where(ItemWeight.generation_id == generation.id)
+        .order_by(ItemWeight.item_id)
+    ).all()
+    return [
+        (int(i), np.frombuffer(t, dtype=np.int64), np.frombuffer(w, dtype=np.float32)) for i, t, w in rows
+    ]
 
 
 def load_factors(conn: Connection, generation: Generation) -> Factors:
@@ -230,6 +259,9 @@ def write_generation(
                     alpha=model.alpha,
                     conf_scale=model.conf_scale,
                     yty=gram(y).tobytes(),
+                    model=model.model,
+                    item_weight=model.item_weight,
+                    validation=model.validation,
                 )
                 .returning(RecGeneration.id)
             ).scalar_one()
@@ -258,6 +290,19 @@ def write_generation(
                     for n, m in enumerate(model.user_ids)
                 ),
             )
+        _insert_chunked(
+            db,
+            ItemWeight,
+            (
+                {
+                    "generation_id": gen_id,
+                    "item_id": int(i),
+                    "targets": np.asarray(t, dtype=np.int64).tobytes(),
+                    "weights": np.asarray(w, dtype=np.float32).tobytes(),
+                }
+                for i, t, w in model.item_links
+            ),
+        )
         _insert_chunked(
             db,
             Recommendation,
@@ -347,5 +392,6 @@ def _drop(conn: Connection, generations: list[int]) -> None:
         conn.execute(delete(MemberNeighbour).where(MemberNeighbour.generation_id.in_(generations)))
         conn.execute(delete(MemberFactor).where(MemberFactor.generation_id.in_(generations)))
         conn.execute(delete(Recommendation).where(Recommendation.generation_id.in_(generations)))
+        conn.execute(delete(ItemWeight).where(ItemWeight.generation_id.in_(generations)))
         conn.execute(delete(ItemFactor).where(ItemFactor.generation_id.in_(generations)))
         conn.execute(delete(RecGeneration).where(RecGeneration.id.in_(generations)))

@@ -1,6 +1,7 @@
 """The recommender contract, for every model configuration the engine has (plain ALS, ALS blended with
-co-occurrence), on the checkerboard of ``test_als``: two taste groups (parity), member ``u`` played
-every artist of their group except artist ``u``."""
+co-occurrence, ALS blended with the EASE^R item model, the item model alone), on the checkerboard of
+``test_als``: two taste groups (parity), member ``u`` played every artist of their group except
+artist ``u``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from engine.als import AlsParams
 from engine.cooc import BlendParams
+from engine.ease import EaseParams
 from engine.recommender import AlsRecommender, PickRow
 from storage import recs
 from storage.db import Database
@@ -21,15 +23,22 @@ N = 24  # members and items
 ROWS = [(u, i, 1 + (i * 7 + u) % 5) for u in range(N) for i in range(N) if i % 2 == u % 2 and i != u]
 HISTORIES = {u: {i: p for uu, i, p in ROWS if uu == u} for u in range(N)}
 PARAMS = AlsParams(rank=8, reg_param=0.1, alpha=1.0, iterations=10, seed=1)
-VARIANTS = {"als": BlendParams(), "als+cooc": BlendParams(weight=0.5)}
+EASE = EaseParams(lam=1.0)
+VARIANTS: dict[str, dict] = {
+    "als": {},
+    "als+cooc": {"blend": BlendParams(weight=0.5)},
+    "als+ease": {"ease": EASE, "item_weight": 0.5},
+    "ease": {"ease": EASE, "item_weight": 1.0},
+}
 EVEN = np.arange(0, N, 2, dtype=np.int64)
 
 
 @pytest.fixture(scope="module", params=list(VARIANTS))
 def fitted(request: pytest.FixtureRequest, spark) -> AlsRecommender:  # type: ignore[no-untyped-def]
     pairs = spark.createDataFrame(ROWS, "user int, item int, plays long")
-    rec = AlsRecommender(PARAMS, blend=VARIANTS[request.param]).fit(pairs)
+    rec = AlsRecommender(PARAMS, **VARIANTS[request.param]).fit(pairs)
     assert (rec.blender is not None) == (request.param == "als+cooc")
+    assert rec.model_name == request.param.replace("+cooc", "")
     return rec
 
 
@@ -142,16 +151,23 @@ def test_round_trip_through_storage(fitted: AlsRecommender, db: Database) -> Non
         gen = recs.generation(conn, gen_id)
         assert gen is not None
         factors = recs.load_factors(conn, gen)
+        links = recs.load_item_weights(conn, gen)
         stored = {u: recs.stored_picks(conn, gen_id, u, 10) for u in range(N)}
     for u, mine in _by_member(rows).items():
         assert stored[u] == [(i, s, r) for _, _, i, s, r in mine]
-    served = AlsRecommender.from_generation(gen, factors)
+    served = AlsRecommender.from_generation(gen, factors, links)
     np.testing.assert_array_equal(served.item_ids, fitted.item_ids)
     np.testing.assert_array_equal(served.item_factors, fitted.item_factors)
     np.testing.assert_array_equal(served.yty, fitted.yty)
     np.testing.assert_array_equal(served.popularity, fitted.popularity)
     assert served.blender is None  # a generation keeps no co-occurrence: served fold-in is plain ALS
-    plain = AlsRecommender.from_factors(fitted.params, fitted.item_ids, fitted.item_factors)
+    assert served.model_name == fitted.model_name and gen.model == fitted.model_name
+    # ... but it keeps the item model: the served fold-in blends like the fitted model
+    plain = (
+        AlsRecommender.from_factors(fitted.params, fitted.item_ids, fitted.item_factors)
+        if fitted.blender is not None
+        else fitted
+    )
     for u, h in HISTORIES.items():
         np.testing.assert_array_equal(served.recalculate_user(h), fitted.recalculate_user(h))
         picks = served.recommend(h, 10, visible=None)
