@@ -22,6 +22,7 @@ import batch_incremental  # noqa: E402
 import communities  # noqa: E402
 import cross_process  # noqa: E402
 import import_throughput  # noqa: E402
+import merge_backends  # noqa: E402
 import played  # noqa: E402
 import quality  # noqa: E402
 import read_path  # noqa: E402
@@ -33,6 +34,7 @@ SECTIONS = (
     cross_process,
     recommend,
     batch_incremental,
+    merge_backends,
     als_fit,
     import_throughput,
     read_path,
