@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test test-cluster check lint bench bench-quick clean
+.PHONY: install system-deps demo test test-postgres test-cluster scale-out check lint bench bench-quick clean
 
 install: system-deps $(STAMP)
 
@@ -17,7 +17,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,postgres]'
 	@touch $(STAMP)
 
 demo: install
@@ -29,6 +29,14 @@ lint: install
 
 test: install lint
 	@$(VENV)/bin/pytest -q
+
+# Everything that goes through a Database (storage, service, engine) again, on a throwaway PostgreSQL
+# from .ci/postgres (127.0.0.1 only); the server and its files are removed afterwards, also on failure.
+POSTGRES_SUITE := tests/storage tests/engine tests/ingest tests/scheduler tests/sync \
+	tests/test_chat_*.py tests/test_upload_service.py tests/test_isolation_cli.py
+test-postgres: install
+	@pg=$$(mktemp -d /tmp/tastemaker-pg.XXXXXX); trap '.ci/postgres stop "$$pg"' EXIT; trap 'exit 130' INT TERM; \
+	url=$$(.ci/postgres start "$$pg") && TASTEMAKER_TEST_DATABASE_URL="$$url" $(VENV)/bin/pytest -q $(POSTGRES_SUITE)
 
 check: test
 
@@ -42,9 +50,12 @@ $(CONNECT_STAMP): pyproject.toml $(STAMP)
 test-cluster: install $(CONNECT_STAMP)
 	@PYTHON=$(PY) ./.ci/test-cluster
 
+# The whole scale-out path, as CI runs it after `make test`.
+scale-out: test-postgres test-cluster
+
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,postgres,bench]'
 	@touch $(BENCH_STAMP)
 
 bench-quick: install $(BENCH_STAMP)

@@ -24,6 +24,7 @@ import cross_process  # noqa: E402
 import footprint  # noqa: E402
 import import_throughput  # noqa: E402
 import member_commands  # noqa: E402
+import merge_backends  # noqa: E402
 import played  # noqa: E402
 import quality  # noqa: E402
 import read_path  # noqa: E402
@@ -36,6 +37,7 @@ SECTIONS = (
     recommend,
     member_commands,
     batch_incremental,
+    merge_backends,
     als_fit,
     import_throughput,
     read_path,

@@ -97,6 +97,7 @@ def run_demo(settings: Settings, *, seed: int, out: Callable[[str], None]) -> No
         out(handle(service, Who("local", COMMUNITY, "digest", community_name="Demo Crew"), "/digest") or "")
     finally:
         session.stop()
+        db.dispose()
     # The URL as printed everywhere, a password masked; a SQLite URL has none, so it works as printed.
     db_option = shlex.quote(display_url(url))
     chat = f"{tastemaker_command()} chat --db {db_option} --community {COMMUNITY} --member {members[0]}"

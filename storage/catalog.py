@@ -32,6 +32,11 @@ class Resolved:
 
 
 def community_id(conn: Connection, platform: str, external_id: str, name: str) -> int:
+    """The community's id, created if new. Looked up first: on Postgres even an insert that
+    conflicts takes a number from the id sequence, and most calls find the community."""
+    found = find_community(conn, platform, external_id)
+    if found is not None:
+        return found
     conn.execute(
         upsert_insert(conn, Community)
         .values(platform=platform, external_id=external_id, name=name)
@@ -49,6 +54,10 @@ def find_community(conn: Connection, platform: str, external_id: str) -> int | N
 
 
 def member_id(conn: Connection, community: int, external_id: str, display_name: str) -> int:
+    """The member's id, created if new (looked up first, like :func:`community_id`)."""
+    found = find_member(conn, community, external_id)
+    if found is not None:
+        return found
     conn.execute(
         upsert_insert(conn, Member)
         .values(community_id=community, external_id=external_id, display_name=display_name)

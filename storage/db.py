@@ -9,6 +9,7 @@ a plain deferred ``BEGIN`` and, thanks to WAL, never wait for writers.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -106,6 +107,9 @@ class Database:
         # Postgres it makes play ids commit in id order, so the batch's high-water mark (max id) never
         # passes a play that is still being written by this process.
         self._write_lock: AbstractContextManager[object] = threading.Lock()
+        # A Database dropped without dispose() (a one-shot command's) still closes its connections:
+        # a Postgres connection left to the garbage collector is never closed cleanly.
+        weakref.finalize(self, self.engine.dispose)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 
-def run_chat(tmp_path: Path, script: str, *, member: str = "m") -> subprocess.CompletedProcess[str]:
-    """One ``tastemaker chat`` session of ``member`` in community ``c`` on ``tmp_path/x.db``."""
+def run_chat(database_url: str, script: str, *, member: str = "m") -> subprocess.CompletedProcess[str]:
+    """One ``tastemaker chat`` session of ``member`` in community ``c`` on the database ``database_url``."""
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+        [sys.executable, "-m", "bot.cli", "chat", "--db", database_url]
         + ["--community", "c", "--member", member],
         input=script,
         capture_output=True,

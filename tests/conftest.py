@@ -1,10 +1,12 @@
-"""Shared fixtures: real SQLite files in tmp_path, one session-scoped local Spark, a settable clock."""
+"""Shared fixtures: a real database per test (a SQLite file in tmp_path, or a fresh Postgres database:
+tests/databases.py), one session-scoped local Spark, a settable clock."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from bot.service import Service, Who
 from config.settings import Settings
 from storage.db import Database, open_database
+from tests.databases import fresh_database_url
 from tests.fakes.lastfm import FakeLastfm
 from tests.fakes.listenbrainz import FakeListenBrainz
 
@@ -48,9 +51,23 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database for this test (tests/databases.py)."""
+    with fresh_database_url(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def new_database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """More new, empty databases for this test: ``new_database_url("other.db")``."""
+    with ExitStack() as stack:
+        yield lambda name: stack.enter_context(fresh_database_url(tmp_path, name))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'tastemaker.db'}",
+        database_url=database_url,
         spark_master="local[2]",
         spark_shuffle_partitions=2,
         als_rank=8,

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from tests.chat import run_chat
 
 
-def _chat(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
-    return run_chat(tmp_path, script)
+def _chat(database_url: str, script: str) -> subprocess.CompletedProcess[str]:
+    return run_chat(database_url, script)
 
 
-def test_issue_acceptance_transcript(tmp_path: Path) -> None:
+def test_issue_acceptance_transcript(database_url: str) -> None:
     r = _chat(
-        tmp_path,
+        database_url,
         "/played Radiohead - Karma Police\n/played radiohead – karma police\n/played\n/trending all\n",
     )
     assert r.returncode == 0, r.stderr
@@ -27,9 +26,9 @@ def test_issue_acceptance_transcript(tmp_path: Path) -> None:
     assert r.stderr == ""
 
 
-def test_help_unknown_and_recommend_without_model(tmp_path: Path) -> None:
+def test_help_unknown_and_recommend_without_model(database_url: str) -> None:
     r = _chat(
-        tmp_path, "/help\n/dance\n/recommend\n/played Bonobo\n/recommend tracks 3\n/trending lastyear\n"
+        database_url, "/help\n/dance\n/recommend\n/played Bonobo\n/recommend tracks 3\n/trending lastyear\n"
     )
     assert r.returncode == 0, r.stderr
     assert "/played <artist - title> — log a play (e.g. /played Radiohead - Karma Police)" in r.stdout

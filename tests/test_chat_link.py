@@ -4,8 +4,6 @@ fetches nothing), and one ``tastemaker chat`` session. Exact replies."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import func, insert, select
 
 from bot.platforms.console.commands import handle, help_text
@@ -250,8 +248,8 @@ def test_help_lists_the_link_commands() -> None:
     assert "/links — your linked accounts: last sync, plays synced, problems" in lines
 
 
-def test_a_chat_session_links_and_unlinks(tmp_path: Path) -> None:
-    r = run_chat(tmp_path, "/link listenbrainz rob\n/links\n/unlink delete\n/links\n", member="ann")
+def test_a_chat_session_links_and_unlinks(database_url: str) -> None:
+    r = run_chat(database_url, "/link listenbrainz rob\n/links\n/unlink delete\n/links\n", member="ann")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     out = r.stdout.splitlines()
     assert out[0].startswith("Linked your ListenBrainz account rob. ")

@@ -5,7 +5,6 @@ replies."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -47,14 +46,16 @@ def crew(service: Service, clock: Clock) -> Service:
     return service
 
 
-def _chat(tmp_path: Path, member: str, script: str) -> list[str]:
-    r = run_chat(tmp_path, script, member=member)
+def _chat(database_url: str, member: str, script: str) -> list[str]:
+    r = run_chat(database_url, script, member=member)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     return r.stdout.splitlines()
 
 
-def test_two_members_sessions_transcript(tmp_path: Path) -> None:
-    assert _chat(tmp_path, "bob", "/played Radiohead\n/played Radiohead - Airbag\n/privacy private\n") == [
+def test_two_members_sessions_transcript(database_url: str) -> None:
+    assert _chat(
+        database_url, "bob", "/played Radiohead\n/played Radiohead - Airbag\n/privacy private\n"
+    ) == [
         "Logged Radiohead — your 1st play.",
         "Logged Radiohead – Airbag — your 1st play.",
         "Your listening is now private. Others no longer see your name in whoknows (you show as "
@@ -63,7 +64,7 @@ def test_two_members_sessions_transcript(tmp_path: Path) -> None:
         "/trending and the daily digest. /privacy public undoes it.",
     ]
     lines = _chat(
-        tmp_path,
+        database_url,
         "ann",
         "/played Radiohead\n/whoknows radiohead\n/profile bob\n/top\n/recent\n/whoknows Björk\n",
     )
@@ -80,11 +81,11 @@ def test_two_members_sessions_transcript(tmp_path: Path) -> None:
         " 1. Radiohead — just now",
         "Nobody here has played Björk yet.",
     ]
-    assert _chat(tmp_path, "bob", "/privacy public\n/profile\n")[0] == (
+    assert _chat(database_url, "bob", "/privacy public\n/profile\n")[0] == (
         "Your listening is public: others see your name in whoknows, your top, recent plays and "
         "profile, and may find you in neighbours and taste. /privacy private hides them."
     )
-    assert _chat(tmp_path, "ann", "/whoknows Radiohead - Airbag\n") == [
+    assert _chat(database_url, "ann", "/whoknows Radiohead - Airbag\n") == [
         "Who knows Radiohead – Airbag?",
         " 1. bob — 1 play, last played just now",
         "1 listener, 1 play in all",

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from bot.platforms.console.commands import handle, help_text
 from bot.service import Service, Who
@@ -14,13 +13,13 @@ from tests.chat import run_chat
 from tests.conftest import Clock
 
 
-def _chat(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
-    return run_chat(tmp_path, script)
+def _chat(database_url: str, script: str) -> subprocess.CompletedProcess[str]:
+    return run_chat(database_url, script)
 
 
-def test_plays_remove_and_undo_transcript(tmp_path: Path) -> None:
+def test_plays_remove_and_undo_transcript(database_url: str) -> None:
     r = _chat(
-        tmp_path,
+        database_url,
         "/plays\n"
         "/undo\n"
         "/remove 1\n"
@@ -63,8 +62,8 @@ def test_plays_remove_and_undo_transcript(tmp_path: Path) -> None:
     ]
 
 
-def test_help_lists_the_new_commands(tmp_path: Path) -> None:
-    r = _chat(tmp_path, "/help\n")
+def test_help_lists_the_new_commands(database_url: str) -> None:
+    r = _chat(database_url, "/help\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == help_text()
     for line in (

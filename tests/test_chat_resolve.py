@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from tests.chat import run_chat
 
 
-def _chat(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
-    return run_chat(tmp_path, script)
+def _chat(database_url: str, script: str) -> subprocess.CompletedProcess[str]:
+    return run_chat(database_url, script)
 
 
-def test_near_miss_is_asked_and_answered_on_the_next_line(tmp_path: Path) -> None:
+def test_near_miss_is_asked_and_answered_on_the_next_line(database_url: str) -> None:
     r = _chat(
-        tmp_path,
+        database_url,
         "/played The Killers - Mr. Brightside\n"
         "/played The Kills - Doing It to Death\n"
         "n\n"

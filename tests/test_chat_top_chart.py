@@ -112,11 +112,11 @@ def test_a_picture_that_cannot_be_written_is_one_line(
     )
 
 
-def test_through_tastemaker_chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_through_tastemaker_chat(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "charts"
     folder.mkdir()
     monkeypatch.setenv("TMPDIR", str(folder))
-    r = run_chat(tmp_path, "/played Radiohead\n/played Mogwai\n/played Radiohead\n/top chart\n/help\n")
+    r = run_chat(database_url, "/played Radiohead\n/played Mogwai\n/played Radiohead\n/top chart\n/help\n")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     out = r.stdout.splitlines()
     [written] = folder.iterdir()

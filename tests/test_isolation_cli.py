@@ -25,8 +25,8 @@ def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return r
 
 
-def test_reproduction_shows_c1_only_its_own_artists(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'leak.db'}"
+def test_reproduction_shows_c1_only_its_own_artists(tmp_path: Path, database_url: str) -> None:
+    db = database_url
     _cli("chat", "--db", db, "--community", "c1", "--member", "alice", stdin="/played Radiohead - Creep\n")
     _cli(
         "chat", "--db", db, "--community", "c2", "--member", "bob",

@@ -41,7 +41,9 @@ def _run(runner: CliRunner, args: list[str]) -> str:
     return result.output
 
 
-def test_ndcg_through_import_batch_export(spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_ndcg_through_import_batch_export(  # type: ignore[no-untyped-def]
+    spark, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for var in ("TASTEMAKER_CONFIG", "TASTEMAKER_ALS_RANK", "TASTEMAKER_ALS_REG", "TASTEMAKER_ALS_ALPHA"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("TASTEMAKER_SPARK_MASTER", "local[2]")
@@ -52,7 +54,7 @@ def test_ndcg_through_import_batch_export(spark, tmp_path: Path, monkeypatch: py
     n_items = len(np.unique(pairs[:, 1]))
     csv_path = tmp_path / "hetrec_train.csv"
     assert write_training_csv(s.train, names, csv_path) == len(s.train)
-    db = f"sqlite:///{tmp_path / 'hetrec.db'}"
+    db = database_url
     out = tmp_path / "recs.tsv"
     runner = CliRunner()
 

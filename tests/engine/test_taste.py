@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +28,7 @@ from storage import catalog, recs, visibility
 from storage.db import Database, open_database
 from storage.models import MemberFactor, MemberNeighbour, RecGeneration, SimilarItem
 from tests.conftest import Clock
+from tests.databases import fresh_database_url
 from tests.engine.helpers import add_plays
 from tests.isolation import assert_clean
 
@@ -71,9 +71,9 @@ def world_rows() -> list[Row]:
     return rows
 
 
-def _settings(path: Path) -> Settings:
+def _settings(url: str) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{path / 'taste.db'}",
+        database_url=url,
         spark_master="local[2]",
         spark_shuffle_partitions=2,
         als_rank=8,
@@ -83,7 +83,11 @@ def _settings(path: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, spark) -> Iterator[tuple[Service, Database]]:  # type: ignore[no-untyped-def]
-    settings = _settings(tmp_path_factory.mktemp("taste"))
+    with fresh_database_url(tmp_path_factory.mktemp("taste"), "taste.db") as url:
+        yield from _world(_settings(url), spark)
+
+
+def _world(settings: Settings, spark) -> Iterator[tuple[Service, Database]]:  # type: ignore[no-untyped-def]
     db = open_database(settings.database_url)
     add_plays(db, world_rows())
     clock = Clock(DAY + dt.timedelta(hours=3))

@@ -8,8 +8,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
@@ -22,6 +21,7 @@ from storage import catalog
 from storage.db import Database, open_database
 from storage.migrations import alembic_config
 from storage.models import Artist, Member, Play, Track
+from tests.databases import sqlite_only
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 
@@ -65,13 +65,9 @@ def _state(db: Database) -> tuple[list[tuple[object, ...]], list[tuple[object, .
     return sorted((tuple(p) for p in plays), key=repr), sorted((tuple(c) for c in catalog_rows), key=repr)
 
 
-def _database(tmp_path: Path, name: str) -> Database:
-    return open_database(f"sqlite:///{tmp_path / name}")
-
-
-def test_writer_process_writes_what_the_inline_path_writes(tmp_path: Path) -> None:
+def test_writer_process_writes_what_the_inline_path_writes(new_database_url: Callable[[str], str]) -> None:
     data = _csv()
-    inline, child = _database(tmp_path, "inline.db"), _database(tmp_path, "child.db")
+    inline, child = open_database(new_database_url("inline.db")), open_database(new_database_url("child.db"))
     try:
         a = _import(inline, data, batch_rows=10_000)  # one batch: written in this process
         b = _import(child, data, batch_rows=7)  # ten batches: written by the writer process
@@ -97,6 +93,7 @@ def test_writer_process_writes_what_the_inline_path_writes(tmp_path: Path) -> No
         child.dispose()
 
 
+@sqlite_only("bulk writes switch SQLite's foreign-key pragma off and on")
 def test_bulk_writes_leave_foreign_keys_on_and_consistent(db: Database) -> None:
     with db.write(bulk=True) as conn:  # off inside a bulk transaction, on again after it
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 0
@@ -109,12 +106,10 @@ def test_bulk_writes_leave_foreign_keys_on_and_consistent(db: Database) -> None:
         assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
 
 
-def test_a_failing_writer_process_is_reported(tmp_path: Path) -> None:
-    empty = tmp_path / "no-schema.db"
-    empty.touch()
-    writer = WriterProcess(f"sqlite:///{empty}", 1, "csv", lambda _w: None, ahead=0)
+def test_a_failing_writer_process_is_reported(new_database_url: Callable[[str], str]) -> None:
+    writer = WriterProcess(new_database_url("no-schema.db"), 1, "csv", lambda _w: None, ahead=0)
     try:
-        with pytest.raises(WriterFailed, match="no such table"):
+        with pytest.raises(WriterFailed, match="no such table|does not exist"):
             writer.submit(Batch([("a", "x", None, None, 1, "csv:ua:0", None)], ["a"], {"x": "X"}, {}))
     finally:
         writer.close()

@@ -129,10 +129,10 @@ def test_bom_crlf_and_invalid_utf8(db: Database, tmp_path: Path) -> None:
     assert "UTF-8" in s.first_rejects[0][1] and s.first_rejects[0][0] == 3
 
 
-def test_cli_summary_and_json(tmp_path: Path) -> None:
+def test_cli_summary_and_json(tmp_path: Path, database_url: str) -> None:
     f = tmp_path / "plays.csv"
     f.write_text(GOOD_AND_BAD, encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    url = database_url
     cmd = [sys.executable, "-m", "bot.cli", "import", "csv", str(f), "--db", url, "--community", "crew"]
     env = {**os.environ, "COLUMNS": "300"}
     out = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=True, env=env)

@@ -18,6 +18,7 @@ from ingest.importers import csv_rows, import_alias_file, import_rows
 from storage import catalog
 from storage.db import Database
 from storage.models import Artist, ArtistAlias, Play, Track
+from tests.databases import sqlite_only
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 
@@ -27,7 +28,10 @@ def _community(db: Database) -> int:
         return catalog.community_id(conn, "local", "crew", "crew")
 
 
-@pytest.mark.parametrize("path", ["sqlite", "generic"])
+SQLITE_PATH = sqlite_only("the resolver's SQLite statements (json_each)")
+
+
+@pytest.mark.parametrize("path", [pytest.param("sqlite", marks=SQLITE_PATH), "generic"])
 def test_resolver_maps_same_names_to_one_entry(db: Database, path: str) -> None:
     cid = _community(db)
     with db.write() as conn:
@@ -93,7 +97,7 @@ def _community_of(db: Database, who: Who) -> int:
         return catalog.community_id(conn, who.platform, who.community_id, who.community_id)
 
 
-@pytest.mark.parametrize("path", ["sqlite", "generic"])
+@pytest.mark.parametrize("path", [pytest.param("sqlite", marks=SQLITE_PATH), "generic"])
 def test_resolver_maps_same_titles_to_one_track(db: Database, path: str) -> None:
     cid = _community(db)
     with db.write() as conn:

@@ -22,6 +22,10 @@ from storage.db import Database, make_engine, open_database, sqlite_path
 from storage.migrations import upgrade
 from storage.models import GLOBAL_SCOPE
 from tests.conftest import Clock
+from tests.databases import sqlite_only
+
+# On Postgres these commands only name pg_dump / pg_restore: the test that checks it needs no server.
+pytestmark = sqlite_only("backup and restore copy SQLite files")
 
 ALPHA = Who("local", "alpha", "", community_name="alpha")
 BETA = Who("local", "beta", "", community_name="beta")

@@ -9,6 +9,7 @@ from bot.service import Service, Who
 from storage.db import Database
 from storage.migrations import alembic_config
 from storage.models import Artist, ArtistAlias, Track
+from tests.databases import sync_sequences
 
 
 def test_upgrade_fills_match_keys_and_keeps_every_row(db: Database, service: Service, who: Who) -> None:
@@ -19,6 +20,7 @@ def test_upgrade_fills_match_keys_and_keeps_every_row(db: Database, service: Ser
         conn.execute(text("INSERT INTO artists (id, key, name) VALUES (3, '!!!', '!!!')"))
         conn.execute(text("INSERT INTO tracks (artist_id, key, title) VALUES (1, 'dammit', 'Dammit')"))
         conn.execute(text("INSERT INTO artist_aliases (alias_key, artist_id) VALUES ('blink', 1)"))
+        sync_sequences(conn)
     db.upgrade()
     with db.read() as conn:
         assert dict(conn.execute(select(Artist.id, Artist.match_key)).all()) == {

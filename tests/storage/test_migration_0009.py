@@ -9,6 +9,7 @@ from bot.service import Service, Who
 from storage.db import Database
 from storage.migrations import alembic_config
 from storage.models import Play, Track
+from tests.databases import sync_sequences
 
 # A database at 0008: artists already have match keys, tracks do not. Tracks 1 and 4 are two
 # spellings stored before the rule existed: both keep their rows, the lowest id wins.
@@ -33,6 +34,7 @@ def test_upgrade_fills_track_match_keys_and_keeps_every_row(db: Database, servic
     with db.write() as conn:
         for sql in AT_0008:
             conn.execute(text(sql))
+        sync_sequences(conn)
     db.upgrade()
     with db.read() as conn:
         assert dict(conn.execute(select(Track.id, Track.match_key)).all()) == {

@@ -8,6 +8,7 @@ from sqlalchemy import inspect, text
 from storage.db import BUSY_TIMEOUT_MS, Database
 from storage.migrations import alembic_config
 from storage.models import Base
+from tests.databases import sqlite_only
 
 
 def test_migrations_match_the_models(db: Database) -> None:
@@ -16,6 +17,7 @@ def test_migrations_match_the_models(db: Database) -> None:
     assert diff == []
 
 
+@sqlite_only("the pragmas tune SQLite's own journal and locking")
 def test_sqlite_pragmas(db: Database) -> None:
     with db.read() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

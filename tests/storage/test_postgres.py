@@ -1,47 +1,27 @@
-"""The storage layer on Postgres (opt-in): set ``TASTEMAKER_TEST_POSTGRES_URL`` to a server URL such
-as ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres`` (a role that may create databases;
-``pip install -e '.[postgres]'``). Each run creates and drops its own database."""
+"""What only Postgres can get wrong in the storage layer (psycopg's executemany rowcounts, migration
+0003 on a server). Runs in the Postgres run of the suite (``make test-postgres``, or
+``TASTEMAKER_TEST_DATABASE_URL`` set to a server URL: tests/databases.py), like every other
+storage test; skipped on SQLite."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from ingest.importers import csv_rows, import_aliases, import_rows
 from storage import catalog
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.migrations import alembic_config
 from storage.models import Artist, ArtistAlias, Member, Play
+from tests.databases import ON_POSTGRES, SERVER_ENV
 
-SERVER = os.environ.get("TASTEMAKER_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not SERVER, reason="set TASTEMAKER_TEST_POSTGRES_URL to run against Postgres")
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason=f"set {SERVER_ENV} to run against Postgres")
 NOW = dt.datetime(2026, 11, 20, 12, 0)
-
-
-@pytest.fixture
-def pg() -> Iterator[Database]:
-    assert SERVER is not None
-    name = f"tastemaker_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    db = open_database(make_url(SERVER).set(database=name).render_as_string(hide_password=False))
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE "{name}"')
-        admin.dispose()
 
 
 def _csv(n: int) -> str:
@@ -53,7 +33,8 @@ def _csv(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_import_counts_dedupe_and_migration_0003_on_postgres(pg: Database) -> None:
+def test_import_counts_dedupe_and_migration_0003_on_postgres(db: Database) -> None:
+    pg = db
     with pg.write() as conn:
         cid = catalog.community_id(conn, "local", "crew", "crew")
     # Exact counts: an executemany's rowcount is -1 on psycopg unless asked to keep it.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -78,12 +80,15 @@ def test_communities_are_isolated(service: Service) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Service:
+def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     from config.settings import Settings
     from storage.db import open_database
+    from tests.databases import fresh_database_url
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
-    return Service(open_database(url), Settings(database_url=url))
+    with fresh_database_url(tmp_path_factory.mktemp("fuzz"), "fuzz.db") as url:
+        db = open_database(url)
+        yield Service(db, Settings(database_url=url))
+        db.dispose()
 
 
 @settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
