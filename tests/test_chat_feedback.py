@@ -3,16 +3,15 @@ chat``: the console's 👍 / 👎 on the picks of the last /recommend."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from tests.chat import run_chat
 
 
-def test_hide_like_and_reset_transcript(tmp_path: Path) -> None:
-    seed = run_chat(tmp_path, "/played Caribou\n/played Caribou\n/played Daft Punk\n", member="other")
+def test_hide_like_and_reset_transcript(database_url: str) -> None:
+    seed = run_chat(database_url, "/played Caribou\n/played Caribou\n/played Daft Punk\n", member="other")
     assert seed.returncode == 0, seed.stderr
     r = run_chat(
-        tmp_path,
+        database_url,
         "/hide 1\n"
         "/played Air\n"
         "/recommend artists\n"
