@@ -23,9 +23,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping
@@ -225,16 +223,13 @@ class SparkWorker:
 def serve(conn: Connection, settings: Settings, fault: Fault, init: Callable[[], None] | None) -> None:
     """The worker process: runs ``(job name, options)`` requests from ``conn`` one at a time and
     answers ``("ok", result)`` or ``("error", (type name, message, traceback))``, until it reads
-    ``None`` or the caller is gone; then stops its Spark session and removes its checkpoint folder."""
+    ``None`` or the caller is gone; then stops its Spark session. Checkpoints are each ALS fit's own
+    folder, removed when the fit ends (:func:`engine.session.checkpoints`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # the JVM it starts joins this group, away from the terminal's Ctrl-C
     if init is not None:
         init()
-    scratch = None
-    if not settings.spark_checkpoint_dir:
-        scratch = tempfile.mkdtemp(prefix="tastemaker-ckpt-")
-        settings = settings.model_copy(update={"spark_checkpoint_dir": scratch})
     db = open_database(settings.database_url, migrate=False)
     sessions: list[SparkSession] = []
 
@@ -268,5 +263,3 @@ def serve(conn: Connection, settings: Settings, fault: Fault, init: Callable[[],
             with contextlib.suppress(Exception):
                 session.stop()
         db.dispose()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
