@@ -66,11 +66,11 @@ def test_import_counts_dedupe_and_migration_0003_on_postgres(db: Database) -> No
     assert (again.imported, again.duplicates) == (0, 500)
 
 
-def test_pick_feedback_on_postgres(pg: Database) -> None:
+def test_pick_feedback_on_postgres(db: Database) -> None:
     """The 👍 / 👎 upsert on the composite key, hidden items per member, the reset (migration 0013)."""
     from storage import feedback
 
-    with pg.write() as conn:
+    with db.write() as conn:
         c1 = catalog.community_id(conn, "local", "c1", "c1")
         c2 = catalog.community_id(conn, "local", "c2", "c2")
         ann, eve = catalog.member_id(conn, c1, "ann", "Ann"), catalog.member_id(conn, c2, "ann", "Eve")
@@ -80,13 +80,13 @@ def test_pick_feedback_on_postgres(pg: Database) -> None:
         assert feedback.record(conn, ann, "track", 7, feedback.UP, NOW) is None
         assert feedback.record(conn, eve, "artist", 9, feedback.UP, NOW) is None
         assert feedback.record(conn, eve, "artist", 9, feedback.DOWN, NOW) == feedback.UP
-    with pg.read() as conn:
+    with db.read() as conn:
         assert feedback.hidden(conn, ann, "artist").tolist() == [3, 7]
         assert feedback.hidden(conn, ann, "track").tolist() == []
         assert feedback.hidden_counts(conn, eve) == {"artist": 1, "track": 0}
         assert feedback.verdicts(conn, "artist") == [(ann, 3, "down"), (ann, 7, "down"), (eve, 9, "down")]
-    with pg.write() as conn:
+    with db.write() as conn:
         assert feedback.reset_hidden(conn, ann) == {"artist": 2, "track": 0}
-    with pg.read() as conn:
+    with db.read() as conn:
         assert feedback.verdicts(conn, "artist") == [(eve, 9, "down")]
         assert feedback.verdicts(conn, "track") == [(ann, 7, "up")]
