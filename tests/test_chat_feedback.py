@@ -3,7 +3,6 @@ chat``: the console's 👍 / 👎 on the picks of the last /recommend."""
 
 from __future__ import annotations
 
-
 from tests.chat import run_chat
 
 
