@@ -83,7 +83,6 @@ def _retrain(ctx: JobContext) -> engine_batch.BatchResult:
     return _batch(ctx, retrain_now=True)
 
 
-
 def _erase_deleted(ctx: JobContext) -> None:
     """After the batch subtracted them: the rows of deleted members' plays (storage.members)."""
     with ctx.db.write() as conn:
