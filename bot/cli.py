@@ -940,7 +940,9 @@ def export_recommendations(
 
 @eval_app.command("models")
 def eval_models(db: DbOpt = None) -> None:
-    """The model each kind is served by and the validation numbers its retrain chose it on."""
+    """The model each kind is served by and the validation numbers its retrain chose it on.
+
+    Example: tastemaker eval models --db var/tastemaker.db"""
     settings = _settings(db)
     database = _database(settings)
     _announce(settings)

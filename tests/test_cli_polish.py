@@ -71,7 +71,8 @@ def _help(path: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_the_app_has_the_commands_walked_here() -> None:
     leaves = sorted(" ".join(p) for p, c in COMMANDS.items() if not isinstance(c, TyperGroup))
-    assert len(COMMANDS) == 31 and len(leaves) == 22  # member delete: a group and a command
+    # member delete: a group and a command; eval models: a command
+    assert len(COMMANDS) == 32 and len(leaves) == 23
     assert leaves[:3] == ["backup", "batch", "chat"] and "export recommendations" in leaves
 
 
