@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from engine.neighbours import member_neighbours, similar_items
 from engine.recommender import normalised
 from ingest.importers import Row, import_rows
 from storage import catalog, recs, visibility
-from storage.db import Database, open_database
+from storage.db import Database, open_database, scratch_database
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 PLATFORM, COMMUNITY = "local", "bench"
@@ -392,12 +393,9 @@ class Postgres:
     def __init__(self, url: str | None) -> None:
         self.server_url = url
         self.dir: str | None = None
-        self.name = f"tastemaker_bench_{os.getpid()}"
+        self.database: AbstractContextManager[str] | None = None
 
     def __enter__(self) -> str:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
         if self.server_url is None:
             self.dir = tempfile.mkdtemp(prefix="pg-bench-")
             started = subprocess.run(
@@ -411,25 +409,20 @@ class Postgres:
                 last = (started.stderr.strip().splitlines() or ["no output"])[-1]
                 raise RuntimeError(f".ci/postgres could not start a server: {last}")
             self.server_url = started.stdout.strip().splitlines()[-1]
-        engine = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        database = scratch_database(self.server_url, "tastemaker_bench")
         try:
-            with engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-        finally:
-            engine.dispose()
-        return make_url(self.server_url).set(database=self.name).render_as_string(hide_password=False)
+            url = database.__enter__()
+        except BaseException:
+            self._stop()
+            raise
+        self.database = database
+        return url
 
     def __exit__(self, *exc: object) -> None:
-        from sqlalchemy import create_engine, text
-
         try:
-            if self.dir is None and self.server_url is not None:
-                engine = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
-                try:
-                    with engine.connect() as conn:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-                finally:
-                    engine.dispose()
+            if self.database is not None:
+                self.database.__exit__(None, None, None)
+                self.database = None
         finally:
             self._stop()
 

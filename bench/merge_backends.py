@@ -28,7 +28,7 @@ from engine.session import build_session
 from ingest.formats import import_path
 from ingest.importers import Row, import_rows
 from storage import catalog
-from storage.db import open_database
+from storage.db import open_database, scratch_database
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 HETREC = Path(ROOT).parent / "shared" / "data" / "lastfm-2k"
@@ -48,26 +48,6 @@ def postgres_server(tmp: Path) -> Iterator[str]:
         yield url.strip()
     finally:
         subprocess.run([script, "stop", folder], check=False, capture_output=True)
-
-
-@contextlib.contextmanager
-def new_database(server: str) -> Iterator[str]:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    name = f"tastemaker_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 def _hetrec_like(n: int) -> Iterator[Row]:
@@ -129,7 +109,7 @@ def run(quick: bool) -> Section:
             tmp = Path(d)
             warm(f"sqlite:///{tmp / 'warm.db'}", spark)
             lite = measure(f"sqlite:///{tmp / 'bench.db'}", spark, tmp, reps)
-            with postgres_server(tmp) as server, new_database(server) as url:
+            with postgres_server(tmp) as server, scratch_database(server, "tastemaker_bench") as url:
                 pg = measure(url, spark, tmp, reps)
     finally:
         spark.stop()

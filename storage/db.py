@@ -148,3 +148,26 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     if migrate:
         db.upgrade()
     return db
+
+
+@contextmanager
+def scratch_database(server: str, prefix: str = "tastemaker_scratch") -> Iterator[str]:
+    """The URL of a new, empty database ``<prefix>_<random>`` on the PostgreSQL ``server`` (a role
+    that may create databases), dropped on exit even with connections still open: for tests and
+    benchmarks that must not touch a real one."""
+    import uuid
+
+    from sqlalchemy.pool import NullPool
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()

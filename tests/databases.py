@@ -6,15 +6,14 @@ on that server, created empty for each use and dropped afterwards."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Connection
+
+from storage.db import scratch_database
 
 SERVER_ENV = "TASTEMAKER_TEST_DATABASE_URL"
 SERVER = os.environ.get(SERVER_ENV) or None
@@ -33,18 +32,8 @@ def fresh_database_url(folder: Path, name: str = "tastemaker.db") -> Iterator[st
     if SERVER is None:
         yield f"sqlite:///{folder / name}"
         return
-    database = f"tastemaker_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{database}"')
-        try:
-            yield make_url(SERVER).set(database=database).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    with scratch_database(SERVER, "tastemaker_test") as url:
+        yield url
 
 
 def sync_sequences(conn: Connection) -> None:
