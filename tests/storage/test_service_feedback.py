@@ -4,29 +4,23 @@ once a member hid something — in one community and not the other."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from bot.parsing import UserError
 from bot.service import FEEDBACK_DOWN, FEEDBACK_UP, HiddenReset, Recommendations, Service, Who
-from engine.als import AlsParams
-from engine.recommender import AlsRecommender
-from storage import catalog, recs
+from storage import catalog
 from storage import feedback as pick_feedback
 from storage.db import Database
-from storage.models import PickFeedback, Play
+from storage.models import PickFeedback
 from tests.conftest import Clock
+from tests.known_picks import write_known_generation
 
 ANN = Who("local", "c1", "ann", community_name="Crew", member_name="Ann")
 BOB = Who("local", "c1", "bob", member_name="Bob")
 CAT = Who("local", "c1", "cat", member_name="Cat")
 EVE = Who("local", "c2", "ann", community_name="Other", member_name="Eve")  # same member id, other community
 DAN = Who("local", "c2", "dan", member_name="Dan")
-
-NAMES = {"A": "Air", "B": "Blur", "C": "Caribou", "D": "Daft Punk", "E": "Eels"}
-# Ann plays Air and Blur (the first axis): Caribou, then Daft Punk, then Eels are her picks.
-FACTORS = {"A": [1.0, 0.0], "B": [0.9, 0.1], "C": [1.0, 0.05], "D": [0.8, 0.2], "E": [0.1, 1.0]}
 
 
 def names(r: Recommendations) -> list[str]:
@@ -45,29 +39,7 @@ def world(service: Service, db: Database, clock: Clock) -> dict[str, int]:
     service.played(EVE, "Air")
     for artist in ("Caribou", "Daft Punk"):
         service.played(DAN, artist)
-    with db.read() as conn:
-        ids = {k: catalog.find_artist(conn, n.lower()).id for k, n in NAMES.items()}  # type: ignore[union-attr]
-        ann = catalog.find_member(conn, catalog.find_community(conn, "local", "c1"), "ann")  # type: ignore[arg-type]
-        high = int(conn.execute(select(func.max(Play.id))).scalar_one())
-    model = AlsRecommender.from_factors(
-        AlsParams(rank=2, reg_param=0.1, alpha=2.0),
-        [ids[k] for k in FACTORS],
-        np.array(list(FACTORS.values()), dtype=np.float32),
-        popularity=[1] * len(FACTORS),
-    )
-    recs.write_generation(
-        db,
-        kind="artist",
-        last_play_id=high,
-        model=model.to_generation(),
-        picks=[
-            (ann, 1, ids["C"], 0.9, ids["A"]),
-            (ann, 2, ids["D"], 0.8, ids["A"]),
-            (ann, 3, ids["E"], 0.1, ids["B"]),
-        ],
-        now=clock(),
-    )
-    return ids
+    return write_known_generation(db, clock(), "local", "c1", "ann")
 
 
 def test_picks_carry_their_item_ids_and_no_hidden_count(service: Service, world: dict[str, int]) -> None:

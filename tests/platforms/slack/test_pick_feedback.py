@@ -10,25 +10,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.service import Service
 from config.settings import Settings
-from engine.als import AlsParams
-from engine.recommender import AlsRecommender
 from storage import catalog, recs
 from storage.db import Database
-from storage.models import PickFeedback, Play
+from storage.models import PickFeedback
 from tests.conftest import Clock
+from tests.known_picks import write_known_generation
 from tests.platforms.fake_slack import TEAM_ID, Call, FakeSlack
 from tests.platforms.slack.harness import ACK_BUDGET, SlackClient, at, slack_who
 
 OTHER_TEAM = "T0OTHER"
 PICK_LINE = re.compile(r"^\s*\d+\. (.+?)(?: — because you played .*)?$")
-NAMES = {"A": "Air", "B": "Blur", "C": "Caribou", "D": "Daft Punk", "E": "Eels"}
-FACTORS = {"A": [1.0, 0.0], "B": [0.9, 0.1], "C": [1.0, 0.05], "D": [0.8, 0.2], "E": [0.1, 1.0]}
 HIDDEN_NOTE = "artist hidden with 👎 — `/recommend reset-hidden` brings them back."
 
 
@@ -44,25 +40,7 @@ def seed(service: Service, db: Database, clock: Clock) -> dict[str, int]:
     service.played(slack_who(team=OTHER_TEAM), "Air")
     for artist in ("Caribou", "Daft Punk"):
         service.played(slack_who(team=OTHER_TEAM, user="U0BOB"), artist)
-    with db.read() as conn:
-        ids = {k: catalog.find_artist(conn, n.lower()).id for k, n in NAMES.items()}  # type: ignore[union-attr]
-        member = catalog.find_member(conn, catalog.find_community(conn, "slack", ada.community_id), "U0ADA")  # type: ignore[arg-type]
-        high = int(conn.execute(select(func.max(Play.id))).scalar_one())
-    model = AlsRecommender.from_factors(
-        AlsParams(rank=2, reg_param=0.1, alpha=2.0),
-        [ids[k] for k in FACTORS],
-        np.array(list(FACTORS.values()), dtype=np.float32),
-        popularity=[1] * len(FACTORS),
-    )
-    picks = [
-        (member, 1, ids["C"], 0.9, ids["A"]),
-        (member, 2, ids["D"], 0.8, ids["A"]),
-        (member, 3, ids["E"], 0.1, ids["B"]),
-    ]
-    recs.write_generation(
-        db, kind="artist", last_play_id=high, model=model.to_generation(), picks=picks, now=clock()
-    )
-    return ids
+    return write_known_generation(db, clock(), "slack", ada.community_id, "U0ADA")
 
 
 def recommend(slack: SlackClient, fake: FakeSlack, text: str = "artists", **over: str) -> Call:
