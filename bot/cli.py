@@ -222,6 +222,23 @@ def _existing_community(database: Database, spec: str) -> tuple[str, str, int]:
     return platform, ext, cid
 
 
+def _existing_member(database: Database, spec: str, member: str) -> tuple[int, int]:
+    """``--community spec --member member`` → ``(community id, member id)`` of a member the database
+    knows in that community; an unknown community or member is an error (one line, exit 2)."""
+    from storage import catalog
+
+    platform, _, cid = _existing_community(database, spec)
+    try:
+        member_ext = platforms.get(platform).parse_member(member)
+    except platforms.PlatformError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--member") from exc
+    with database.read() as conn:
+        mid = catalog.find_member(conn, cid, member_ext)
+    if mid is None:
+        _fail(f"unknown member {member!r} in {spec!r}")
+    return cid, mid
+
+
 def community_ref(spec: str) -> tuple[str, str]:
     """``[platform:]id`` → ``(platform, external id as the platform stores it)``: ``slack:T0123`` is
     the workspace the Slack bot stores as ``-:T0123`` (see :func:`bot.platforms.parse_community`)."""
@@ -763,25 +780,16 @@ def sync(
 
     Example: tastemaker sync --community crew --member ada"""
     from ingest.sync.runner import sync as run_sync
-    from storage import catalog
 
     if member is not None and community is None:
         raise typer.BadParameter("--member needs --community", param_hint="--member")
     settings = _settings(db)
     database = _database(settings)
     cid = mid = None
-    if community is not None:
-        platform, _, cid = _existing_community(database, community)
-        if member is not None:
-            try:
-                member_ext = platforms.get(platform).parse_member(member)
-            except platforms.PlatformError as exc:
-                raise typer.BadParameter(str(exc), param_hint="--member") from exc
-            with database.read() as conn:
-                mid = catalog.find_member(conn, cid, member_ext)
-            if mid is None:
-                typer.echo(f"error: unknown member {member!r} in {community!r}", err=True)
-                raise typer.Exit(2)
+    if community is not None and member is not None:
+        cid, mid = _existing_member(database, community, member)
+    elif community is not None:
+        cid = _existing_community(database, community)[2]
     report = run_sync(database, settings, community=cid, member=mid, due_only=False)
     for account in report.accounts:
         typer.echo(account.line())
@@ -811,20 +819,15 @@ def member_delete(
     same person in another community is another member and is kept.
 
     Example: tastemaker member delete --community slack:T0123 --member U0456 --yes"""
-    from storage import catalog, members
+    from storage import members
     from storage.clock import utcnow
 
     settings = _settings(db)
     database = _database(settings)
-    platform, _, cid = _existing_community(database, community)
-    try:
-        member_ext = platforms.get(platform).parse_member(member)
-    except platforms.PlatformError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--member") from exc
+    _, mid = _existing_member(database, community, member)
     with database.read() as conn:
-        mid = catalog.find_member(conn, cid, member_ext)
-        data = members.stored(conn, mid) if mid is not None else None
-    if mid is None or data is None:
+        data = members.stored(conn, mid)
+    if data is None:
         _fail(f"unknown member {member!r} in {community!r}")
     what = f"{data.plays:,} play{'' if data.plays == 1 else 's'}"
     if data.links:
