@@ -372,23 +372,15 @@ class Commands:
         """A press on a pick's 👍 / 👎 (after the ack): stored for the member who pressed, in their
         workspace, for an item it can see (the service refuses anything else); answered only to
         them through the press's ``response_url``, the picks left as they are."""
-        actions = body.get("actions") or [{}]
-        action = actions[0] if isinstance(actions[0], dict) else {}
-        who = who_from_action(body)
-        try:
+
+        def work(who: Who, action: dict[str, Any]) -> dict[str, Any]:
             verdict = PICK_VERDICTS.get(str(action.get("action_id") or ""))
             kind, item = pick_of(action.get("value"))
             if verdict is None:
                 raise UserError(STALE_PICK)
-            payload = feedback_message(self.service.feedback(who, kind, item, verdict))
-        except UserError as exc:
-            payload = error_message(str(exc))
-        except Exception:
-            log.exception("slack pick feedback failed")
-            payload = error_message(_SORRY)
-        respond_via(
-            body.get("response_url"), {"response_type": "ephemeral", "replace_original": False, **payload}
-        )
+            return feedback_message(self.service.feedback(who, kind, item, verdict))
+
+        self._answer_press(body, "pick feedback", work)
 
     def trending(self, body: dict[str, Any], client: WebClient) -> None:
         def work(who: Who) -> dict[str, Any]:
@@ -579,17 +571,26 @@ class Commands:
     def remove(self, body: dict[str, Any]) -> None:
         """A press on a "Remove" button (after the ack): the service removes the play only if it is
         the presser's own (workspace and member from the press), and a second press changes nothing."""
+
+        def work(who: Who, action: dict[str, Any]) -> dict[str, Any]:
+            removal = self.service.remove_play(who, play_id_of(action.get("value")))
+            return removal_message(removal, self.service.clock(), who.platform)
+
+        self._answer_press(body, "remove_play", work)
+
+    def _answer_press(
+        self, body: dict[str, Any], what: str, work: Callable[[Who, dict[str, Any]], dict[str, Any]]
+    ) -> None:
+        """Answer a button press (after the ack) privately through its ``response_url``: ``work``'s
+        message, a bad or stale press's one-line error, or a sorry (the trace goes to the log)."""
         actions = body.get("actions") or [{}]
         action = actions[0] if isinstance(actions[0], dict) else {}
-        who = who_from_action(body)
         try:
-            play_id = play_id_of(action.get("value"))
-            removal = self.service.remove_play(who, play_id)
-            payload = removal_message(removal, self.service.clock(), who.platform)
+            payload = work(who_from_action(body), action)
         except UserError as exc:
             payload = error_message(str(exc))
         except Exception:
-            log.exception("slack remove_play failed")
+            log.exception("slack %s failed", what)
             payload = error_message(_SORRY)
         respond_via(
             body.get("response_url"), {"response_type": "ephemeral", "replace_original": False, **payload}
