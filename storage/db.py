@@ -135,9 +135,17 @@ class Database:
                     raw.execute("PRAGMA foreign_keys=ON")
 
     def upgrade(self) -> None:
+        """Migrate to the newest schema, and build any member-command index that an interrupted
+        import left dropped (:mod:`storage.play_indexes`)."""
+        from storage import play_indexes
         from storage.migrations import upgrade
 
         upgrade(self.engine)
+        with self.read() as conn:
+            complete = play_indexes.present(conn) == set(play_indexes.NAMES)
+        if not complete:
+            with self.write() as conn:
+                play_indexes.ensure(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
