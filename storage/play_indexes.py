@@ -1,13 +1,14 @@
-"""The member commands' covering indexes on ``plays`` (migration 0012), which a large import takes
-down while it writes and builds again at its end.
+"""The secondary indexes on ``plays`` ordered by member or by item (the member commands' covering
+indexes of migration 0012, and ``ix_plays_member_id_id``), which a large import takes down while it
+writes and builds again at its end.
 
-Every play written updates these five indexes, at random places (a history arrives in time order,
-the indexes are ordered by member and by item): on SQLite that made a 1M-row import 5.5x slower
-(10,758 against 59,130 rows/s, docs/benchmarks.md), while ``CREATE INDEX`` over the finished table
-sorts once. :func:`drop` and :func:`ensure` are both idempotent. An import that dies in between
-(kill -9) leaves the table without them; :func:`ensure` runs at every
-:meth:`storage.db.Database.upgrade` (each start of the bot and of every CLI command) and at the end
-of the next import, so they come back.
+Every play written updates these six indexes at random places (a history arrives in time order,
+they are ordered by member and by item): on SQLite the five of 0012 made a 1M-row import 5.5x
+slower (10,758 against 59,130 rows/s, docs/benchmarks.md), while ``CREATE INDEX`` over the finished
+table sorts once. :func:`drop` and :func:`ensure` are both idempotent. An import that dies in between
+(kill -9) leaves the table without them; :meth:`storage.db.Database.upgrade` runs :func:`ensure`
+(each start of the bot and of every CLI command, the rerun of the import included), so they come
+back.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _indexes() -> list[Index]:
 
 
 def present(conn: Connection) -> set[str]:
-    """Which of the five exist now."""
+    """Which of the six exist now."""
     return {ix["name"] for ix in inspect(conn).get_indexes("plays")} & set(NAMES)
 
 
@@ -55,8 +56,8 @@ def ensure(conn: Connection) -> int:
         for ix in missing:
             ix.create(conn)
         return len(missing)
-    # SQLite's CREATE INDEX sorts faster with a small page cache: over 1M plays, five indexes took
-    # 11.6 s with the import writer's 64 MiB and 5.5 s with 1 MiB (docs/benchmarks.md).
+    # SQLite's CREATE INDEX sorts faster with a small page cache: over 1M plays, the six took 11.6 s
+    # with the import writer's 64 MiB page cache and 5.5 s with 1 MiB (docs/benchmarks.md).
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
     conn.exec_driver_sql("PRAGMA cache_size=-1024")
     try:
