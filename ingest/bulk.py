@@ -568,8 +568,10 @@ def serve() -> None:
             pickle.dump(answer, answers, _PROTOCOL)
             answers.flush()
         if dropped:
-            with db.write() as conn:
-                play_indexes.ensure(conn)
+            # One transaction per index: a /played meanwhile waits for one build, not for all six.
+            for name in play_indexes.NAMES:
+                with db.write() as conn:
+                    play_indexes.ensure(conn, (name,))
             dropped = False
     except Exception:
         if dropped:  # best effort: the next open of the database builds them anyway

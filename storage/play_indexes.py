@@ -46,10 +46,10 @@ def drop(conn: Connection) -> int:
     return len(there)
 
 
-def ensure(conn: Connection) -> int:
-    """Create those that are missing; returns how many were created."""
+def ensure(conn: Connection, names: tuple[str, ...] = NAMES) -> int:
+    """Create those of ``names`` that are missing; returns how many were created."""
     there = present(conn)
-    missing = [ix for ix in _indexes() if ix.name not in there]
+    missing = [ix for ix in _indexes() if ix.name in names and ix.name not in there]
     if not missing:
         return 0
     if conn.dialect.name != "sqlite":
