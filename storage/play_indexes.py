@@ -13,7 +13,9 @@ back.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Index, inspect
+from typing import cast
+
+from sqlalchemy import Connection, Index, Table, inspect
 
 from storage.models import Play
 
@@ -28,13 +30,13 @@ NAMES = (
 
 
 def _indexes() -> list[Index]:
-    by_name = {ix.name: ix for ix in Play.__table__.indexes}
+    by_name = {str(ix.name): ix for ix in cast(Table, Play.__table__).indexes}
     return [by_name[name] for name in NAMES]
 
 
 def present(conn: Connection) -> set[str]:
     """Which of the six exist now."""
-    return {ix["name"] for ix in inspect(conn).get_indexes("plays")} & set(NAMES)
+    return {str(ix["name"]) for ix in inspect(conn).get_indexes("plays")} & set(NAMES)
 
 
 def drop(conn: Connection) -> int:
