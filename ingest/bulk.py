@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, event, func, select, tuple_
+from sqlalchemy.exc import OperationalError
 
 from storage import play_indexes
 from storage.catalog import lookup_artists, lookup_artists_by_name
@@ -519,6 +520,28 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 DROP_INDEXES_AT = 0.25
 
 
+# How long the writer waits, on PostgreSQL, for the lock that dropping an index takes: a reader of
+# ``plays`` that holds its transaction open (a batch's read) would otherwise make every query on
+# the table, /played included, queue behind the waiting DROP.
+DROP_LOCK_TIMEOUT = "2s"
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
+
+
+def _drop_indexes(db: Database) -> bool:
+    """Drop the member-command indexes; ``False`` (and they stay) when PostgreSQL cannot have the
+    table's lock within :data:`DROP_LOCK_TIMEOUT`: the import then goes on at the indexed speed."""
+    try:
+        with db.write() as conn:
+            if not db.sqlite:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'")
+            play_indexes.drop(conn)
+    except OperationalError as exc:
+        if db.sqlite or getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    return True
+
+
 def drops_indexes(brought: int, before: int) -> bool:
     """Whether an import that has brought ``brought`` rows so far into a table that held ``before``
     plays when it started should write the rest without the member-command indexes."""
@@ -549,7 +572,7 @@ def serve() -> None:
         event.listen(db.engine, "connect", _writer_pragmas)
     resolver = Resolver(community)
     brought = 0
-    dropped = False
+    tried = dropped = False
     try:
         with db.read() as conn:
             before = conn.scalar(select(func.count()).select_from(Play)) or 0
@@ -559,10 +582,9 @@ def serve() -> None:
             except EOFError:
                 break
             brought += len(rows)
-            if not dropped and drops_indexes(brought, before):
-                with db.write() as conn:
-                    play_indexes.drop(conn)
-                dropped = True
+            if not tried and drops_indexes(brought, before):
+                tried = True
+                dropped = _drop_indexes(db)
             w = write_batch(db, resolver, Batch(rows, users, artists, tracks), source)
             answer = (w.rows, w.inserted, w.merged_by_alias, w.merged_by_key, w.merged_by_name)
             pickle.dump(answer, answers, _PROTOCOL)

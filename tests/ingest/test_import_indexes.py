@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+import pytest
 from sqlalchemy import func, select
 
 from ingest.bulk import Batch, WriterProcess, drops_indexes
@@ -14,6 +15,7 @@ from ingest.importers import Item, Row, import_rows
 from storage import catalog, play_indexes
 from storage.db import Database, open_database
 from storage.models import Play
+from tests.databases import ON_POSTGRES
 
 ALL = set(play_indexes.NAMES)
 
@@ -94,3 +96,24 @@ def test_a_writer_killed_after_dropping_them_leaves_plays_whole_and_the_next_ope
         assert _present(again) == ALL
     finally:
         again.dispose()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only: its DROP INDEX waits for the table's readers")
+def test_on_postgresql_a_reader_holding_the_table_keeps_them_and_the_import_goes_on(
+    new_database_url: Callable[[str], str],
+) -> None:
+    db = open_database(new_database_url("busy.db"))
+    try:
+        crew = _community(db, "crew")
+        with db.engine.connect() as reader:  # a long read of plays, its transaction left open
+            reader.execute(select(func.count()).select_from(Play)).scalar()
+            t0 = time.monotonic()
+            rows = (Row(i + 1, f"u{i % 4}", f"Artist {i}", None, None, 1) for i in range(30))
+            summary = import_rows(db, crew, rows, source="csv", batch_rows=10)
+            waited = time.monotonic() - t0
+            assert _present(db) == ALL  # never dropped: the lock was not to be had
+            reader.rollback()
+        assert summary.imported == 30
+        assert waited < 30  # one lock_timeout (2 s), not a wait for the reader to finish
+    finally:
+        db.dispose()
