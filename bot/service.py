@@ -629,8 +629,7 @@ class Service:
                     catalog.member_item_plays(conn, stored.member, kind, item),
                     duplicate=True,
                 )
-            seen_artists = self._visible.get(conn, community, "artist")
-            seen_tracks = self._visible.get(conn, community, "track")
+            seen_artists, seen_tracks = self._visible.get_many(conn, community, ("artist", "track"))
             a = catalog.find_artist(conn, parsed.artist_key, visible=seen_artists)
             if parsed.by_split is not None and (a is None or not a.visible):
                 # "Title by Artist" only when that artist is known here and the whole text is not.

@@ -103,21 +103,38 @@ class VisibleItems:
         self._lock = threading.Lock()
 
     @staticmethod
-    def _state(conn: Connection, community: int) -> tuple:
-        """What invalidates an entry: the communities it may see and the newest removal."""
-        removal = int(conn.execute(select(func.coalesce(func.max(PlayRemoval.id), 0))).scalar_one())
-        return (tuple(scopes(conn, community)), removal)
+    def _state(conn: Connection, community: int) -> tuple[tuple, int]:
+        """What invalidates an entry (the communities it may see and the newest removal), and the
+        newest play: one statement for both numbers, one for the public communities."""
+        removal, top = conn.execute(
+            select(
+                select(func.coalesce(func.max(PlayRemoval.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(Play.id), 0)).scalar_subquery(),
+            )
+        ).one()
+        return (tuple(scopes(conn, community)), int(removal)), int(top)
 
     def get(self, conn: Connection, community: int, kind: str) -> np.ndarray:
-        state = self._state(conn, community)
-        top = int(conn.execute(select(func.coalesce(func.max(Play.id), 0))).scalar_one())
+        return self.get_many(conn, community, (kind,))[0]
+
+    def get_many(self, conn: Connection, community: int, kinds: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+        """:meth:`get` for several kinds at once (a play names an artist and a track), reading what
+        invalidates the entries once."""
+        state, top = self._state(conn, community)
+        return tuple(self._get(conn, community, kind, state, top) for kind in kinds)
+
+    def _get(self, conn: Connection, community: int, kind: str, state: tuple, top: int) -> np.ndarray:
         with self._lock:
             entry = self._entries.get((community, kind))
         if entry is not None and entry[0] == state and entry[1] == top:
             return entry[2]
         if entry is not None and entry[0] == state:
-            new = conn.execute(visible_ids_query(state[0], kind, after_play=entry[1])).scalars().all()
-            ids = np.union1d(entry[2], np.array(new, dtype=np.int64)) if new else entry[2]
+            new = np.array(
+                conn.execute(visible_ids_query(state[0], kind, after_play=entry[1])).scalars().all(),
+                dtype=np.int64,
+            )
+            # Mostly plays of items already seen: then the cached array is kept as it is.
+            ids = entry[2] if contains(entry[2], new).all() else np.union1d(entry[2], new)
         else:
             ids = visible_items(conn, community, kind)
         with self._lock:
@@ -131,7 +148,7 @@ class VisibleItems:
         trained up to that play learned *from this community's side* (less the plays removed since,
         which only narrows it). The fold-in only uses a member's plays of these items: otherwise
         whether an item has factors at all would tell a member that some other community played it."""
-        state = self._state(conn, community)
+        state, _top = self._state(conn, community)
         key = (community, kind, upto_play)
         with self._lock:
             entry = self._as_of.get(key)
