@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.als_confidence import ndcg_at_10  # noqa: E402
 from bench.ials_probe import _normalised, als_scores  # noqa: E402
-from engine.evaluate import load_pairs, split, validation_split  # noqa: E402
+from bench.probes import load as load_probe_data  # noqa: E402
+from bench.probes import log_point  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lastfm-2k"
 
@@ -46,44 +46,25 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--log", type=Path, default=ROOT / "var" / "friends_probe.jsonl")
     args = ap.parse_args()
-    if not (args.data / "user_friends.dat").is_file():
-        print(f"skipped: {args.data} is not present", file=sys.stderr)
+    d = load_probe_data(args.data, test=args.test, also_needs=("user_friends.dat",))
+    if d is None:
         return
     os.environ.setdefault("TASTEMAKER_SPARK_MASTER", "local[2]")
-    sp = split(load_pairs(args.data))
-    if not args.test:
-        sp = validation_split(sp.train)
-    train = sp.train
-    user_ids, item_ids = np.unique(train[:, 0]), np.unique(train[:, 1])
-    u, i = np.searchsorted(user_ids, train[:, 0]), np.searchsorted(item_ids, train[:, 1])
-    shape = (len(user_ids), len(item_ids))
+    u, i, shape = d.u, d.i, d.shape
     x = np.zeros(shape)
     x[u, i] = 1.0
     x /= np.maximum(x.sum(axis=1, keepdims=True), 1)
-    upos = {int(v): k for k, v in enumerate(user_ids)}
+    upos = {int(v): k for k, v in enumerate(d.user_ids)}
     f = np.zeros((shape[0], shape[0]))
     for a, b in friend_pairs(args.data):
         if a in upos and b in upos:
             f[upos[a], upos[b]] = f[upos[b], upos[a]] = 1.0
     friends = _normalised(f @ x, u, i)
-    als = _normalised(als_scores(u, i, train[:, 2].astype(np.float64), shape, 42), u, i)
+    als = _normalised(als_scores(u, i, d.plays, shape, 42), u, i)
     for w in [0.0, *(float(t) for t in args.weights.split(","))]:
-        value = ndcg_at_10(als + w * friends, user_ids, item_ids, train, sp.test)
-        line = json.dumps(
-            {
-                "split": "test" if args.test else "validation",
-                "model": f"als + {w}·friends",
-                "ndcg": round(value, 4),
-            }
-        )
-        print(line, flush=True)
-        args.log.parent.mkdir(exist_ok=True)
-        with args.log.open("a") as fh:
-            fh.write(line + "\n")
-    print(
-        json.dumps({"friends only": round(ndcg_at_10(friends, user_ids, item_ids, train, sp.test), 4)}),
-        flush=True,
-    )
+        value = d.score(als + w * friends)
+        log_point(args.log, d.split_name, {"model": f"als + {w}·friends", "ndcg": round(value, 4)})
+    print(json.dumps({"friends only": round(d.score(friends), 4)}), flush=True)
 
 
 if __name__ == "__main__":

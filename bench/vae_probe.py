@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.als_confidence import ndcg_at_10  # noqa: E402
 from bench.ials_probe import _normalised, als_scores, ease_scores  # noqa: E402
-from engine.evaluate import load_pairs, split, validation_split  # noqa: E402
+from bench.probes import load as load_probe_data  # noqa: E402
+from bench.probes import log_point  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lastfm-2k"
 # The best points on validation (from the logged runs; every point is in docs/tuning.md), and the
@@ -173,28 +173,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--log", type=Path, default=ROOT / "var" / "vae_probe.jsonl")
     args = ap.parse_args()
-    if not (args.data / "user_artists.dat").is_file():
-        print(f"skipped: {args.data} is not present", file=sys.stderr)
+    d = load_probe_data(args.data, test=args.test)
+    if d is None:
         return
     os.environ.setdefault("TASTEMAKER_SPARK_MASTER", "local[2]")
-    sp = split(load_pairs(args.data))
-    if not args.test:
-        sp = validation_split(sp.train)
-    train = sp.train
-    user_ids, item_ids = np.unique(train[:, 0]), np.unique(train[:, 1])
-    u, i = np.searchsorted(user_ids, train[:, 0]), np.searchsorted(item_ids, train[:, 1])
-    shape = (len(user_ids), len(item_ids))
-    plays = train[:, 2].astype(np.float64)
-
-    def score(s: np.ndarray) -> float:
-        return ndcg_at_10(s, user_ids, item_ids, train, sp.test)
+    u, i, shape, plays, score = d.u, d.i, d.shape, d.plays, d.score
 
     def log(rec: Mapping[str, object]) -> None:
-        line = json.dumps({"split": "test" if args.test else "validation", **rec})
-        print(line, flush=True)
-        args.log.parent.mkdir(exist_ok=True)
-        with args.log.open("a") as fh:
-            fh.write(line + "\n")
+        log_point(args.log, d.split_name, rec)
 
     if args.step in ("vae", "ease"):
         for text in args.points:
