@@ -23,9 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.ials_probe import _normalised, als_scores  # noqa: E402
+from bench.probes import (  # noqa: E402
+    als_scores,
+    log_point,
+    normalised,
+)
 from bench.probes import load as load_probe_data  # noqa: E402
-from bench.probes import log_point  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lastfm-2k"
 
@@ -59,8 +62,8 @@ def main() -> None:
     for a, b in friend_pairs(args.data):
         if a in upos and b in upos:
             f[upos[a], upos[b]] = f[upos[b], upos[a]] = 1.0
-    friends = _normalised(f @ x, u, i)
-    als = _normalised(als_scores(u, i, d.plays, shape, 42), u, i)
+    friends = normalised(f @ x, u, i)
+    als = normalised(als_scores(u, i, d.plays, shape, 42), u, i)
     for w in [0.0, *(float(t) for t in args.weights.split(","))]:
         value = d.score(als + w * friends)
         log_point(args.log, d.split_name, {"model": f"als + {w}·friends", "ndcg": round(value, 4)})

@@ -34,8 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.probes import (  # noqa: E402
+    als_bases,
+    ease_scores,
+    log_point,
+    normalised,
+)
 from bench.probes import load as load_probe_data  # noqa: E402
-from bench.probes import log_point  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lastfm-2k"
 BEST_IALS = {"d": 128, "a0": 0.05, "reg": 0.015, "iterations": 8}
@@ -81,46 +86,6 @@ def ials_scores(
     return users @ items.T
 
 
-def ease_scores(u: np.ndarray, i: np.ndarray, shape: tuple[int, int], lam: float) -> np.ndarray:
-    x = np.zeros(shape)
-    x[u, i] = 1.0
-    keep = np.flatnonzero(x.sum(axis=0) >= 2)
-    g = x[:, keep].T @ x[:, keep]
-    g[np.diag_indices_from(g)] += lam
-    p = np.linalg.inv(g)
-    b = -p / np.diag(p)
-    b[np.diag_indices_from(b)] = 0
-    kept = x[:, keep] @ b
-    s = np.full(shape, kept.min())  # artists outside the item model rank below every kept one
-    s[:, keep] = kept
-    return s
-
-
-def als_scores(
-    u: np.ndarray, i: np.ndarray, plays: np.ndarray, shape: tuple[int, int], seed: int
-) -> np.ndarray:
-    import pandas as pd
-
-    from config.settings import Settings
-    from engine.als import AlsParams, train_factors
-    from engine.session import build_session
-
-    spark = build_session(Settings())
-    frame = spark.createDataFrame(
-        pd.DataFrame({"user": u.astype(np.int32), "item": i.astype(np.int32), "plays": plays})
-    )
-    f = train_factors(frame, AlsParams(rank=64, reg_param=0.5, alpha=1.0, iterations=10, seed=seed))
-    s = np.zeros(shape)
-    s[np.ix_(f.user_ids, f.item_ids)] = f.user_factors @ f.item_factors.T
-    return s
-
-
-def _normalised(s: np.ndarray, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-    s = s.copy()
-    s[u, i] = 0  # training artists are excluded from the ranking anyway; keep them out of the max
-    return s / np.maximum(np.abs(s).max(axis=1, keepdims=True), 1e-12)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("step", choices=("points", "blend"))
@@ -133,7 +98,7 @@ def main() -> None:
     if d is None:
         return
     os.environ.setdefault("TASTEMAKER_SPARK_MASTER", "local[2]")
-    u, i, shape, plays, score = d.u, d.i, d.shape, d.plays, d.score
+    u, i, shape, score = d.u, d.i, d.shape, d.score
 
     def log(rec: Mapping[str, object]) -> None:
         log_point(args.log, d.split_name, rec)
@@ -152,12 +117,10 @@ def main() -> None:
                 }
             )
         return
-    als = [_normalised(als_scores(u, i, plays, shape, seed), u, i) for seed in (42, 1, 2)]
     models = {
-        "als": als[0],
-        "als3": sum(als[1:], als[0]),
-        "ials": _normalised(ials_scores(u, i, shape, **BEST_IALS), u, i),
-        "ease": _normalised(ease_scores(u, i, shape, 100.0), u, i),
+        **als_bases(d),
+        "ials": normalised(ials_scores(u, i, shape, **BEST_IALS), u, i),
+        "ease": normalised(ease_scores(u, i, shape, 100.0), u, i),
     }
     for name, s in models.items():
         log({"model": name, "ndcg": round(score(s), 4)})

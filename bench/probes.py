@@ -1,5 +1,6 @@
 """What the model probes share: the split they score on, the index of its members and artists, the
-NDCG@10 scorer and the JSON-lines log (``bench/ials_probe.py``, ``bench/vae_probe.py``,
+NDCG@10 scorer, production's ALS and EASE^R as score matrices, the blends' normalisation and the
+JSON-lines log (``bench/ials_probe.py``, ``bench/vae_probe.py``,
 ``bench/friends_probe.py``)."""
 
 from __future__ import annotations
@@ -54,6 +55,57 @@ def load(data: Path, *, test: bool, also_needs: tuple[str, ...] = ()) -> ProbeDa
     user_ids, item_ids = np.unique(train[:, 0]), np.unique(train[:, 1])
     u, i = np.searchsorted(user_ids, train[:, 0]), np.searchsorted(item_ids, train[:, 1])
     return ProbeData(train, sp.test, user_ids, item_ids, u, i, "test" if test else "validation")
+
+
+def ease_scores(u: np.ndarray, i: np.ndarray, shape: tuple[int, int], lam: float) -> np.ndarray:
+    """EASE^R over the artists with at least 2 listeners."""
+    x = np.zeros(shape)
+    x[u, i] = 1.0
+    keep = np.flatnonzero(x.sum(axis=0) >= 2)
+    g = x[:, keep].T @ x[:, keep]
+    g[np.diag_indices_from(g)] += lam
+    p = np.linalg.inv(g)
+    b = -p / np.diag(p)
+    b[np.diag_indices_from(b)] = 0
+    kept = x[:, keep] @ b
+    s = np.full(shape, kept.min())  # artists outside the item model rank below every kept one
+    s[:, keep] = kept
+    return s
+
+
+def als_scores(
+    u: np.ndarray, i: np.ndarray, plays: np.ndarray, shape: tuple[int, int], seed: int
+) -> np.ndarray:
+    """Production's ALS point (rank 64, reg 0.5, α 1, 10 iterations) fitted by Spark, as a score matrix."""
+    import pandas as pd
+
+    from config.settings import Settings
+    from engine.als import AlsParams, train_factors
+    from engine.session import build_session
+
+    spark = build_session(Settings())
+    frame = spark.createDataFrame(
+        pd.DataFrame({"user": u.astype(np.int32), "item": i.astype(np.int32), "plays": plays})
+    )
+    f = train_factors(frame, AlsParams(rank=64, reg_param=0.5, alpha=1.0, iterations=10, seed=seed))
+    s = np.zeros(shape)
+    s[np.ix_(f.user_ids, f.item_ids)] = f.user_factors @ f.item_factors.T
+    return s
+
+
+def normalised(s: np.ndarray, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Each member's scores divided by their largest absolute score off the training artists: what
+    the probes' blends add up."""
+    s = s.copy()
+    s[u, i] = 0  # training artists are excluded from the ranking anyway; keep them out of the max
+    return s / np.maximum(np.abs(s).max(axis=1, keepdims=True), 1e-12)
+
+
+def als_bases(d: ProbeData) -> dict[str, np.ndarray]:
+    """Production's ALS normalised ("als", seed 42) and three seeds' (42, 1, 2) normalised sum ("als3"):
+    the bases every probe's blend starts from."""
+    als = [normalised(als_scores(d.u, d.i, d.plays, d.shape, seed), d.u, d.i) for seed in (42, 1, 2)]
+    return {"als": als[0], "als3": als[0] + als[1] + als[2]}
 
 
 def log_point(path: Path, split_name: str, rec: Mapping[str, object]) -> None:

@@ -39,9 +39,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.ials_probe import _normalised, als_scores, ease_scores  # noqa: E402
+from bench.probes import (  # noqa: E402
+    als_bases,
+    ease_scores,
+    log_point,
+    normalised,
+)
 from bench.probes import load as load_probe_data  # noqa: E402
-from bench.probes import log_point  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lastfm-2k"
 # The best points on validation (from the logged runs; every point is in docs/tuning.md), and the
@@ -177,7 +181,7 @@ def main() -> None:
     if d is None:
         return
     os.environ.setdefault("TASTEMAKER_SPARK_MASTER", "local[2]")
-    u, i, shape, plays, score = d.u, d.i, d.shape, d.plays, d.score
+    u, i, shape, score = d.u, d.i, d.shape, d.score
 
     def log(rec: Mapping[str, object]) -> None:
         log_point(args.log, d.split_name, rec)
@@ -198,13 +202,11 @@ def main() -> None:
             rec["seconds"] = round(time.perf_counter() - t0, 1)
             log(rec)
         return
-    als = [_normalised(als_scores(u, i, plays, shape, seed), u, i) for seed in (42, 1, 2)]
     models = {
-        "als": als[0],
-        "als3": sum(als[1:], als[0]),
-        "vae": _normalised(vae_scores(u, i, shape, **BEST_VAE)[0], u, i),
-        "edlae": _normalised(edlae_scores(u, i, shape, **BEST_EDLAE), u, i),
-        "ease": _normalised(ease_scores(u, i, shape, 100.0), u, i),
+        **als_bases(d),
+        "vae": normalised(vae_scores(u, i, shape, **BEST_VAE)[0], u, i),
+        "edlae": normalised(edlae_scores(u, i, shape, **BEST_EDLAE), u, i),
+        "ease": normalised(ease_scores(u, i, shape, 100.0), u, i),
     }
     for name, s in models.items():
         log({"model": name, "ndcg": round(score(s), 4)})
